@@ -1,0 +1,276 @@
+"""The ``crm`` command. Commands parse options and call library functions.
+
+Plugins add commands through ``crm_register_commands(cli)``; a command gets
+the open CRM with ``get_crm()``. Commands of a plugin disabled in the
+database are hidden. User mistakes end in one line and a non-zero exit.
+"""
+
+import os
+import sys
+
+import click
+
+from .output import output_options, print_record, print_rows
+
+
+class State:
+    """Per-invocation state: the options of the root group and the open CRM."""
+
+    def __init__(self, db=None, templates=None):
+        self.db, self.templates, self._crm = db, templates, None
+
+    def crm(self):
+        if self._crm is None:
+            from .app import CRM
+
+            self._crm = CRM(self.db, templates=self.templates)
+            for failure in self._crm.plugin_failures:
+                click.echo(f"crm: warning: plugin {failure.name!r} not loaded: {failure.reason}", err=True)
+        return self._crm
+
+    def close(self):
+        if self._crm is not None:
+            self._crm.close()
+
+
+def get_crm(migrate=True):
+    """The CRM of the running command, opened on first use.
+
+    With ``migrate`` (the default) the database must be initialised, and
+    pending migrations of newly installed plugins are applied."""
+    state = click.get_current_context().find_object(State)
+    if state is None:
+        state = State()
+    crm = state.crm()
+    if migrate:
+        crm.require_schema()
+    return crm
+
+
+def _user_errors():
+    from .app import CRMError
+    from .plugins import PluginError
+    from .store import StoreError
+
+    return (CRMError, PluginError, StoreError)
+
+
+
+def _disabled_plugins(ctx):
+    """Plugins disabled in the database, read without opening a full CRM
+    (cheap enough for ``--help``)."""
+    import sqlite3
+
+    from .app import resolve_location
+
+    root = ctx.find_root()
+    path = resolve_location(root.params.get("db"))
+    if not os.path.isfile(path):
+        return set()
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return {r[0] for r in conn.execute("SELECT name FROM _crm_plugins WHERE enabled = 0")}
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return set()
+
+
+class CRMGroup(click.Group):
+    """The root group: lazily adds plugin commands, hides disabled ones and
+    turns user errors into one-line messages."""
+
+    _plugin_of = None
+    _loaded_for = None
+
+    def _load_plugin_commands(self):
+        from .plugins import discover, make_manager
+
+        plugins, _ = discover()
+        key = tuple(p.name for p in plugins)
+        if self._loaded_for == key:
+            return
+        for name in list((self._plugin_of or {})):
+            self.commands.pop(name, None)
+        self._plugin_of = {}
+        pm = make_manager(plugins)
+        for impl in reversed(pm.hook.crm_register_commands.get_hookimpls()):
+            before = set(self.commands)
+            try:
+                impl.function(cli=self)
+            except Exception as exc:  # a broken plugin must not take the CLI down
+                click.echo(f"crm: warning: plugin {impl.plugin_name!r} failed to add commands: {exc}", err=True)
+            for name in set(self.commands) - before:
+                self._plugin_of[name] = impl.plugin_name
+        self._loaded_for = key
+
+    def list_commands(self, ctx):
+        self._load_plugin_commands()
+        disabled = _disabled_plugins(ctx)
+        return sorted(n for n in self.commands if self._plugin_of.get(n) not in disabled)
+
+    def get_command(self, ctx, name):
+        self._load_plugin_commands()
+        plugin = self._plugin_of.get(name)
+        if plugin and plugin in _disabled_plugins(ctx):
+            raise click.UsageError(f"'{name}' belongs to plugin {plugin!r}, which is disabled for this database: crm plugins enable {plugin}")
+        return self.commands.get(name)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except _user_errors() as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=CRMGroup)
+@click.version_option(package_name="crmcore", prog_name="crm")
+@click.option("--db", envvar="CRM_DB", metavar="PATH", help="SQLite database file (default: CRM_DB or ./crm.db).")
+@click.option("--templates", envvar="CRM_TEMPLATES", metavar="DIR", type=click.Path(file_okay=False), help="Folder of report templates that override the built-in ones.")
+@click.pass_context
+def cli(ctx, db, templates):
+    """A small, scriptable CRM: contacts, companies, deals, activities and
+    orders, extended by plugins. Start with `crm quickstart`."""
+    ctx.obj = State(db, templates)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main():
+    cli(prog_name="crm")
+
+
+# -- shared helpers -------------------------------------------------------------
+
+
+def progress_bar(path, label):
+    """A progress callback for a file import: a bar on a terminal, silent otherwise."""
+    from .output import progress
+
+    size = os.path.getsize(path) if os.path.isfile(path) else 0
+    return progress(size, label, sys.stderr.isatty() and size > 0)
+
+
+def record_options(table, exclude=(), required=()):
+    """Click options generated from a record class: ``--first-name`` etc.
+
+    Reference fields take a friendlier form: ``--contact`` (id or e-mail),
+    ``--company`` (id or name), ``--deal`` (id)."""
+    from .entities import CORE_RECORD_TYPES
+    from .schema import field_kind, fields, table_of
+
+    cls = next(c for c in CORE_RECORD_TYPES if table_of(c) == table)
+    skip = {"id", "created_at", "updated_at", "custom", *exclude}
+
+    def decorate(fn):
+        for f in reversed(fields(cls)):
+            if f.name in skip:
+                continue
+            desc = f.metadata.get("description", "")
+            if f.metadata.get("references"):
+                name = f.name.removesuffix("_id")
+                how = {"contact": "contact id or e-mail", "company": "company id or name", "deal": "deal id"}[name]
+                fn = click.option(f"--{name}", f.name, help=how, required=f.name in required)(fn)
+            elif field_kind(f) is bool:
+                fn = click.option(f"--{f.name.replace('_', '-')}/--no-{f.name.replace('_', '-')}", f.name, default=None, help=desc or None)(fn)
+            else:
+                fn = click.option(f"--{f.name.replace('_', '-')}", f.name, help=desc or None, required=f.name in required)(fn)
+        fn = click.option("--set", "extra", multiple=True, metavar="KEY=VALUE", help="Set a custom attribute (repeatable).")(fn) if "custom" in {f.name for f in fields(cls)} and "custom" not in exclude else fn
+        return fn
+
+    return decorate
+
+
+def resolve_references(crm, values):
+    """Turn ``--contact``/``--company``/``--deal`` values into ids."""
+    from .app import CRMError
+
+    out = dict(values)
+    if out.get("contact_id") not in (None, ""):
+        out["contact_id"] = crm.find_contact(out["contact_id"])["id"]
+    if out.get("company_id") not in (None, ""):
+        ref = str(out["company_id"])
+        found = crm.store.get("companies", int(ref)) if ref.isdigit() else (crm.store.query("SELECT * FROM companies WHERE name = ?", (ref,)) or [None])[0]
+        if found is None:
+            raise CRMError(f"no company {ref!r}")
+        out["company_id"] = found["id"]
+    if out.get("deal_id") not in (None, ""):
+        if crm.store.get("deals", int(out["deal_id"])) is None:
+            raise CRMError(f"no deal {out['deal_id']!r}")
+        out["deal_id"] = int(out["deal_id"])
+    return out
+
+
+def given(values):
+    """Options the user actually passed."""
+    return {k: v for k, v in values.items() if v is not None and k != "extra"}
+
+
+def custom_from(extra, base=None):
+    from .app import CRMError
+
+    custom = dict(base or {})
+    for pair in extra or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CRMError(f"--set {pair!r} must look like key=value")
+        custom[key] = value
+    return custom
+
+
+def build_or_fail(cls, data):
+    from .app import CRMError
+    from .schema import FieldError, build
+
+    try:
+        return build(cls, data)
+    except FieldError as exc:
+        raise CRMError(f"invalid {exc.field}: {exc.reason}") from None
+
+
+def update_or_fail(crm, table, id, changes):
+    from .app import CRMError
+    from .schema import FieldError
+
+    try:
+        return crm.update(table, id, changes)
+    except FieldError as exc:
+        raise CRMError(f"invalid {exc.field}: {exc.reason}") from None
+
+
+def add_or_fail(crm, rec):
+    from .app import CRMError
+    from .schema import FieldError
+
+    try:
+        return crm.add(rec)
+    except FieldError as exc:
+        raise CRMError(f"invalid {exc.field}: {exc.reason}") from None
+
+
+# -- init / migrate -------------------------------------------------------------
+
+
+@cli.command()
+def init():
+    """Create the database (or bring it up to date).
+
+    The path comes from --db, then CRM_DB, then ./crm.db. The file is
+    created readable by its owner only (it holds personal data)."""
+    crm = get_crm(migrate=False)
+    applied = crm.migrate()
+    click.echo(f"Initialised {crm.location}" + (f" ({len(applied)} migrations applied)" if applied else " (already up to date)"))
+
+
+@cli.command()
+def migrate():
+    """Apply pending schema migrations of the core and enabled plugins."""
+    crm = get_crm(migrate=False)
+    applied = crm.migrate()
+    for name in applied:
+        click.echo(f"applied {name}")
+    if not applied:
+        click.echo("Nothing to migrate.")
+
+
+from . import commands  # noqa: E402,F401  - registers the core command groups on `cli`

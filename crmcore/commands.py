@@ -1,0 +1,696 @@
+"""Core command groups: contacts, companies, deals, activities, orders,
+plugins, report, demo and quickstart. Each command is thin: it parses options
+and calls the library."""
+
+import json
+import os
+import sys
+
+import click
+
+from .cli import (
+    add_or_fail,
+    build_or_fail,
+    cli,
+    custom_from,
+    get_crm,
+    given,
+    progress_bar,
+    record_options,
+    resolve_references,
+    update_or_fail,
+)
+from .output import output_options, print_record, print_rows
+
+CONTACT_TABLE = ["id", "first_name", "last_name", "email", "phone", "company", "country", "owner"]
+
+
+def _fields(table):
+    from .entities import CORE_RECORD_TYPES
+    from .schema import field_names, table_of
+
+    return field_names(next(c for c in CORE_RECORD_TYPES if table_of(c) == table))
+
+
+def _query_list(crm, table, filters, sort, limit, allowed_sort):
+    """SELECT with whitelisted sort column and bound filter values."""
+    from .app import CRMError
+    from .store import quote_name
+
+    where, params = [], []
+    for sql, value in filters:
+        if value not in (None, ""):
+            where.append(sql)
+            params.append(value)
+    sort_col, _, direction = (sort or "id").partition(":")
+    if sort_col not in allowed_sort:
+        raise CRMError(f"cannot sort by {sort_col!r} (choose from {', '.join(allowed_sort)})")
+    sql = f"SELECT * FROM {quote_name(table)}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY {quote_name(sort_col)} {'DESC' if direction.lower() == 'desc' else 'ASC'}, id"
+    if limit:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return sql, params
+
+
+def _decoded(crm, table, rows):
+    from .schema import decode_row
+
+    cls = crm.record_type(table)
+    return [decode_row(cls, r) for r in rows]
+
+
+LIMIT_HELP = "Show at most N records (0 for all)."
+
+
+# -- contacts -------------------------------------------------------------------
+
+
+@cli.group()
+def contacts():
+    """People: add, list, search, import, export, merge."""
+
+
+@contacts.command("add")
+@record_options("contacts", exclude=("company_id",))
+def contacts_add(extra, **values):
+    """Add a contact. The e-mail must be unique; the phone is normalised to
+    E.164 when a country is given."""
+    from .entities import Contact
+
+    crm = get_crm()
+    data = given(values)
+    if extra:
+        data["custom"] = custom_from(extra)
+    if data.get("company"):
+        data["company_id"] = crm.company_id_for(data["company"])
+    cid = add_or_fail(crm, build_or_fail(Contact, data))
+    click.echo(f"Added contact {cid}")
+
+
+@contacts.command("list")
+@click.option("--country", help="Only contacts in this country (ISO code).")
+@click.option("--owner", help="Only contacts of this owner.")
+@click.option("--tag", help="Only contacts with this tag.")
+@click.option("--company", help="Only contacts of this company name.")
+@click.option("--consent/--no-consent", default=None, help="Only contacts with (or without) marketing consent.")
+@click.option("--sort", default="id", show_default=True, help="Field to sort by; add :desc to reverse.")
+@click.option("--limit", default=100, show_default=True, help=LIMIT_HELP)
+@output_options
+def contacts_list(country, owner, tag, company, consent, sort, limit, fmt):
+    """List contacts."""
+    crm = get_crm()
+    from . import normalize
+
+    filters = [
+        ("country = ?", normalize.country(country) if country else None),
+        ("owner = ?", owner),
+        ("company = ?", company),
+        ("EXISTS (SELECT 1 FROM json_each(contacts.tags) WHERE value = ?)", tag),
+        ("consent = ?", None if consent is None else int(consent)),
+    ]
+    sql, params = _query_list(crm, "contacts", filters, sort, limit, _fields("contacts"))
+    rows = _decoded(crm, "contacts", crm.store.query(sql, params))
+    print_rows(rows, _fields("contacts"), fmt, CONTACT_TABLE)
+
+
+@contacts.command("show")
+@click.argument("contact")
+@output_options
+def contacts_show(contact, fmt):
+    """Show one contact (id or e-mail) with deals, orders and recent activities."""
+    crm = get_crm()
+    row = crm.find_contact(contact)
+    store = crm.store
+    related = {
+        "deals": store.query("SELECT id, title, stage, status, amount, currency FROM deals WHERE contact_id = ? ORDER BY id", (row["id"],)),
+        "orders": store.query_value("SELECT count(*) FROM orders WHERE contact_id = ?", (row["id"],)),
+        "total_spent": store.query_value("SELECT coalesce(sum(total), 0) FROM orders WHERE contact_id = ?", (row["id"],)),
+        "last_order": store.query_value("SELECT max(ordered_at) FROM orders WHERE contact_id = ?", (row["id"],)),
+        "activities": store.query("SELECT id, kind, subject, due_at, done_at FROM activities WHERE contact_id = ? ORDER BY coalesce(done_at, due_at, created_at) DESC, id DESC LIMIT 10", (row["id"],)),
+    }
+    if fmt == "json":
+        print_record({**row, **related}, "json")
+        return
+    print_record(row)
+    click.echo(f"\norders: {related['orders']}, total spent {related['total_spent']:,.2f}, last order {related['last_order'] or '–'}")
+    if related["deals"]:
+        click.echo("\ndeals:")
+        print_rows(related["deals"], ["id", "title", "stage", "status", "amount", "currency"])
+    if related["activities"]:
+        click.echo("\nrecent activities:")
+        print_rows(related["activities"], ["id", "kind", "subject", "due_at", "done_at"])
+
+
+@contacts.command("edit")
+@click.argument("contact")
+@record_options("contacts", exclude=("company_id",))
+def contacts_edit(contact, extra, **values):
+    """Change fields of a contact (id or e-mail); only the options given change."""
+    crm = get_crm()
+    row = crm.find_contact(contact)
+    changes = given(values)
+    if extra:
+        changes["custom"] = custom_from(extra, row["custom"])
+    if changes.get("company"):
+        changes["company_id"] = crm.company_id_for(changes["company"])
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option, e.g. --phone")
+    update_or_fail(crm, "contacts", row["id"], changes)
+    click.echo(f"Updated contact {row['id']}")
+
+
+@contacts.command("delete")
+@click.argument("contact", nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def contacts_delete(contact, yes):
+    """Delete contacts (ids or e-mails) with their activities and orders."""
+    crm = get_crm()
+    rows = [crm.find_contact(c) for c in contact]
+    if not yes:
+        click.confirm(f"Delete {len(rows)} contact(s) with their activities and orders?", abort=True)
+    crm.delete("contacts", [r["id"] for r in rows])
+    click.echo(f"Deleted {len(rows)} contact(s)")
+
+
+@contacts.command("search")
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True, help=LIMIT_HELP)
+@output_options
+def contacts_search(query, limit, fmt):
+    """Full-text search over names, e-mail, company, city, tags and notes.
+
+    Every word must match the start of a word in the contact: `ann berl`
+    finds Anna from Berlin."""
+    crm = get_crm()
+    rows = crm.search_contacts(query, limit)
+    print_rows(rows, _fields("contacts"), fmt, CONTACT_TABLE)
+
+
+IMPORT_OPTIONS = [
+    click.argument("file", type=click.Path(dir_okay=False)),
+    click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), help="File format (default: from the extension)."),
+    click.option("--map", "mapping", multiple=True, metavar="HEADER=FIELD", help="Map a column header to a field (repeatable)."),
+    click.option("--dry-run", is_flag=True, help="Validate and count, but write nothing."),
+    click.option("--rejects", type=click.Path(dir_okay=False), help="Write bad rows here (with row number and reason) and import the rest."),
+    click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+]
+
+
+def import_options(fn):
+    for option in reversed(IMPORT_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def run_import(importer, crm, file, fmt, mapping, dry_run, rejects, as_json, on_conflict, label):
+    """Shared body of the import commands: progress bar, summary, rejects."""
+    from .importing import parse_map
+
+    with progress_bar(file, label) as bar:
+        result = importer(crm, file, fmt=fmt, mapping=parse_map(mapping), on_conflict=on_conflict, dry_run=dry_run,
+                          rejects_path=rejects, progress=bar.update)
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+    else:
+        click.echo(result.summary())
+        if result.extra_columns:
+            click.echo(f"Unmapped columns kept as custom attributes: {', '.join(result.extra_columns)}")
+        if result.rejected and rejects:
+            click.echo(f"Rejected rows written to {rejects}")
+    return result
+
+
+@contacts.command("import")
+@import_options
+@click.option("--on-conflict", type=click.Choice(["update", "skip", "error"]), default="update", show_default=True,
+              help="What to do when a contact with the same e-mail exists.")
+def contacts_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict):
+    """Import contacts from CSV (comma or semicolon, UTF-8), JSON or JSON Lines.
+
+    Common headers ("E-mail", "First Name", ...) are recognised; other
+    columns are kept as custom attributes. Rows are matched on e-mail. One
+    bad row stops the import and nothing is written, unless --rejects is given."""
+    from .importing import import_contacts
+
+    run_import(import_contacts, get_crm(), file, fmt, mapping, dry_run, rejects, as_json, on_conflict, "Importing contacts")
+
+
+@contacts.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: standard output).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv", show_default=True)
+def contacts_export(output, fmt):
+    """Export every contact with every field (for backups and other tools).
+
+    Marketing audiences with consent rules come from `crm export`."""
+    from .exporting import export_table
+
+    crm = get_crm()
+    count = export_table(crm, "contacts", output, fmt)
+    if output:
+        click.echo(f"Exported {count} contacts to {output}", err=True)
+
+
+@contacts.command("merge")
+@click.argument("keep")
+@click.argument("duplicate")
+def contacts_merge(keep, duplicate):
+    """Merge DUPLICATE into KEEP (ids or e-mails): deals, activities, orders
+    and plugin records move to KEEP, empty fields are filled, DUPLICATE is deleted."""
+    crm = get_crm()
+    kept = crm.merge_contacts(keep, duplicate)
+    click.echo(f"Merged {duplicate} into contact {kept['id']} ({kept['email'] or kept['first_name']})")
+
+
+@contacts.command("unsubscribe")
+@click.argument("email", nargs=-1, required=True)
+def contacts_unsubscribe(email):
+    """Withdraw marketing consent for good: the address goes on the
+    suppression list, and no later import subscribes it again."""
+    crm = get_crm()
+    for address in email:
+        crm.suppress(address)
+    click.echo(f"Suppressed {len(email)} address(es)")
+
+
+@contacts.command("history")
+@click.argument("contact")
+@output_options
+def contacts_history(contact, fmt):
+    """Changes to a contact: who, when, which fields, old and new values."""
+    crm = get_crm()
+    row = crm.find_contact(contact)
+    rows = crm.store.query("SELECT at, user, action, changes FROM _crm_audit WHERE table_name = 'contacts' AND record_id = ? ORDER BY id", (row["id"],))
+    for r in rows:
+        r["changes"] = json.loads(r["changes"] or "{}")
+    print_rows(rows, ["at", "user", "action", "changes"], fmt)
+
+
+# -- companies ------------------------------------------------------------------
+
+
+@cli.group()
+def companies():
+    """Companies (accounts)."""
+
+
+@companies.command("add")
+@record_options("companies")
+def companies_add(**values):
+    """Add a company. The domain, when given, must be unique."""
+    from .entities import Company
+
+    crm = get_crm()
+    cid = add_or_fail(crm, build_or_fail(Company, given(values)))
+    click.echo(f"Added company {cid}")
+
+
+@companies.command("list")
+@click.option("--country", help="Only companies in this country.")
+@click.option("--industry", help="Only companies in this industry.")
+@click.option("--sort", default="id", show_default=True, help="Field to sort by; add :desc to reverse.")
+@click.option("--limit", default=100, show_default=True, help=LIMIT_HELP)
+@output_options
+def companies_list(country, industry, sort, limit, fmt):
+    """List companies."""
+    crm = get_crm()
+    sql, params = _query_list(crm, "companies", [("country = ?", country and country.upper()), ("industry = ?", industry)], sort, limit, _fields("companies"))
+    print_rows(_decoded(crm, "companies", crm.store.query(sql, params)), _fields("companies"), fmt,
+               ["id", "name", "domain", "industry", "size", "city", "country", "owner"])
+
+
+def _find_company(crm, ref):
+    from .cli import resolve_references
+
+    return crm.get("companies", resolve_references(crm, {"company_id": ref})["company_id"])
+
+
+@companies.command("show")
+@click.argument("company")
+@output_options
+def companies_show(company, fmt):
+    """Show a company (id or name) with its contacts and deals."""
+    crm = get_crm()
+    row = _find_company(crm, company)
+    people = crm.store.query("SELECT id, first_name, last_name, email, job_title FROM contacts WHERE company_id = ? ORDER BY id", (row["id"],))
+    deals = crm.store.query("SELECT id, title, stage, status, amount FROM deals WHERE company_id = ? ORDER BY id", (row["id"],))
+    if fmt == "json":
+        print_record({**row, "contacts": people, "deals": deals}, "json")
+        return
+    print_record(row)
+    click.echo("\ncontacts:")
+    print_rows(people, ["id", "first_name", "last_name", "email", "job_title"])
+    click.echo("\ndeals:")
+    print_rows(deals, ["id", "title", "stage", "status", "amount"])
+
+
+@companies.command("edit")
+@click.argument("company")
+@record_options("companies")
+def companies_edit(company, **values):
+    """Change fields of a company (id or name)."""
+    crm = get_crm()
+    row = _find_company(crm, company)
+    changes = given(values)
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option")
+    update_or_fail(crm, "companies", row["id"], changes)
+    click.echo(f"Updated company {row['id']}")
+
+
+@companies.command("delete")
+@click.argument("company")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def companies_delete(company, yes):
+    """Delete a company; its contacts and deals stay, unlinked."""
+    crm = get_crm()
+    row = _find_company(crm, company)
+    if not yes:
+        click.confirm(f"Delete company {row['name']!r}?", abort=True)
+    with crm.store.transaction():
+        crm.store.execute("UPDATE contacts SET company_id = NULL WHERE company_id = ?", (row["id"],))
+        crm.store.execute("UPDATE deals SET company_id = NULL WHERE company_id = ?", (row["id"],))
+        crm.delete("companies", [row["id"]])
+    click.echo(f"Deleted company {row['id']}")
+
+
+# -- deals ----------------------------------------------------------------------
+
+
+@cli.group()
+def deals():
+    """Deals and the sales pipeline."""
+
+
+DEAL_TABLE = ["id", "title", "contact_id", "company_id", "amount", "currency", "stage", "status", "expected_close", "owner"]
+
+
+@deals.command("add")
+@record_options("deals", exclude=("status", "closed_at"), required=("title",))
+def deals_add(**values):
+    """Add a deal for a contact and/or company. Stage defaults to the first
+    pipeline stage; probability to the stage's."""
+    from .entities import Deal
+
+    crm = get_crm()
+    data = resolve_references(crm, given(values))
+    data.setdefault("stage", crm.stages[0][0])
+    did = add_or_fail(crm, build_or_fail(Deal, data))
+    click.echo(f"Added deal {did}")
+
+
+@deals.command("list")
+@click.option("--stage", help="Only deals in this stage.")
+@click.option("--status", type=click.Choice(["open", "won", "lost"]), help="Only deals with this status.")
+@click.option("--owner", help="Only deals of this owner.")
+@click.option("--contact", help="Only deals of this contact (id or e-mail).")
+@click.option("--sort", default="id", show_default=True, help="Field to sort by; add :desc to reverse.")
+@click.option("--limit", default=100, show_default=True, help=LIMIT_HELP)
+@output_options
+def deals_list(stage, status, owner, contact, sort, limit, fmt):
+    """List deals."""
+    crm = get_crm()
+    contact_id = crm.find_contact(contact)["id"] if contact else None
+    filters = [("stage = ?", stage), ("status = ?", status), ("owner = ?", owner), ("contact_id = ?", contact_id)]
+    sql, params = _query_list(crm, "deals", filters, sort, limit, _fields("deals"))
+    print_rows(_decoded(crm, "deals", crm.store.query(sql, params)), _fields("deals"), fmt, DEAL_TABLE)
+
+
+@deals.command("show")
+@click.argument("deal", type=int)
+@output_options
+def deals_show(deal, fmt):
+    """Show one deal."""
+    from .app import CRMError
+
+    crm = get_crm()
+    row = crm.get("deals", deal)
+    if row is None:
+        raise CRMError(f"no deal {deal}")
+    print_record(row, fmt)
+
+
+@deals.command("move")
+@click.argument("deal", type=int)
+@click.argument("stage")
+def deals_move(deal, stage):
+    """Move a deal to another pipeline stage; `won` and `lost` close it."""
+    crm = get_crm()
+    moved = crm.move_deal(deal, stage)
+    click.echo(f"Deal {deal} is now in stage {moved['stage']} ({moved['status']})")
+
+
+@deals.command("pipeline")
+@click.option("--owner", help="Only deals of this owner.")
+@output_options
+def deals_pipeline(owner, fmt):
+    """Open deals per stage: count, value and probability-weighted value."""
+    crm = get_crm()
+    rows = crm.pipeline(owner)
+    print_rows(rows, ["stage", "probability", "deals", "amount", "weighted"], fmt)
+
+
+@deals.command("stages")
+@click.argument("stages", nargs=-1)
+def deals_stages(stages):
+    """Show the pipeline stages, or set them: `crm deals stages lead=10 demo=40 won=100 lost=0`.
+
+    Each stage is NAME=PROBABILITY (percent), in pipeline order; `won` and
+    `lost` must be present."""
+    crm = get_crm()
+    if stages:
+        crm.set_stages(stages)
+    for name, probability in crm.stages:
+        click.echo(f"{name:<16} {probability:>3}%")
+
+
+# -- activities -----------------------------------------------------------------
+
+
+@cli.group()
+def activities():
+    """Calls, e-mails, meetings, notes and tasks."""
+
+
+@activities.command("log")
+@record_options("activities")
+def activities_log(**values):
+    """Log an activity (a touchpoint) for a contact and/or deal.
+
+    Example: crm activities log --contact ada@example.com --kind call --subject "Follow-up" --done-at 2024-05-02T10:00"""
+    from .entities import Activity
+
+    crm = get_crm()
+    data = resolve_references(crm, given(values))
+    if not data.get("contact_id") and not data.get("deal_id"):
+        raise click.UsageError("give --contact or --deal")
+    aid = add_or_fail(crm, build_or_fail(Activity, data))
+    click.echo(f"Logged activity {aid}")
+
+
+@activities.command("list")
+@click.option("--contact", help="Only activities of this contact (id or e-mail).")
+@click.option("--kind", type=click.Choice(["call", "email", "meeting", "note", "task"]))
+@click.option("--open", "only_open", is_flag=True, help="Only activities not done yet (open tasks).")
+@click.option("--sort", default="id", show_default=True, help="Field to sort by; add :desc to reverse.")
+@click.option("--limit", default=100, show_default=True, help=LIMIT_HELP)
+@output_options
+def activities_list(contact, kind, only_open, sort, limit, fmt):
+    """List activities."""
+    crm = get_crm()
+    contact_id = crm.find_contact(contact)["id"] if contact else None
+    filters = [("contact_id = ?", contact_id), ("kind = ?", kind), ("done_at IS NULL AND 1 = ?", 1 if only_open else None)]
+    sql, params = _query_list(crm, "activities", filters, sort, limit, _fields("activities"))
+    print_rows(_decoded(crm, "activities", crm.store.query(sql, params)), _fields("activities"), fmt,
+               ["id", "contact_id", "deal_id", "kind", "channel", "subject", "due_at", "done_at", "owner"])
+
+
+@activities.command("done")
+@click.argument("activity", type=int)
+def activities_done(activity):
+    """Mark an activity (task) as done now."""
+    from . import normalize
+
+    crm = get_crm()
+    update_or_fail(crm, "activities", activity, {"done_at": normalize.now()})
+    click.echo(f"Activity {activity} done")
+
+
+# -- orders ---------------------------------------------------------------------
+
+
+@cli.group()
+def orders():
+    """Purchase history: orders and their lines."""
+
+
+@orders.command("import")
+@import_options
+@click.option("--on-conflict", type=click.Choice(["update", "skip", "error"]), default="skip", show_default=True,
+              help="What to do with an order whose ref exists: skip it (safe re-import), replace it, or fail.")
+def orders_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict):
+    """Import orders, one row per order line.
+
+    Columns: ref, ordered_at, email or contact_id, channel, currency, total,
+    sku, description, quantity, unit_price. Rows with the same ref form one
+    order. All-or-nothing unless --rejects is given."""
+    from .importing import import_orders
+
+    run_import(import_orders, get_crm(), file, fmt, mapping, dry_run, rejects, as_json, on_conflict, "Importing orders")
+
+
+@orders.command("list")
+@click.option("--contact", help="Only orders of this contact (id or e-mail).")
+@click.option("--since", help="Only orders on or after this date (YYYY-MM-DD).")
+@click.option("--sort", default="id", show_default=True, help="Field to sort by; add :desc to reverse.")
+@click.option("--limit", default=100, show_default=True, help=LIMIT_HELP)
+@output_options
+def orders_list(contact, since, sort, limit, fmt):
+    """List orders."""
+    from . import normalize
+
+    crm = get_crm()
+    contact_id = crm.find_contact(contact)["id"] if contact else None
+    filters = [("contact_id = ?", contact_id), ("ordered_at >= ?", normalize.date(since).isoformat() if since else None)]
+    sql, params = _query_list(crm, "orders", filters, sort, limit, _fields("orders"))
+    print_rows(_decoded(crm, "orders", crm.store.query(sql, params)), _fields("orders"), fmt,
+               ["id", "ref", "contact_id", "ordered_at", "channel", "currency", "total"])
+
+
+@orders.command("show")
+@click.argument("order")
+@output_options
+def orders_show(order, fmt):
+    """Show one order (id or ref) with its lines."""
+    from .app import CRMError
+
+    crm = get_crm()
+    rows = crm.store.query("SELECT * FROM orders WHERE ref = ? OR (id = ? AND ? GLOB '[0-9]*')", (order, order, order))
+    if not rows:
+        raise CRMError(f"no order {order!r}")
+    head = rows[0]
+    lines = crm.store.query("SELECT id, sku, description, quantity, unit_price FROM order_lines WHERE order_id = ? ORDER BY id", (head["id"],))
+    if fmt == "json":
+        print_record({**head, "lines": lines}, "json")
+        return
+    print_record(head)
+    click.echo("")
+    print_rows(lines, ["sku", "description", "quantity", "unit_price"])
+
+
+# -- plugins --------------------------------------------------------------------
+
+
+@cli.group()
+def plugins():
+    """Installed plugins and which are enabled for this database."""
+
+
+@plugins.command("list")
+@output_options
+def plugins_list(fmt):
+    """Name, version, enabled state and hooks of every installed plugin."""
+    crm = get_crm(migrate=False)
+    rows = crm.plugin_info()
+    print_rows(rows, ["name", "version", "enabled", "hooks", "error"], fmt, ["name", "version", "enabled", "hooks"])
+    if fmt is None:
+        for f in crm.plugin_failures:
+            click.echo(f"not loaded: {f.name}: {f.reason}")
+
+
+@plugins.command("enable")
+@click.argument("name")
+def plugins_enable(name):
+    """Enable a plugin for this database (and apply its migrations)."""
+    crm = get_crm()
+    crm.set_enabled(name, True)
+    click.echo(f"Enabled {name}")
+
+
+@plugins.command("disable")
+@click.argument("name")
+def plugins_disable(name):
+    """Disable a plugin for this database. Its tables and data are kept."""
+    crm = get_crm()
+    crm.set_enabled(name, False)
+    click.echo(f"Disabled {name} (its data is kept; `crm plugins enable {name}` brings it back)")
+
+
+# -- reports --------------------------------------------------------------------
+
+
+@cli.group()
+def report():
+    """HTML reports: self-contained files that open in any browser and print well."""
+
+
+@report.command("list")
+@output_options
+def report_list(fmt):
+    """Reports of the core and enabled plugins."""
+    crm = get_crm(migrate=False)
+    rows = [{"name": r.name, "plugin": r.plugin, "description": r.description} for r in sorted(crm.registry.reports.values(), key=lambda r: r.name)]
+    print_rows(rows, ["name", "plugin", "description"], fmt)
+
+
+@report.command("render")
+@click.argument("name")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="HTML file to write (default: NAME.html).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A report parameter (repeatable), e.g. --param sku=ABC-1.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the report in a browser afterwards.")
+@click.option("--stamp", is_flag=True, help="Put the generation time and a content hash in the footer.")
+def report_render(name, output, params, open_browser, stamp):
+    """Render report NAME to one self-contained HTML file."""
+    from .reports import parse_params, write_report
+
+    crm = get_crm()
+    path = write_report(crm, name, output or f"{name}.html", parse_params(params), stamp)
+    click.echo(path)
+    if open_browser:
+        click.launch(path)
+
+
+# -- demo / quickstart ------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--contacts", "n_contacts", default=1000, show_default=True, help="How many contacts to create.")
+@click.option("--seed", default=42, show_default=True, help="Random seed: the same seed gives the same data.")
+def demo(n_contacts, seed):
+    """Fill the database with realistic sample data (contacts in several
+    countries, companies, deals, activities, three years of orders, and data
+    for every enabled plugin)."""
+    from .demo import generate
+
+    crm = get_crm(migrate=False)
+    crm.migrate()
+    counts = generate(crm, n_contacts, seed, progress=sys.stderr.isatty())
+    click.echo("Demo data: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+
+
+@cli.command()
+@click.option("--contacts", "n_contacts", default=2000, show_default=True, help="How many demo contacts to create.")
+@click.option("-o", "--output", default="crm-dashboard.html", show_default=True, type=click.Path(dir_okay=False), help="Where to write the dashboard.")
+def quickstart(n_contacts, output):
+    """Create a demo CRM with every plugin enabled and write its dashboard.
+
+    Uses the database from --db / CRM_DB / ./crm.db; refuses to add demo
+    data to a database that already has contacts."""
+    from .app import CRMError
+    from .demo import generate
+    from .reports import write_report
+
+    crm = get_crm(migrate=False)
+    crm.migrate()
+    for plugin in crm.plugins:
+        if not crm.is_enabled(plugin.name):
+            crm.set_enabled(plugin.name, True)
+    if crm.store.count("contacts"):
+        raise CRMError(f"{crm.location} already has contacts; use another --db for the demo (or `crm report render dashboard`)")
+    counts = generate(crm, n_contacts, 42, progress=sys.stderr.isatty())
+    click.echo(f"Created demo CRM {crm.location}: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+    path = write_report(crm, "dashboard", output, {}, False)
+    click.echo(f"Dashboard written to {os.path.abspath(path)}")
+

@@ -1,0 +1,72 @@
+"""The core registers its own records, migrations and reports through the same
+hooks a plugin uses: there is no private path."""
+
+from . import entities, schema
+from .hookspecs import hookimpl
+
+CONTACT_ALIASES = {
+    "e-mail": "email", "email address": "email", "e-mail address": "email", "mail": "email", "emailaddress": "email",
+    "first name": "first_name", "firstname": "first_name", "given name": "first_name", "vorname": "first_name",
+    "last name": "last_name", "lastname": "last_name", "surname": "last_name", "family name": "last_name", "nachname": "last_name",
+    "phone number": "phone", "telephone": "phone", "mobile": "phone", "tel": "phone", "telefon": "phone",
+    "company name": "company", "organization": "company", "organisation": "company", "account": "company", "firma": "company",
+    "title": "job_title", "position": "job_title", "job": "job_title",
+    "address": "street", "street address": "street", "address 1": "street",
+    "town": "city", "state": "region", "province": "region", "state/province": "region",
+    "zip": "postal_code", "zip code": "postal_code", "zipcode": "postal_code", "postcode": "postal_code", "plz": "postal_code",
+    "country code": "country", "country/region": "country", "land": "country",
+    "birthday": "birth_date", "date of birth": "birth_date", "dob": "birth_date",
+    "sex": "gender", "lead source": "source", "channel": "source", "contact owner": "owner", "sales rep": "owner",
+    "labels": "tags", "tag": "tags", "opt-in": "consent", "optin": "consent", "marketing consent": "consent",
+    "newsletter": "consent", "accepts marketing": "consent", "note": "notes", "comments": "notes",
+}
+
+ORDER_ALIASES = {
+    "order": "ref", "order id": "ref", "order number": "ref", "order no": "ref", "order ref": "ref", "name": "ref",
+    "date": "ordered_at", "order date": "ordered_at", "created at": "ordered_at", "purchase date": "ordered_at",
+    "e-mail": "email", "email address": "email", "customer email": "email", "customer id": "contact_id",
+    "product sku": "sku", "item sku": "sku", "lineitem sku": "sku", "article": "sku", "product id": "sku",
+    "product": "description", "item": "description", "lineitem name": "description", "product name": "description",
+    "qty": "quantity", "lineitem quantity": "quantity", "amount": "quantity",
+    "price": "unit_price", "unit price": "unit_price", "lineitem price": "unit_price",
+    "order total": "total", "sales channel": "channel", "source": "channel",
+}
+
+
+@hookimpl
+def crm_register_record_types(register):
+    for cls in entities.CORE_RECORD_TYPES:
+        register(cls)
+
+
+def m001_core_tables(store):
+    db = store.db
+    for cls in entities.CORE_RECORD_TYPES:
+        schema.ensure_table(db, cls)
+    db["orders"].create_index(["contact_id", "ordered_at"], if_not_exists=True, index_name="ix_orders_contact_date")
+    db["order_lines"].create_index(["sku", "order_id"], if_not_exists=True, index_name="ix_order_lines_sku_order")
+    store.execute("CREATE TABLE IF NOT EXISTS _crm_settings (key TEXT PRIMARY KEY, value TEXT)")
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS _crm_audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT, action TEXT NOT NULL, "
+        "table_name TEXT NOT NULL, record_id INTEGER, changes TEXT)"
+    )
+    store.execute("CREATE INDEX IF NOT EXISTS ix_audit_record ON _crm_audit (table_name, record_id)")
+    store.execute("CREATE TABLE IF NOT EXISTS suppressions (email_hash TEXT PRIMARY KEY, reason TEXT, at TEXT)")
+
+
+@hookimpl
+def crm_register_migrations(register):
+    register(m001_core_tables)
+
+
+@hookimpl
+def crm_register_import_aliases(register):
+    register("contacts", CONTACT_ALIASES)
+    register("orders", ORDER_ALIASES)
+
+
+@hookimpl
+def crm_register_reports(register):
+    from . import dashboard
+
+    register("dashboard", "dashboard.html", "The whole CRM on one page: contacts, pipeline, revenue and every plugin's section", dashboard.context)

@@ -1,0 +1,141 @@
+"""Every hook of the CRM, one empty function each: the docstring is the contract.
+
+Plugin authors implement these with ``@crmcore.hookimpl``. Arguments are passed
+by keyword, so an implementation names only the arguments it needs.
+
+Registration hooks receive a ``register`` callback and are called once per CRM
+object for every *enabled* plugin. Event hooks run inside the write's
+transaction: if an implementation raises, the whole write is rolled back and
+the error names the plugin and the hook.
+
+``docs/hooks.md`` is generated from this module (``python -m crmcore.docgen``).
+"""
+
+import pluggy
+
+#: Major version of the hook API. A plugin declares the version it was written
+#: for as a module attribute ``crm_api_version``; a different major is refused.
+API_VERSION = 1
+
+hookspec = pluggy.HookspecMarker("crm")
+hookimpl = pluggy.HookimplMarker("crm")
+
+
+# -- Registration hooks ------------------------------------------------------
+
+
+@hookspec
+def crm_register_record_types(register):
+    """Register attrs record classes decorated with ``crmcore.schema.record``.
+
+    ``register(cls)``. Their tables are created and evolved by migrations
+    (``crmcore.schema.ensure_table``); the class also drives import validation,
+    JSON/CSV output and the fields reports may use."""
+
+
+@hookspec
+def crm_register_migrations(register):
+    """Register schema migrations in order: ``register(fn)``.
+
+    ``fn(store)`` is applied once per database and recorded under the plugin's
+    name and ``fn.__name__`` (use ``mNNN_what_it_does``). Never drop a table
+    holding user data."""
+
+
+@hookspec
+def crm_register_commands(cli):
+    """Add click commands or groups to the top-level ``crm`` group ``cli``.
+
+    Commands get the open CRM with ``crmcore.cli.get_crm()``. Commands of a
+    disabled plugin are hidden."""
+
+
+@hookspec
+def crm_register_reports(register):
+    """Register HTML reports: ``register(name, template, description, context)``.
+
+    ``context(crm, params) -> dict`` builds the template variables; ``params``
+    is a dict of ``--param key=value`` strings. ``template`` is a file name
+    found on the template search path."""
+
+
+@hookspec
+def crm_register_template_dirs(register):
+    """Add a folder of Jinja2 templates: ``register(path)``.
+
+    Searched after the user's folder and before the core templates."""
+
+
+@hookspec
+def crm_register_dashboard_sections(register):
+    """Add a section to the ``dashboard`` report: ``register(title, template, context)``.
+
+    ``template`` is a template file rendered inside the dashboard;
+    ``context(crm) -> dict`` gives its variables."""
+
+
+@hookspec
+def crm_register_import_aliases(register):
+    """Teach the importer header spellings: ``register(table, {"E-Mail": "email"})``.
+
+    Matching ignores case, spaces, dashes and underscores."""
+
+
+@hookspec
+def crm_register_segment_fields(register):
+    """Add fields usable in segment rules.
+
+    ``register(name, sql, type, description="")``: ``sql`` is a SQL expression
+    over the contact row aliased ``c`` (e.g. a correlated sub-select); ``type``
+    is one of ``text``, ``number``, ``date``, ``bool`` or ``set`` (``sql``
+    then selects the values of the contact, and ``==``/``in`` mean membership).
+    Names must be plain identifiers; the SQL is the plugin's, never user text."""
+
+
+@hookspec
+def crm_register_export_formats(register):
+    """Add marketing export formats: ``register(name, writer, description)``.
+
+    ``writer(contacts, fileobj, options)`` writes the audience; ``contacts`` is
+    an iterable of contact dicts that already passed consent and suppression."""
+
+
+# -- Event hooks ------------------------------------------------------------
+
+
+@hookspec
+def crm_records_saved(crm, table, records):
+    """Records were inserted or updated in ``table``.
+
+    Called once per batch (``records`` is a list of row dicts including
+    ``id``), inside the write's transaction."""
+
+
+@hookspec
+def crm_records_deleted(crm, table, ids):
+    """Rows with these ids are about to be deleted from ``table`` (a batch)."""
+
+
+@hookspec
+def crm_deal_stage_changed(crm, deal, old_stage, new_stage):
+    """A deal moved between pipeline stages; ``deal`` is the row dict after the move."""
+
+
+@hookspec
+def crm_contacts_merged(crm, keep_id, duplicate_id):
+    """Move this plugin's records of ``duplicate_id`` to ``keep_id``.
+
+    Called before the duplicate contact is deleted."""
+
+
+@hookspec
+def crm_contact_erased(crm, contact_id, email):
+    """Remove every piece of personal data this plugin holds on the contact."""
+
+
+@hookspec
+def crm_demo_data(crm, rng, contact_ids):
+    """Add this plugin's sample data to a demo database.
+
+    ``rng`` is a seeded ``random.Random``; ``contact_ids`` are the demo contacts.
+    Called after core demo data (contacts, companies, deals, orders) exists."""

@@ -1,0 +1,602 @@
+"""CSV / JSON / JSON Lines import: header mapping, validation, dedupe, rejects.
+
+All-or-nothing: an import runs in one transaction. Without a rejects file the
+first bad row stops it with a one-line error naming file, row and field, and
+nothing is written; with one, bad rows go to that file and the good ones are
+saved. ``dry_run`` runs everything and then rolls back, so its counts are the
+real ones. Row numbers are those a spreadsheet shows (the header is row 1).
+"""
+
+import csv
+import io
+import json
+import os
+import re
+import sys
+
+import attrs
+
+from . import normalize, schema
+from .app import CRMError
+from .schema import FieldError
+
+BATCH_SIZE = 2000
+ON_CONFLICT = ("update", "skip", "error")
+
+
+class ImportFailed(CRMError):
+    pass
+
+
+class _DryRun(Exception):
+    pass
+
+
+@attrs.frozen
+class Reject:
+    row: int
+    field: str
+    reason: str
+    data: dict
+
+
+@attrs.define
+class ImportResult:
+    path: str
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    rejected: list = attrs.Factory(list)
+    extra_columns: list = attrs.Factory(list)
+    dry_run: bool = False
+
+    def summary(self):
+        verb = "would be" if self.dry_run else "were"
+        text = f"{self.created} created, {self.updated} updated, {self.skipped} skipped, {len(self.rejected)} rejected"
+        return f"{os.path.basename(self.path)}: {text}" + (" (dry run: nothing written)" if self.dry_run else "")
+
+    def as_dict(self):
+        return {"file": self.path, "created": self.created, "updated": self.updated, "skipped": self.skipped,
+                "rejected": len(self.rejected), "dry_run": self.dry_run}
+
+
+# -- reading ------------------------------------------------------------------
+
+
+def _header_key(text):
+    return re.sub(r"[\s_\-./]+", "", str(text)).casefold()
+
+
+def detect_format(path, fmt=None):
+    if fmt:
+        return fmt
+    ext = os.path.splitext(path)[1].lower()
+    return {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(ext, "csv")
+
+
+class _CountingLines:
+    """Line iterator that reports how many characters were read (for progress)."""
+
+    def __init__(self, f, progress):
+        self.f, self.progress = f, progress
+
+    def __iter__(self):
+        for line in self.f:
+            if self.progress:
+                self.progress(len(line))
+            yield line
+
+
+def read_rows(path, fmt=None, progress=None):
+    """Yield ``(row_number, {header: value})`` from a CSV, JSON or JSONL file."""
+    if not os.path.isfile(path):
+        raise CRMError(f"{path}: file not found")
+    fmt = detect_format(path, fmt)
+    if fmt == "csv":
+        yield from _read_csv(path, progress)
+    elif fmt == "jsonl":
+        yield from _read_jsonl(path, progress)
+    elif fmt == "json":
+        yield from _read_json(path, progress)
+    else:
+        raise CRMError(f"{path}: unknown format {fmt!r} (csv, json or jsonl)")
+
+
+def _decode_error(path, exc, line):
+    return CRMError(f"{path}: row {line}: not valid UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8")
+
+
+def _read_csv(path, progress):
+    csv.field_size_limit(16 * 1024 * 1024)
+    f = open(path, encoding="utf-8-sig", newline="")
+    with f:
+        try:
+            first = f.readline()
+        except UnicodeDecodeError as exc:
+            raise _decode_error(path, exc, 1) from None
+        if progress:
+            progress(len(first))
+        if not first.strip():
+            raise CRMError(f"{path}: the file is empty (a header row is needed)")
+        delimiter = max([",", ";", "\t"], key=first.count)
+        header = next(csv.reader([first], delimiter=delimiter))
+        header = [h.strip() for h in header]
+        seen = set()
+        for h in header:
+            if not h:
+                raise CRMError(f"{path}: row 1: a column has no header")
+            if _header_key(h) in seen:
+                raise CRMError(f"{path}: row 1: duplicate column {h!r}")
+            seen.add(_header_key(h))
+        reader = csv.reader(_CountingLines(f, progress), delimiter=delimiter, strict=True)
+        row_number = 1
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as exc:
+                raise _decode_error(path, exc, row_number + 1) from None
+            except csv.Error as exc:
+                raise CRMError(f"{path}: row {reader.line_num}: malformed CSV ({exc})") from None
+            row_number += 1
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > len(header):
+                raise CRMError(f"{path}: row {row_number}: {len(cells)} columns but the header has {len(header)}")
+            yield row_number, dict(zip(header, cells))
+
+
+def _json_row(path, number, item):
+    if not isinstance(item, dict):
+        raise CRMError(f"{path}: row {number}: expected a JSON object, got {type(item).__name__}")
+    return number, {str(k): v for k, v in item.items()}
+
+
+def _loads(path, text, where):
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise CRMError(f"{path}: {where}: JSON nested too deeply") from None
+    except ValueError as exc:
+        raise CRMError(f"{path}: {where}: invalid JSON ({exc})") from None
+
+
+def _read_json(path, progress):
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()
+    except UnicodeDecodeError as exc:
+        raise CRMError(f"{path}: not valid UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8") from None
+    if progress:
+        progress(len(text))
+    data = _loads(path, text, "file")
+    if isinstance(data, dict):
+        data = next((v for v in data.values() if isinstance(v, list)), [data])
+    if not isinstance(data, list):
+        raise CRMError(f"{path}: expected a JSON array of objects")
+    for i, item in enumerate(data, start=1):
+        yield _json_row(path, i, item)
+
+
+def _read_jsonl(path, progress):
+    with open(path, encoding="utf-8-sig") as f:
+        number = 0
+        while True:
+            try:
+                line = f.readline()
+            except UnicodeDecodeError as exc:
+                raise _decode_error(path, exc, number + 1) from None
+            if not line:
+                return
+            number += 1
+            if progress:
+                progress(len(line))
+            if line.strip():
+                yield _json_row(path, number, _loads(path, line, f"row {number}"))
+
+
+# -- mapping ------------------------------------------------------------------
+
+
+def parse_map(pairs):
+    """``["Header=field", ...]`` from ``--map`` into a dict."""
+    mapping = {}
+    for pair in pairs or ():
+        header, sep, field = pair.rpartition("=")
+        if not sep or not header or not field:
+            raise CRMError(f"--map {pair!r} must look like 'Column header=field'")
+        mapping[header] = field.strip()
+    return mapping
+
+
+def map_headers(headers, fields, aliases, explicit, path):
+    """``{header: field}`` for the headers of a file; unknown headers map to None."""
+    by_key = {_header_key(f): f for f in fields}
+    by_key.update({_header_key(a): f for a, f in aliases.items()})
+    explicit_keys = {_header_key(h): f for h, f in explicit.items()}
+    mapping, used = {}, {}
+    for h in headers:
+        field = explicit_keys.get(_header_key(h)) or by_key.get(_header_key(h))
+        if field is not None and field not in fields:
+            raise CRMError(f"{path}: --map {h}={field}: no field {field!r} (fields: {', '.join(fields)})")
+        if field in used:
+            raise CRMError(f"{path}: row 1: columns {used[field]!r} and {h!r} both map to {field!r}; use --map to choose")
+        if field:
+            used[field] = h
+        mapping[h] = field
+    return mapping
+
+
+# -- the keyed importer ---------------------------------------------------------
+
+
+def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict="update", dry_run=False,
+                   rejects_path=None, progress=None, prepare=None, extra_fields=()):
+    """Import a file into ``table``, deduplicating on the unique field ``key``.
+
+    ``prepare(data) -> data`` may adjust a mapped row before validation
+    (``extra_fields`` are accepted mapped names it consumes)."""
+    if on_conflict not in ON_CONFLICT:
+        raise CRMError(f"--on-conflict must be one of {', '.join(ON_CONFLICT)}")
+    crm.require_schema()
+    cls = crm.record_type(table)
+    fields = [f for f in schema.field_names(cls) if f not in ("id", "created_at", "updated_at")] + list(extra_fields)
+    aliases = crm.registry.import_aliases.get(table, {})
+    result = ImportResult(path=path, dry_run=dry_run)
+    has_custom = "custom" in fields
+    table_columns = set(schema.columns(cls))
+    header_map = None
+    seen = {}
+    batch = []
+    wants_records = bool(crm.hook_impls("crm_records_saved"))
+
+    def reject(number, field, reason, raw):
+        result.rejected.append(Reject(number, field, reason, raw))
+        if rejects_path is None:
+            raise ImportFailed(f"{path}: row {number}: {field}: {reason}")
+
+    def flush():
+        if not batch:
+            return
+        keys = [getattr(rec, key) for _, rec, _ in batch]
+        existing = _existing_ids(crm.store, table, key, keys)
+        stamp = normalize.now()
+        new_rows, changed_rows = [], []
+        for number, rec, present in batch:
+            row = schema.to_row(rec)
+            row.pop("id", None)
+            found = existing.get(row[key])
+            if found is None:
+                row["created_at"] = row["updated_at"] = stamp
+                new_rows.append(row)
+            elif on_conflict == "skip":
+                result.skipped += 1
+            elif on_conflict == "error":
+                reject(number, key, f"{row[key]!r} already exists (id {found})", {})
+            else:
+                update = {k: row[k] for k in present if k in row}
+                update["id"], update["updated_at"] = found, stamp
+                changed_rows.append(update)
+        batch.clear()
+        ids = crm.store.insert_many(table, new_rows)
+        result.created += len(new_rows)
+        for group in _same_keys(changed_rows):
+            crm.store.update_many(table, group)
+        result.updated += len(changed_rows)
+        if wants_records and (new_rows or changed_rows):
+            saved_ids = ids + [r["id"] for r in changed_rows]
+            records = _fetch(crm.store, cls, table, saved_ids)
+            crm.emit("crm_records_saved", crm=crm, table=table, records=records)
+
+    try:
+        with crm.store.transaction():
+            for number, raw in read_rows(path, fmt, progress):
+                if header_map is None:
+                    header_map = map_headers(list(raw), fields, aliases, mapping or {}, path)
+                    if key not in header_map.values():
+                        raise CRMError(f"{path}: no {key} column (found: {', '.join(raw)}); name one with --map 'Header={key}'")
+                    unknown = [h for h, f in header_map.items() if f is None]
+                    if unknown and not has_custom:
+                        raise CRMError(f"{path}: row 1: unknown column {unknown[0]!r} (fields: {', '.join(fields)}); use --map")
+                    result.extra_columns = unknown
+                try:
+                    data, custom = _split_row(raw, header_map, fields, aliases, mapping or {}, path, has_custom)
+                    if custom:
+                        data["custom"] = {**normalize.json_object(data.get("custom")), **custom}
+                    if prepare:
+                        data = prepare(data)
+                    rec = schema.build(cls, data)
+                except FieldError as exc:
+                    reject(number, exc.field, exc.reason, raw)
+                    continue
+                value = getattr(rec, key)
+                if value in (None, ""):
+                    reject(number, key, "missing", raw)
+                    continue
+                if value in seen:
+                    reject(number, key, f"duplicate of row {seen[value]} ({value!r})", raw)
+                    continue
+                seen[value] = number
+                batch.append((number, rec, [f for f in data if f in table_columns]))
+                if len(batch) >= BATCH_SIZE:
+                    flush()
+            if header_map is None and not os.path.getsize(path):
+                raise CRMError(f"{path}: the file is empty")
+            flush()
+            if dry_run:
+                raise _DryRun()
+    except _DryRun:
+        pass
+    if rejects_path and result.rejected:
+        write_rejects(rejects_path, result.rejected)
+    return result
+
+
+def _split_row(raw, header_map, fields, aliases, explicit, path, has_custom):
+    """Mapped field values and unmapped extras of one row. JSON rows may bring
+    keys the first row lacked; those are mapped on first sight."""
+    data, custom = {}, {}
+    for header, value in raw.items():
+        if header not in header_map:
+            header_map[header] = map_headers([header], fields, aliases, explicit, path)[header]
+        field = header_map[header]
+        if field:
+            data[field] = value
+        elif not has_custom:
+            raise FieldError(header, f"unknown column (fields: {', '.join(fields)}); use --map")
+        elif value not in (None, ""):
+            custom[header] = value
+    return data, custom
+
+
+def _same_keys(rows):
+    groups = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    return groups.values()
+
+
+def _existing_ids(store, table, key, values):
+    found = {}
+    values = [v for v in values if v is not None]
+    col = schema_quote(key)
+    for i in range(0, len(values), 500):
+        chunk = values[i:i + 500]
+        sql = f"SELECT id, {col} FROM {schema_quote(table)} WHERE {col} IN ({', '.join('?' * len(chunk))})"
+        for row in store.execute(sql, chunk):
+            found[row[1]] = row[0]
+    return found
+
+
+def _fetch(store, cls, table, ids):
+    rows = []
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        rows.extend(store.query(f"SELECT * FROM {schema_quote(table)} WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
+    return [schema.decode_row(cls, r) for r in rows]
+
+
+def schema_quote(name):
+    from .store import quote_name
+
+    return quote_name(name)
+
+
+def write_rejects(path, rejects):
+    """Write rejected rows (row number, field, reason, original cells) as CSV.
+
+    Written to a temporary file and renamed, so it is never half-written."""
+    columns = []
+    for r in rejects:
+        for k in r.data:
+            if k not in columns:
+                columns.append(k)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["row", "field", "reason"] + columns)
+        for r in rejects:
+            writer.writerow([r.row, r.field, r.reason] + [_cell(r.data.get(c, "")) for c in columns])
+    os.replace(tmp, path)
+
+
+def _cell(value):
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+# -- contacts -------------------------------------------------------------------
+
+
+def import_contacts(crm, path, **options):
+    """Contacts keyed on e-mail. A suppressed address is never re-subscribed;
+    a company name links to (or creates) a company."""
+    crm.require_schema()
+    suppressed = {r["email_hash"] for r in crm.store.query("SELECT email_hash FROM suppressions")}
+    companies = {}
+
+    def prepare(data):
+        if suppressed and data.get("email"):
+            try:
+                email = normalize.email(data["email"])
+            except ValueError as exc:
+                raise FieldError("email", str(exc)) from None
+            import hashlib
+
+            if hashlib.sha256(email.encode()).hexdigest() in suppressed:
+                data["consent"] = False
+        name = normalize.text(data.get("company"))
+        if name and not data.get("company_id"):
+            if name not in companies:
+                found = crm.store.query_value("SELECT id FROM companies WHERE name = ?", (name,))
+                if found is None:
+                    from .entities import Company
+
+                    found = crm.store.insert_many("companies", [{**schema.to_row(Company(name=name)), "created_at": normalize.now(), "updated_at": normalize.now()}])[0]
+                companies[name] = found
+            data["company_id"] = companies[name]
+        return data
+
+    return import_records(crm, path, "contacts", "email", prepare=prepare, **options)
+
+
+# -- orders ---------------------------------------------------------------------
+
+ORDER_FIELDS = ("ref", "ordered_at", "email", "contact_id", "channel", "currency", "total", "sku", "description", "quantity", "unit_price")
+
+
+def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_run=False, rejects_path=None, progress=None):
+    """Orders with their lines: one file row per order line.
+
+    Rows sharing an order ``ref`` form one order; a row without ``ref`` is an
+    order of its own. Contacts are found by ``email`` or ``contact_id``. An
+    order whose ref exists is skipped (``update`` replaces it, ``error``
+    rejects it). The total is the sum of the lines unless a total is given."""
+    from .entities import Order, OrderLine
+
+    if on_conflict not in ON_CONFLICT:
+        raise CRMError(f"--on-conflict must be one of {', '.join(ON_CONFLICT)}")
+    crm.require_schema()
+    aliases = crm.registry.import_aliases.get("orders", {})
+    result = ImportResult(path=path, dry_run=dry_run)
+    header_map = None
+    orders = {}  # ref -> dict(order=Order fields, lines=[...], row=first row number)
+    contacts_by_email = {}
+
+    def reject(number, field, reason, raw):
+        result.rejected.append(Reject(number, field, reason, raw))
+        if rejects_path is None:
+            raise ImportFailed(f"{path}: row {number}: {field}: {reason}")
+
+    try:
+        with crm.store.transaction():
+            pending = []
+            for number, raw in read_rows(path, fmt, progress):
+                if header_map is None:
+                    header_map = map_headers(list(raw), list(ORDER_FIELDS), aliases, mapping or {}, path)
+                    unknown = [h for h, f in header_map.items() if f is None]
+                    if unknown:
+                        raise CRMError(f"{path}: row 1: unknown column {unknown[0]!r} (fields: {', '.join(ORDER_FIELDS)}); use --map")
+                    if "email" not in header_map.values() and "contact_id" not in header_map.values():
+                        raise CRMError(f"{path}: no email or contact_id column to find the customer; use --map")
+                if set(raw) - set(header_map):
+                    reject(number, "row", "column not in the header row", raw)
+                    continue
+                data = {header_map[h]: v for h, v in raw.items() if header_map[h]}
+                pending.append((number, data, raw))
+                if len(pending) >= BATCH_SIZE:
+                    _resolve_contacts(crm, pending, contacts_by_email)
+                    for item in pending:
+                        _collect_order_row(item, orders, contacts_by_email, reject, Order, OrderLine)
+                    pending.clear()
+            _resolve_contacts(crm, pending, contacts_by_email)
+            for item in pending:
+                _collect_order_row(item, orders, contacts_by_email, reject, Order, OrderLine)
+            _write_orders(crm, orders, on_conflict, result, reject)
+            if dry_run:
+                raise _DryRun()
+    except _DryRun:
+        pass
+    if rejects_path and result.rejected:
+        write_rejects(rejects_path, result.rejected)
+    return result
+
+
+def _resolve_contacts(crm, pending, cache):
+    emails = set()
+    for _, data, _ in pending:
+        try:
+            if data.get("email"):
+                emails.add(normalize.email(data["email"]))
+        except ValueError:
+            pass
+    emails -= set(cache)
+    emails = list(emails)
+    for i in range(0, len(emails), 500):
+        chunk = emails[i:i + 500]
+        for row in crm.store.execute(f"SELECT email, id FROM contacts WHERE email IN ({', '.join('?' * len(chunk))})", chunk):
+            cache[row[0]] = row[1]
+
+
+def _collect_order_row(item, orders, contacts_by_email, reject, Order, OrderLine):
+    number, data, raw = item
+    try:
+        contact_id = data.get("contact_id")
+        if data.get("email") not in (None, ""):
+            try:
+                email = normalize.email(data["email"])
+            except ValueError as exc:
+                raise FieldError("email", str(exc)) from None
+            contact_id = contacts_by_email.get(email)
+            if contact_id is None:
+                raise FieldError("email", f"no contact with e-mail {email!r} (import the contacts first)")
+        elif contact_id in (None, ""):
+            raise FieldError("email", "missing: an order line needs the customer's email or contact_id")
+        line = schema.build(OrderLine, {k: data[k] for k in ("sku", "description", "quantity", "unit_price") if k in data})
+        head = {k: data[k] for k in ("ref", "ordered_at", "channel", "currency", "total") if k in data and data[k] not in (None, "")}
+        head["contact_id"] = contact_id
+        order = schema.build(Order, head)
+    except FieldError as exc:
+        reject(number, exc.field, exc.reason, raw)
+        return
+    ref = order.ref or f"\x00row{number}"
+    entry = orders.get(ref)
+    if entry is None:
+        orders[ref] = {"order": order, "lines": [line], "row": number, "total_given": "total" in head}
+    else:
+        if entry["order"].contact_id != order.contact_id:
+            reject(number, "email", f"order {order.ref!r} already belongs to another customer (row {entry['row']})", raw)
+            return
+        entry["lines"].append(line)
+
+
+def _write_orders(crm, orders, on_conflict, result, reject):
+    from .entities import Order
+
+    refs = [r for r in orders if not r.startswith("\x00")]
+    existing = _existing_ids(crm.store, "orders", "ref", refs)
+    stamp = normalize.now()
+    items = list(orders.items())
+    for i in range(0, len(items), BATCH_SIZE):
+        order_rows, line_groups = [], []
+        replaced = []
+        for ref, entry in items[i:i + BATCH_SIZE]:
+            order = entry["order"]
+            if ref in existing:
+                if on_conflict == "skip":
+                    result.skipped += 1
+                    continue
+                if on_conflict == "error":
+                    reject(entry["row"], "ref", f"order {ref!r} already exists", {})
+                    continue
+                replaced.append(existing[ref])
+            row = schema.to_row(order)
+            row.pop("id", None)
+            if not entry["total_given"]:
+                row["total"] = round(sum(l.quantity * l.unit_price for l in entry["lines"]), 2)
+            row["created_at"] = row["updated_at"] = stamp
+            order_rows.append(row)
+            line_groups.append(entry["lines"])
+        if replaced:
+            crm.emit("crm_records_deleted", crm=crm, table="orders", ids=replaced)
+            for oid in replaced:
+                crm.store.execute("DELETE FROM order_lines WHERE order_id = ?", (oid,))
+            crm.store.delete_many("orders", replaced)
+            result.updated += len(replaced)
+        ids = crm.store.insert_many("orders", order_rows)
+        result.created += len(order_rows) - len(replaced)
+        line_rows = []
+        for oid, lines in zip(ids, line_groups):
+            for line in lines:
+                lrow = schema.to_row(line)
+                lrow.pop("id", None)
+                lrow["order_id"] = oid
+                line_rows.append(lrow)
+        line_ids = crm.store.insert_many("order_lines", line_rows)
+        for oid, row in zip(ids, order_rows):
+            row["id"] = oid
+        for lid, row in zip(line_ids, line_rows):
+            row["id"] = lid
+        if order_rows:
+            crm.emit("crm_records_saved", crm=crm, table="orders", records=[schema.decode_row(Order, r) for r in order_rows])
+            crm.emit("crm_records_saved", crm=crm, table="order_lines", records=line_rows)

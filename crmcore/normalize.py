@@ -1,0 +1,240 @@
+"""Converters for record fields: each takes user input and returns the stored value.
+
+They raise ``ValueError`` with a short reason; the importer and the CLI add
+the file, row and field. Heavy libraries are imported on first use so that
+``crm --help`` stays fast.
+"""
+
+import datetime as dt
+import functools
+import json
+import re
+
+_SPACES = re.compile(r"\s+")
+
+
+def text(value):
+    """Trim and collapse inner white space; empty becomes ``""``."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = str(value)
+    if "\x00" in value:
+        raise ValueError("contains a NUL byte")
+    return _SPACES.sub(" ", value).strip()
+
+
+def long_text(value):
+    """Like ``text`` but keeps line breaks (notes, bodies, descriptions)."""
+    if value is None:
+        return ""
+    value = str(value)
+    if "\x00" in value:
+        raise ValueError("contains a NUL byte")
+    return value.strip()
+
+
+def optional(converter):
+    """Wrap ``converter`` so that ``None`` and blank strings become ``None``."""
+
+    @functools.wraps(converter)
+    def convert(value):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return converter(value)
+
+    return convert
+
+
+# A fast pre-check for the common plain-ASCII case; anything unusual goes to
+# email-validator, which knows the RFCs and internationalised addresses.
+_SIMPLE_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+def email(value):
+    """Validate an e-mail address and normalise it (trimmed, lower-case)."""
+    value = str(value).strip()
+    if _SIMPLE_EMAIL.fullmatch(value) and ".." not in value and not value.startswith("."):
+        local, _, domain = value.rpartition("@")
+        if not local.endswith(".") and not any(p.startswith("-") or p.endswith("-") for p in domain.split(".")):
+            return value.lower()
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"invalid e-mail address {value!r}: {exc}") from None
+    return result.normalized.lower()
+
+
+@functools.lru_cache(maxsize=None)
+def _country_index():
+    import pycountry
+
+    index = {}
+    for c in pycountry.countries:
+        for name in (c.alpha_2, c.alpha_3, c.name, getattr(c, "common_name", None), getattr(c, "official_name", None)):
+            if name:
+                index[name.casefold()] = c.alpha_2
+    index.update({"uk": "GB", "england": "GB", "usa": "US", "u.s.a.": "US", "deutschland": "DE", "österreich": "AT", "schweiz": "CH"})
+    return index
+
+
+def country(value):
+    """ISO 3166-1 alpha-2 code from a code or an English country name."""
+    value = text(value)
+    code = _country_index().get(value.casefold())
+    if code is None:
+        raise ValueError(f"unknown country {value!r} (use an ISO 3166-1 code such as DE or US)")
+    return code
+
+
+def phone(value, country_code=None):
+    """Normalise to E.164 (``+4930123456``) when a country is known or given.
+
+    Without a country, a number not starting with ``+`` is kept as typed."""
+    value = text(value)
+    if not value.startswith("+") and not value.startswith("00") and not country_code:
+        return value
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(value, country_code)
+    except phonenumbers.NumberParseException:
+        raise ValueError(f"invalid phone number {value!r}") from None
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError(f"invalid phone number {value!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def date(value):
+    """A calendar date from ``date``/``datetime`` or ISO text (``2024-03-31``)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    value = text(value)
+    try:
+        return dt.date.fromisoformat(value[:10]) if len(value) >= 10 else dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    for fmt in ("%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y"):
+        try:
+            return dt.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"invalid date {value!r} (use YYYY-MM-DD)")
+
+
+def timestamp(value):
+    """An ISO 8601 timestamp string (UTC assumed when no zone is given)."""
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, dt.date):
+        parsed = dt.datetime(value.year, value.month, value.day)
+    else:
+        value = text(value)
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"invalid timestamp {value!r} (use YYYY-MM-DDTHH:MM:SS)") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return parsed.isoformat(timespec="seconds")
+
+
+def now():
+    """The current UTC time as stored in timestamp fields."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def number(value):
+    """A float from a number or text; accepts a decimal comma (``12,50``)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a number: {value!r}")
+    if isinstance(value, (int, float)):
+        result = float(value)
+    else:
+        value = text(value).replace(" ", "")
+        if "," in value and "." not in value:
+            value = value.replace(",", ".")
+        try:
+            result = float(value)
+        except ValueError:
+            raise ValueError(f"not a number: {value!r}") from None
+    if result != result or result in (float("inf"), float("-inf")):
+        raise ValueError(f"not a finite number: {value!r}")
+    return result
+
+
+def integer(value):
+    """An int from a number or text; rejects fractions."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a whole number: {value!r}")
+    if isinstance(value, int):
+        return value
+    result = number(value)
+    if result != int(result):
+        raise ValueError(f"not a whole number: {value!r}")
+    return int(result)
+
+
+_TRUE = {"1", "true", "yes", "y", "on", "x", "opt-in", "subscribed"}
+_FALSE = {"0", "false", "no", "n", "off", "", "opt-out", "unsubscribed"}
+
+
+def boolean(value):
+    """A bool from common spellings (yes/no, true/false, 1/0)."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, (int, float)):
+        return bool(value)
+    word = text(value).lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(f"not a yes/no value: {value!r}")
+
+
+def tags(value):
+    """A sorted list of distinct tags from a list or a comma/semicolon string."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("["):
+            value = json.loads(stripped)
+        else:
+            value = re.split(r"[,;|]", value)
+    return sorted({text(t) for t in value if text(t)})
+
+
+def json_object(value):
+    """A dict from a dict or JSON text (custom attributes)."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, dict):
+        return value
+    try:
+        result = json.loads(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"not a JSON object: {str(value)[:40]!r}") from None
+    if not isinstance(result, dict):
+        raise ValueError("not a JSON object")
+    return result
+
+
+def one_of(*choices):
+    """A converter accepting only ``choices`` (case-insensitive)."""
+
+    def convert(value):
+        word = text(value).lower()
+        if word not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return word
+
+    convert.choices = choices
+    return convert

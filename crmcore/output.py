@@ -1,0 +1,104 @@
+"""Printing records: a readable table by default, JSON or CSV for scripts.
+
+``--json`` prints a JSON array of objects whose keys are the field names;
+``--csv`` a header row of field names and one row per record.
+"""
+
+import csv
+import json
+import sys
+
+import click
+
+
+def output_options(fn):
+    """Add ``--json`` and ``--csv`` flags; the command receives ``fmt``."""
+    fn = click.option("--csv", "fmt", flag_value="csv", help="Print CSV with a header row of field names.")(fn)
+    fn = click.option("--json", "fmt", flag_value="json", help="Print a JSON array of objects keyed by field name.")(fn)
+    return fn
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False) if value else ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def _csv_cell(value):
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False) if value else ""
+    if isinstance(value, bool):
+        return int(value)
+    return "" if value is None else value
+
+
+def print_rows(rows, fields, fmt=None, table_fields=None, file=None):
+    """Print ``rows`` (dicts) with ``fields`` for JSON/CSV and ``table_fields`` for the table."""
+    out = file or sys.stdout
+    if fmt == "json":
+        json.dump([{f: r.get(f) for f in fields} for r in rows], out, ensure_ascii=False, indent=2, default=str)
+        out.write("\n")
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(fields)
+        for r in rows:
+            writer.writerow([_csv_cell(r.get(f)) for f in fields])
+    else:
+        print_table(rows, table_fields or fields, out)
+
+
+def print_table(rows, fields, out=None, max_width=40):
+    out = out or sys.stdout
+    if not rows:
+        click.echo("(none)", file=out)
+        return
+    cells = [[_cell(r.get(f)) for f in fields] for r in rows]
+    cells = [[c if len(c) <= max_width else c[: max_width - 1] + "…" for c in row] for row in cells]
+    widths = [max([len(f)] + [len(row[i]) for row in cells]) for i, f in enumerate(fields)]
+    numeric = [all(isinstance(r.get(f), (int, float)) and not isinstance(r.get(f), bool) for r in rows if r.get(f) is not None) for f in fields]
+    click.echo("  ".join(f.ljust(w) for f, w in zip(fields, widths)).rstrip(), file=out)
+    click.echo("  ".join("-" * w for w in widths), file=out)
+    for row in cells:
+        click.echo("  ".join((c.rjust(w) if num else c.ljust(w)) for c, w, num in zip(row, widths, numeric)).rstrip(), file=out)
+
+
+def print_record(record, fmt=None, file=None):
+    """One record: ``field: value`` lines, or a JSON object."""
+    out = file or sys.stdout
+    if fmt == "json":
+        json.dump(record, out, ensure_ascii=False, indent=2, default=str)
+        out.write("\n")
+        return
+    width = max(len(k) for k in record)
+    for key, value in record.items():
+        click.echo(f"{key.ljust(width)}  {_cell(value)}", file=out)
+
+
+class _Silent:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass
+
+
+def progress(length, label, show=None):
+    """A click progress bar on a terminal (stderr), a silent stand-in otherwise."""
+    if show is None:
+        show = sys.stderr.isatty()
+    if not show:
+        return _Silent()
+    return click.progressbar(length=length, label=label, file=sys.stderr)

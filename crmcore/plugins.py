@@ -1,0 +1,118 @@
+"""Finding plugins and building a plugin manager.
+
+Plugins are discovered through the entry-point group ``crm`` (the built-in
+ones too). ``CRM_LOAD_PLUGINS`` takes control: unset loads every installed
+plugin, an empty string loads none, ``a,b`` loads only those. A plugin that
+fails to import, or that was written for another hook API version, is left
+out with a one-line reason; the rest of the CRM keeps working.
+"""
+
+import os
+
+import attrs
+import pluggy
+
+from . import hookspecs
+
+ENTRY_POINT_GROUP = "crm"
+CORE = "core"
+
+
+@attrs.frozen
+class Plugin:
+    name: str
+    module: object
+    version: str = ""
+
+
+@attrs.frozen
+class PluginFailure:
+    name: str
+    reason: str
+
+
+class PluginError(Exception):
+    """A plugin's hook raised; the message names the plugin and the hook."""
+
+    def __init__(self, plugin, hook, exc):
+        super().__init__(f"plugin {plugin!r} failed in {hook}: {type(exc).__name__}: {exc}")
+        self.plugin = plugin
+        self.hook = hook
+        self.original = exc
+
+
+def check_api_version(name, module):
+    """Refuse a plugin declaring a hook API major version other than ours."""
+    wanted = getattr(module, "crm_api_version", hookspecs.API_VERSION)
+    try:
+        wanted = int(str(wanted).split(".")[0])
+    except ValueError:
+        return f"declares an unreadable crm_api_version {wanted!r}"
+    if wanted != hookspecs.API_VERSION:
+        return f"needs hook API version {wanted}, this CRM provides version {hookspecs.API_VERSION}"
+    return None
+
+
+_discovered = None
+
+
+def discover():
+    """Installed plugins as ``(plugins, failures)``, loaded once per process."""
+    global _discovered
+    if _discovered is not None:
+        return _discovered
+    from importlib.metadata import entry_points
+
+    wanted = os.environ.get("CRM_LOAD_PLUGINS")
+    names = None if wanted is None else {w.strip() for w in wanted.split(",") if w.strip()}
+    plugins, failures = [], []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if names is not None and ep.name not in names:
+            continue
+        try:
+            module = ep.load()
+        except Exception as exc:  # a broken plugin must not take the CLI down
+            failures.append(PluginFailure(ep.name, f"failed to import: {type(exc).__name__}: {exc}"))
+            continue
+        problem = check_api_version(ep.name, module)
+        if problem:
+            failures.append(PluginFailure(ep.name, problem))
+            continue
+        version = ep.dist.version if ep.dist else ""
+        plugins.append(Plugin(ep.name, module, version))
+    if names:
+        found = {p.name for p in plugins} | {f.name for f in failures}
+        failures.extend(PluginFailure(n, "named in CRM_LOAD_PLUGINS but not installed") for n in sorted(names - found))
+    _discovered = (plugins, failures)
+    return _discovered
+
+
+def reset_discovery():
+    """Forget discovered plugins (tests that install plugins call this)."""
+    global _discovered
+    _discovered = None
+
+
+def as_plugin(obj):
+    """Accept a ``Plugin``, a ``(name, module)`` pair or a module/object."""
+    if isinstance(obj, Plugin):
+        return obj
+    if isinstance(obj, tuple):
+        return Plugin(obj[0], obj[1])
+    name = getattr(obj, "crm_plugin_name", None) or getattr(obj, "__name__", type(obj).__name__).split(".")[-1]
+    return Plugin(name.removeprefix("crm_"), obj, getattr(obj, "__version__", ""))
+
+
+def make_manager(plugins):
+    """A plugin manager with the core and ``plugins`` registered."""
+    from . import core_plugin
+
+    pm = pluggy.PluginManager("crm")
+    pm.add_hookspecs(hookspecs)
+    pm.register(core_plugin, name=CORE)
+    for plugin in plugins:
+        extra_specs = getattr(plugin.module, "crm_hookspecs", None)
+        if extra_specs is not None:
+            pm.add_hookspecs(extra_specs)
+        pm.register(plugin.module, name=plugin.name)
+    return pm

@@ -1,0 +1,197 @@
+"""attrs record class -> table: columns, row encoding, validation, table creation.
+
+A record class is the one description of a record type. This module derives
+from it the SQLite columns (``ensure_table``), the stored row (``to_row``),
+the friendly dict for JSON/CSV/templates (``decode_row``) and validated
+construction from user input with the failing field named (``build``).
+"""
+
+import datetime as dt
+import json
+import typing
+
+import attrs
+
+from . import normalize
+
+
+class FieldError(ValueError):
+    """A value that does not fit a field; ``field`` names it."""
+
+    def __init__(self, field, message):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message
+
+
+def column(default=None, *, converter=None, unique=False, index=False, fts=False, references=None, description=""):
+    """An attrs field with the CRM's column metadata.
+
+    ``unique``/``index`` create indexes, ``fts`` adds the column to full-text
+    search, ``references`` names a table whose ``id`` this column holds."""
+    meta = {"unique": unique, "index": index, "fts": fts, "references": references, "description": description}
+    if isinstance(default, (list, dict)) or default in (list, dict):
+        factory = default if callable(default) else type(default)
+        return attrs.field(factory=factory, converter=converter, metadata=meta)
+    return attrs.field(default=default, converter=converter, metadata=meta)
+
+
+def record(table):
+    """Class decorator naming the table of an attrs record class."""
+
+    def decorate(cls):
+        attrs.resolve_types(cls)
+        cls.__crm_table__ = table
+        return cls
+
+    return decorate
+
+
+def table_of(cls):
+    return cls.__crm_table__
+
+
+def _base_type(tp):
+    """``Optional[X]``/``X | None`` -> ``X``."""
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if args and typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return args[0]
+    return typing.get_origin(tp) or tp
+
+
+_SQL_TYPES = {str: "TEXT", int: "INTEGER", float: "REAL", bool: "INTEGER", dt.date: "TEXT", list: "TEXT", dict: "TEXT"}
+
+
+def fields(cls):
+    """The attrs fields of a record class, ``id`` first."""
+    return attrs.fields(cls)
+
+
+def field_names(cls):
+    return [f.name for f in attrs.fields(cls)]
+
+
+def field_kind(field):
+    """Python base type of a field: str, int, float, bool, date, list or dict."""
+    return _base_type(field.type)
+
+
+def columns(cls):
+    """``{column: sql type}`` for a record class."""
+    return {f.name: _SQL_TYPES.get(field_kind(f), "TEXT") for f in attrs.fields(cls)}
+
+
+def _encoder(kind):
+    if kind is bool:
+        return lambda v: None if v is None else int(v)
+    if kind in (list, dict):
+        return lambda v: None if v is None else json.dumps(v, ensure_ascii=False, sort_keys=True)
+    if kind is dt.date:
+        return lambda v: None if v is None else v.isoformat()
+    return None
+
+
+def _decoder(kind):
+    if kind is bool:
+        return lambda v: None if v is None else bool(v)
+    if kind in (list, dict):
+        return lambda v: (kind() if v in (None, "") else json.loads(v))
+    return None
+
+
+_codecs = {}
+
+
+def _codec(cls):
+    """Cached per-class list of (name, encoder, decoder) for fast row conversion."""
+    try:
+        return _codecs[cls]
+    except KeyError:
+        result = [(f.name, _encoder(field_kind(f)), _decoder(field_kind(f))) for f in attrs.fields(cls)]
+        _codecs[cls] = result
+        return result
+
+
+def to_row(rec):
+    """Record instance -> dict of SQLite values."""
+    row = {}
+    for name, encode, _ in _codec(type(rec)):
+        value = getattr(rec, name)
+        row[name] = encode(value) if encode else value
+    return row
+
+
+def decode_row(cls, row):
+    """Stored row -> dict with lists, dicts and bools restored (JSON-ready)."""
+    if row is None:
+        return None
+    out = dict(row)
+    for name, _, decode in _codec(cls):
+        if decode and name in out:
+            out[name] = decode(out[name])
+    return out
+
+
+def build(cls, data):
+    """Validated record from user input; raises ``FieldError`` naming the field.
+
+    Keys that are not fields raise too. The fast path is one attrs call; only
+    on failure is each field converted alone to find the culprit."""
+    known = attrs.fields_dict(cls)
+    for key in data:
+        if key not in known:
+            raise FieldError(key, f"unknown field (known: {', '.join(known)})")
+    try:
+        return cls(**data)
+    except FieldError:
+        raise
+    except (ValueError, TypeError) as exc:
+        for name, value in data.items():
+            conv = known[name].converter
+            if conv is not None:
+                try:
+                    conv(value)
+                except (ValueError, TypeError) as field_exc:
+                    raise FieldError(name, str(field_exc)) from None
+        raise FieldError(next(iter(data), "?"), str(exc)) from None
+
+
+def update(rec, changes):
+    """A copy of ``rec`` with ``changes`` applied and validated."""
+    data = {f.name: getattr(rec, f.name) for f in attrs.fields(type(rec))}
+    data.update(changes)
+    return build(type(rec), data)
+
+
+def from_row(cls, row):
+    """Stored row -> record instance (trusted data, converters re-run)."""
+    decoded = decode_row(cls, row)
+    return cls(**{k: v for k, v in decoded.items() if k in attrs.fields_dict(cls)})
+
+
+def ensure_table(db, cls):
+    """Create the table of ``cls`` or add the columns it is missing.
+
+    Never drops or rewrites a column, so data survives every upgrade. ``db``
+    is a ``sqlite_utils.Database``; use it only from migrations."""
+    name = table_of(cls)
+    cols = columns(cls)
+    table = db[name]
+    foreign_keys = [(f.name, f.metadata["references"], "id") for f in attrs.fields(cls) if f.metadata.get("references")]
+    if not table.exists():
+        table.create(cols, pk="id", foreign_keys=foreign_keys or None)
+    else:
+        existing = set(table.columns_dict)
+        for col, sqltype in cols.items():
+            if col not in existing:
+                table.add_column(col, {"TEXT": str, "INTEGER": int, "REAL": float}[sqltype])
+    for f in attrs.fields(cls):
+        meta = f.metadata
+        if meta.get("unique"):
+            table.create_index([f.name], unique=True, if_not_exists=True, index_name=f"ux_{name}_{f.name}")
+        elif meta.get("index") or meta.get("references"):
+            table.create_index([f.name], if_not_exists=True, index_name=f"ix_{name}_{f.name}")
+    fts = [f.name for f in attrs.fields(cls) if f.metadata.get("fts")]
+    if fts and not db[f"{name}_fts"].exists():
+        table.enable_fts(fts, create_triggers=True, tokenize="unicode61 remove_diacritics 2")
+    return table

@@ -1,0 +1,187 @@
+"""SQLite store: one file, WAL mode, foreign keys on, a busy timeout.
+
+Writes go through ``transaction()``, which nests with savepoints, so a command
+and the plugin hooks it fires commit or roll back together. Bulk writes use
+``executemany`` in that one transaction (sqlite-utils' ``insert_all`` commits
+per small batch, which is slow and not all-or-nothing); sqlite-utils does the
+table work in migrations, where ``store.db`` gives its ``Database``.
+"""
+
+import contextlib
+import os
+import re
+import sqlite3
+
+BUSY_TIMEOUT_MS = int(os.environ.get("CRM_BUSY_TIMEOUT_MS", "10000"))
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class StoreError(Exception):
+    """A storage problem worth a one-line message (busy, read-only, corrupt)."""
+
+
+def quote_name(name):
+    """Quote a table or column name; anything but a plain identifier is refused."""
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise StoreError(f"invalid table or column name {name!r}")
+    return f'"{name}"'
+
+
+def _friendly(exc):
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StoreError("database is busy: another crm process is writing; try again")
+    if "readonly" in text:
+        return StoreError("database is read-only: check the file's permissions")
+    if "disk" in text and "full" in text:
+        return StoreError("disk is full: free some space; nothing was written")
+    if "not a database" in text or "malformed" in text:
+        return StoreError(f"database file is damaged or not a CRM database ({text})")
+    return None
+
+
+class SQLiteStore:
+    kind = "sqlite"
+
+    def __init__(self, path):
+        self.path = str(path)
+        if self.path != ":memory:" and not os.path.exists(self.path):
+            directory = os.path.dirname(os.path.abspath(self.path))
+            if not os.path.isdir(directory):
+                raise StoreError(f"cannot create database {self.path}: folder {directory} does not exist")
+            # A CRM holds personal data: a new file is readable by its owner only.
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if self.path != ":memory:":
+                self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise _friendly(exc) or StoreError(f"cannot open database {self.path}: {exc}") from None
+        self._depth = 0
+        self._db = None
+
+    # -- sqlite-utils, for migrations and table inspection -----------------
+    @property
+    def db(self):
+        """The ``sqlite_utils.Database`` on this connection (imported lazily)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
+
+    def close(self):
+        self.conn.close()
+
+    # -- transactions -------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self):
+        """All-or-nothing block; nested blocks become savepoints."""
+        depth = self._depth
+        try:
+            if depth == 0:
+                self.conn.execute("BEGIN IMMEDIATE")
+            else:
+                self.conn.execute(f"SAVEPOINT sp{depth}")
+        except sqlite3.OperationalError as exc:
+            raise _friendly(exc) or exc from None
+        self._depth += 1
+        try:
+            yield self
+        except BaseException:
+            self._depth -= 1
+            if depth == 0:
+                self.conn.execute("ROLLBACK")
+            else:
+                self.conn.execute(f"ROLLBACK TO sp{depth}")
+                self.conn.execute(f"RELEASE sp{depth}")
+            raise
+        self._depth -= 1
+        try:
+            self.conn.execute("COMMIT" if depth == 0 else f"RELEASE sp{depth}")
+        except sqlite3.OperationalError as exc:
+            if depth == 0:
+                self.conn.execute("ROLLBACK")
+            raise _friendly(exc) or exc from None
+
+    @property
+    def in_transaction(self):
+        return self._depth > 0
+
+    # -- queries ------------------------------------------------------------
+    def execute(self, sql, params=()):
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            raise _friendly(exc) or exc from None
+
+    def executemany(self, sql, rows):
+        try:
+            return self.conn.executemany(sql, rows)
+        except sqlite3.OperationalError as exc:
+            raise _friendly(exc) or exc from None
+
+    def query(self, sql, params=()):
+        """All rows as dicts."""
+        return [dict(r) for r in self.execute(sql, params)]
+
+    def iter_query(self, sql, params=()):
+        """Rows as dicts, streamed (for exports of millions of rows)."""
+        for r in self.execute(sql, params):
+            yield dict(r)
+
+    def query_value(self, sql, params=()):
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    # -- tables -------------------------------------------------------------
+    def table_names(self):
+        return [r[0] for r in self.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+
+    def table_exists(self, table):
+        return self.query_value("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)) is not None
+
+    def columns(self, table):
+        return [r[1] for r in self.execute(f"PRAGMA table_info({quote_name(table)})")]
+
+    def count(self, table):
+        return self.query_value(f"SELECT count(*) FROM {quote_name(table)}")
+
+    # -- rows ---------------------------------------------------------------
+    def get(self, table, id):
+        row = self.execute(f"SELECT * FROM {quote_name(table)} WHERE id = ?", (id,)).fetchone()
+        return None if row is None else dict(row)
+
+    def insert_many(self, table, rows):
+        """Insert row dicts (same keys each) and return their new ids, in order.
+
+        Must run inside ``transaction()``: the write lock taken there makes
+        the new ids consecutive after the current maximum."""
+        if not rows:
+            return []
+        assert self._depth > 0, "insert_many needs a transaction"
+        keys = [k for k in rows[0] if k != "id"]
+        start = (self.query_value(f"SELECT max(id) FROM {quote_name(table)}") or 0) + 1
+        ids = list(range(start, start + len(rows)))
+        sql = f"INSERT INTO {quote_name(table)} (id, {', '.join(map(quote_name, keys))}) VALUES (?{', ?' * len(keys)})"
+        self.executemany(sql, ([i] + [row[k] for k in keys] for i, row in zip(ids, rows)))
+        return ids
+
+    def insert(self, table, row):
+        with self.transaction():
+            return self.insert_many(table, [row])[0]
+
+    def update_many(self, table, rows):
+        """Update row dicts (same keys each, including ``id``) by id."""
+        if not rows:
+            return
+        keys = [k for k in rows[0] if k != "id"]
+        sql = f"UPDATE {quote_name(table)} SET {', '.join(f'{quote_name(k)} = ?' for k in keys)} WHERE id = ?"
+        self.executemany(sql, ([row[k] for k in keys] + [row["id"]] for row in rows))
+
+    def delete_many(self, table, ids):
+        self.executemany(f"DELETE FROM {quote_name(table)} WHERE id = ?", ((i,) for i in ids))

@@ -1,0 +1,3 @@
+"""crm_exports: built-in plugin (work in progress)."""
+
+crm_api_version = 1

@@ -1,0 +1,3 @@
+"""crm_products: built-in plugin (work in progress)."""
+
+crm_api_version = 1

@@ -1,0 +1,3 @@
+"""crm_segments: built-in plugin (work in progress)."""
+
+crm_api_version = 1

@@ -1,0 +1,1 @@
+"""Core report templates (a package so that they install with crmcore)."""
