@@ -4,17 +4,7 @@
 
 def context(crm, params):
     store = crm.store
-    stages = crm.stages
-    pipeline = {r["stage"]: r for r in store.query(
-        "SELECT stage, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals WHERE status = 'open' GROUP BY stage"
-    )}
-    pipeline_rows = []
-    for name, probability in stages:
-        if name in ("won", "lost"):
-            continue
-        row = pipeline.get(name, {"deals": 0, "amount": 0})
-        pipeline_rows.append({"stage": name, "deals": row["deals"], "amount": row["amount"], "probability": probability,
-                              "weighted": row["amount"] * probability / 100})
+    pipeline_rows = crm.pipeline()
     sections = []
     for section in crm.registry.dashboard_sections:
         sections.append({"title": section.title, "template": section.template, "context": section.context(crm), "plugin": section.plugin})
@@ -31,6 +21,7 @@ def context(crm, params):
             "SELECT substr(created_at, 1, 7) AS month, count(*) AS n FROM contacts GROUP BY month ORDER BY month DESC LIMIT 24"
         )][::-1],
         "pipeline": pipeline_rows,
+        "pipeline_chart": [(r["stage"], r["weighted"]) for r in pipeline_rows],
         "won_lost": store.query("SELECT status, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals WHERE status != 'open' GROUP BY status ORDER BY status"),
         "revenue_by_month": [(r["month"], r["revenue"]) for r in store.query(
             "SELECT substr(ordered_at, 1, 7) AS month, sum(total) AS revenue FROM orders GROUP BY month ORDER BY month DESC LIMIT 36"
