@@ -497,6 +497,21 @@ class CRM:
         )
         return [schema.decode_row(entities.Contact, r) for r in rows]
 
+    def segment_contact_ids(self, name):
+        """Contact ids of a segment, answered by whichever plugin knows segments."""
+        for impl in self.hook_impls("crm_segment_contact_ids"):
+            try:
+                ids = impl.function(**{k: v for k, v in {"crm": self, "name": name}.items() if k in impl.argnames})
+            except CRMError:
+                raise
+            except Exception as exc:
+                raise PluginError(impl.plugin_name, "crm_segment_contact_ids", exc) from exc
+            if ids is not None:
+                return list(ids)
+        if not self.hook_impls("crm_segment_contact_ids"):
+            raise CRMError("segments need the segments plugin: crm plugins enable segments")
+        raise CRMError(f"no segment named {name!r} (see crm segments list)")
+
     # -- deals --------------------------------------------------------------
     def set_stages(self, pairs):
         """Configure the pipeline from ``["lead=10", "won=100", ...]``."""

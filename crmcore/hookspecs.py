@@ -70,8 +70,8 @@ def crm_register_template_dirs(register):
 def crm_register_dashboard_sections(register):
     """Add a section to the ``dashboard`` report: ``register(title, template, context)``.
 
-    ``template`` is a template file rendered inside the dashboard;
-    ``context(crm) -> dict`` gives its variables."""
+    ``template`` is a template file rendered inside the dashboard, where
+    ``context(crm) -> dict`` is available as ``ctx``."""
 
 
 @hookspec
@@ -98,6 +98,17 @@ def crm_register_export_formats(register):
 
     ``writer(contacts, fileobj, options)`` writes the audience; ``contacts`` is
     an iterable of contact dicts that already passed consent and suppression."""
+
+
+# -- Queries between plugins ----------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def crm_segment_contact_ids(crm, name):
+    """Contact ids of the segment called ``name``, or ``None`` if unknown.
+
+    Implemented by the segments plugin; other plugins call
+    ``crm.segment_contact_ids(name)`` instead of importing it."""
 
 
 # -- Event hooks ------------------------------------------------------------
