@@ -74,17 +74,25 @@ def detect_format(path, fmt=None):
     return {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(ext, "csv")
 
 
-class _CountingLines:
-    """Line iterator that reports how many characters were read (for progress)."""
+class _DecodedLines:
+    """Decode a binary file line by line, so a bad byte is reported on its own
+    row, and report characters read to ``progress``."""
 
-    def __init__(self, f, progress):
-        self.f, self.progress = f, progress
+    def __init__(self, f, path, progress):
+        self.f, self.path, self.progress, self.line = f, path, progress, 0
 
     def __iter__(self):
-        for line in self.f:
+        for raw in self.f:
+            self.line += 1
             if self.progress:
-                self.progress(len(line))
-            yield line
+                self.progress(len(raw))
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _decode_error(self.path, exc, self.line) from None
+            if self.line == 1:
+                text = text.removeprefix("\ufeff")
+            yield text
 
 
 def read_rows(path, fmt=None, progress=None):
@@ -108,19 +116,14 @@ def _decode_error(path, exc, line):
 
 def _read_csv(path, progress):
     csv.field_size_limit(16 * 1024 * 1024)
-    f = open(path, encoding="utf-8-sig", newline="")
-    with f:
-        try:
-            first = f.readline()
-        except UnicodeDecodeError as exc:
-            raise _decode_error(path, exc, 1) from None
-        if progress:
-            progress(len(first))
+    with open(path, "rb") as f:
+        lines = _DecodedLines(f, path, progress)
+        it = iter(lines)
+        first = next(it, "")
         if not first.strip():
             raise CRMError(f"{path}: the file is empty (a header row is needed)")
         delimiter = max([",", ";", "\t"], key=first.count)
-        header = next(csv.reader([first], delimiter=delimiter))
-        header = [h.strip() for h in header]
+        header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter))]
         seen = set()
         for h in header:
             if not h:
@@ -128,17 +131,15 @@ def _read_csv(path, progress):
             if _header_key(h) in seen:
                 raise CRMError(f"{path}: row 1: duplicate column {h!r}")
             seen.add(_header_key(h))
-        reader = csv.reader(_CountingLines(f, progress), delimiter=delimiter, strict=True)
+        reader = csv.reader(it, delimiter=delimiter, strict=True)
         row_number = 1
         while True:
             try:
                 cells = next(reader)
             except StopIteration:
                 return
-            except UnicodeDecodeError as exc:
-                raise _decode_error(path, exc, row_number + 1) from None
             except csv.Error as exc:
-                raise CRMError(f"{path}: row {reader.line_num}: malformed CSV ({exc})") from None
+                raise CRMError(f"{path}: row {row_number + 1}: malformed CSV ({exc})") from None
             row_number += 1
             if not any(c.strip() for c in cells):
                 continue
