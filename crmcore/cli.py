@@ -124,9 +124,11 @@ class CRMGroup(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
+# --db is eager so that `crm --db X --help` already knows the database whose
+# disabled plugins' commands it must hide.
 @click.group(cls=CRMGroup)
 @click.version_option(package_name="crmcore", prog_name="crm")
-@click.option("--db", envvar="CRM_DB", metavar="PATH", help="SQLite database file (default: CRM_DB or ./crm.db).")
+@click.option("--db", envvar="CRM_DB", metavar="PATH", is_eager=True, help="SQLite database file (default: CRM_DB or ./crm.db).")
 @click.option("--templates", envvar="CRM_TEMPLATES", metavar="DIR", type=click.Path(file_okay=False), help="Folder of report templates that override the built-in ones.")
 @click.pass_context
 def cli(ctx, db, templates):

@@ -81,3 +81,37 @@ def run_cli(tmp_path, monkeypatch):
 
 def pytest_configure(config):
     os.environ.setdefault("CRM_USER", "tester")
+
+
+def write_plugin_dist(folder, name, module, source, version="0.1"):
+    """Make ``module`` (with ``source``) importable from ``folder`` with an
+    entry point ``name`` in the group ``crm``, as ``pip install`` would.
+
+    Put ``folder`` on ``PYTHONPATH`` (subprocess) or ``sys.path`` to install it."""
+    import pathlib
+    import textwrap
+
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    dist = folder / f"{module}-{version}.dist-info"
+    dist.mkdir(exist_ok=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: {version}\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text(f"[crm]\n{name} = {module}\n", encoding="utf-8")
+    return str(folder)
+
+
+@pytest.fixture
+def crm_subprocess(tmp_path):
+    """Run the real ``crm`` executable with extra plugin folders on PYTHONPATH."""
+    import subprocess
+    import sys
+
+    def run(args, pythonpath=(), env=None, db=None):
+        full_env = {k: v for k, v in os.environ.items() if k not in ("CRM_LOAD_PLUGINS", "CRM_DB")}
+        full_env["PYTHONPATH"] = os.pathsep.join(list(pythonpath) + [full_env.get("PYTHONPATH", "")])
+        full_env.update(env or {})
+        cmd = [sys.executable, "-c", "from crmcore.cli import main; main()", "--db", db or str(tmp_path / "sub.db"), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=120)
+
+    return run
