@@ -286,8 +286,13 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
             crm.store.update_many(table, group)
         result.updated += len(changed_rows)
         if wants_records and (new_rows or changed_rows):
-            saved_ids = ids + [r["id"] for r in changed_rows]
-            records = _fetch(crm.store, cls, table, saved_ids)
+            # New rows are complete in hand; updated ones changed only some
+            # columns, so those are read back whole.
+            records = []
+            for id_, row in zip(ids, new_rows):
+                row["id"] = id_
+                records.append(schema.decode_row(cls, row))
+            records.extend(_fetch(crm.store, cls, table, [r["id"] for r in changed_rows]))
             crm.emit("crm_records_saved", crm=crm, table=table, records=records)
 
     try:

@@ -13,15 +13,20 @@ import re
 _SPACES = re.compile(r"\s+")
 
 
+_NEEDS_COLLAPSE = re.compile(r"\s\s|[\t\n\r\f\v]")
+
+
 def text(value):
     """Trim and collapse inner white space; empty becomes ``""``."""
-    if value is None:
+    if not value:
         return ""
-    if not isinstance(value, str):
+    if type(value) is not str:
         value = str(value)
     if "\x00" in value:
         raise ValueError("contains a NUL byte")
-    return _SPACES.sub(" ", value).strip()
+    if _NEEDS_COLLAPSE.search(value):
+        value = _SPACES.sub(" ", value)
+    return value.strip()
 
 
 def long_text(value):
@@ -39,7 +44,7 @@ def optional(converter):
 
     @functools.wraps(converter)
     def convert(value):
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if value is None or value == "" or (type(value) is str and value.isspace()):
             return None
         return converter(value)
 

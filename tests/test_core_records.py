@@ -152,3 +152,17 @@ def test_suppression_withdraws_consent_for_good(crm):
     crm.suppress("X@example.com")
     assert crm.get("contacts", cid)["consent"] is False
     assert crm.is_suppressed("x@example.com")
+
+
+def test_bulk_insert_and_update_across_statement_chunks(crm):
+    from crmcore.store import sqlite as sqlite_store
+
+    rows = [{"email": f"u{i}@example.com", "first_name": f"N{i}", "tags": "[]", "custom": "{}"} for i in range(3 * (sqlite_store.MAX_VARIABLES // 5) + 7)]
+    with crm.store.transaction():
+        ids = crm.store.insert_many("contacts", rows)
+    assert ids == list(range(1, len(rows) + 1))
+    assert crm.store.query_value("SELECT first_name FROM contacts WHERE email = 'u1000@example.com'") == "N1000"
+    with crm.store.transaction():
+        crm.store.update_many("contacts", [{"id": i, "city": f"C{i}"} for i in ids])
+    assert crm.store.query_value("SELECT count(*) FROM contacts WHERE city = 'C' || id") == len(rows)
+    assert [r["email"] for r in crm.search_contacts("u1000")] == ["u1000@example.com"]

@@ -13,6 +13,9 @@ import re
 import sqlite3
 
 BUSY_TIMEOUT_MS = int(os.environ.get("CRM_BUSY_TIMEOUT_MS", "10000"))
+# Bound variables per statement: 32766 since SQLite 3.32, 999 before.
+MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -159,6 +162,10 @@ class SQLiteStore:
     def insert_many(self, table, rows):
         """Insert row dicts (same keys each) and return their new ids, in order.
 
+        Rows go in as multi-row ``INSERT ... VALUES (...), (...)`` statements,
+        not ``executemany``: full-text triggers then fire inside one statement
+        per chunk, and FTS5 flushes its index per statement, not per row
+        (about six times faster for a table with full-text search).
         Must run inside ``transaction()``: the write lock taken there makes
         the new ids consecutive after the current maximum."""
         if not rows:
@@ -167,21 +174,50 @@ class SQLiteStore:
         keys = [k for k in rows[0] if k != "id"]
         start = (self.query_value(f"SELECT max(id) FROM {quote_name(table)}") or 0) + 1
         ids = list(range(start, start + len(rows)))
-        sql = f"INSERT INTO {quote_name(table)} (id, {', '.join(map(quote_name, keys))}) VALUES (?{', ?' * len(keys)})"
-        self.executemany(sql, ([i] + [row[k] for k in keys] for i, row in zip(ids, rows)))
+        head = f"INSERT INTO {quote_name(table)} (id, {', '.join(map(quote_name, keys))}) VALUES "
+        group = "(?" + ", ?" * len(keys) + ")"
+        for chunk_ids, chunk in self._chunks(ids, rows, len(keys) + 1):
+            values = []
+            for i, row in zip(chunk_ids, chunk):
+                values.append(i)
+                values.extend([row[k] for k in keys])
+            self.execute(head + ", ".join([group] * len(chunk)), values)
         return ids
+
+    @staticmethod
+    def _chunks(ids, rows, width):
+        per = max(1, MAX_VARIABLES // width)
+        for i in range(0, len(rows), per):
+            yield ids[i:i + per], rows[i:i + per]
 
     def insert(self, table, row):
         with self.transaction():
             return self.insert_many(table, [row])[0]
 
     def update_many(self, table, rows):
-        """Update row dicts (same keys each, including ``id``) by id."""
+        """Update row dicts (same keys each, including ``id``) by id.
+
+        One ``UPDATE ... FROM (VALUES ...)`` per chunk, for the same reason as
+        ``insert_many``."""
         if not rows:
             return
         keys = [k for k in rows[0] if k != "id"]
-        sql = f"UPDATE {quote_name(table)} SET {', '.join(f'{quote_name(k)} = ?' for k in keys)} WHERE id = ?"
-        self.executemany(sql, ([row[k] for k in keys] + [row["id"]] for row in rows))
+        if not UPDATE_FROM:
+            sql = f"UPDATE {quote_name(table)} SET {', '.join(f'{quote_name(k)} = ?' for k in keys)} WHERE id = ?"
+            self.executemany(sql, ([row[k] for k in keys] + [row["id"]] for row in rows))
+            return
+        sets = ", ".join(f"{quote_name(k)} = v.column{n + 2}" for n, k in enumerate(keys))
+        group = "(?" + ", ?" * len(keys) + ")"
+        for _, chunk in self._chunks(rows, rows, len(keys) + 1):
+            values = []
+            for row in chunk:
+                values.append(row["id"])
+                values.extend([row[k] for k in keys])
+            self.execute(
+                f"UPDATE {quote_name(table)} SET {sets} FROM (VALUES {', '.join([group] * len(chunk))}) AS v "
+                f"WHERE {quote_name(table)}.id = v.column1",
+                values,
+            )
 
     def delete_many(self, table, ids):
         self.executemany(f"DELETE FROM {quote_name(table)} WHERE id = ?", ((i,) for i in ids))
