@@ -165,4 +165,5 @@ def test_bulk_insert_and_update_across_statement_chunks(crm):
     with crm.store.transaction():
         crm.store.update_many("contacts", [{"id": i, "city": f"C{i}"} for i in ids])
     assert crm.store.query_value("SELECT count(*) FROM contacts WHERE city = 'C' || id") == len(rows)
-    assert [r["email"] for r in crm.search_contacts("u1000")] == ["u1000@example.com"]
+    assert "u1000@example.com" in [r["email"] for r in crm.search_contacts("u1000", limit=50)]
+    assert crm.search_contacts("N1000")[0]["email"] == "u1000@example.com"
