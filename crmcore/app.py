@@ -463,6 +463,32 @@ class CRM:
                 self.update("contacts", keep["id"], fill)
         return self.get("contacts", keep["id"])
 
+    def erase_contact(self, ref):
+        """Erase a person: every plugin removes its data (``crm_contact_erased``),
+        activities and the audit trail of the contact go, deals and orders stay
+        for the books without the link, and a hash of the e-mail is kept on the
+        suppression list so no later import brings them back as a marketing
+        contact. Returns the plugins' notes (e.g. where data had been sent)."""
+        row = self.find_contact(ref)
+        cid, email = row["id"], row["email"]
+        with self.store.transaction():
+            notes = []
+            for result in self.emit("crm_contact_erased", crm=self, contact_id=cid, email=email):
+                notes.extend(result if isinstance(result, (list, tuple)) else [result])
+            if email:
+                self.store.execute(
+                    "INSERT INTO suppressions (email_hash, reason, at) VALUES (?, 'erased', ?) "
+                    "ON CONFLICT(email_hash) DO UPDATE SET reason = 'erased'",
+                    (email_hash(email), normalize.now()),
+                )
+            self.store.execute("DELETE FROM activities WHERE contact_id = ?", (cid,))
+            self.store.execute("UPDATE deals SET contact_id = NULL WHERE contact_id = ?", (cid,))
+            self.store.execute("UPDATE orders SET contact_id = NULL WHERE contact_id = ?", (cid,))
+            self.store.execute("DELETE FROM _crm_audit WHERE table_name = 'contacts' AND record_id = ?", (cid,))
+            self.store.delete_many("contacts", [cid])
+            self.audit("erase", "contacts", cid)
+        return notes
+
     def is_suppressed(self, email):
         return self.store.query_value("SELECT 1 FROM suppressions WHERE email_hash = ?", (email_hash(email),)) is not None
 

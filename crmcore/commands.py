@@ -275,6 +275,26 @@ def contacts_unsubscribe(email):
     click.echo(f"Suppressed {len(email)} address(es)")
 
 
+@contacts.command("erase")
+@click.argument("contact")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def contacts_erase(contact, yes):
+    """Erase a person's personal data everywhere (right to erasure).
+
+    Every plugin removes what it holds; activities and the contact's change
+    history are deleted; deals and orders stay for the books without the
+    link; a hash of the e-mail stays on the suppression list so the person is
+    never re-imported as a marketing contact."""
+    crm = get_crm()
+    row = crm.find_contact(contact)
+    if not yes:
+        click.confirm(f"Erase contact {row['id']} ({row['email'] or row['first_name']}) and all personal data?", abort=True)
+    notes = crm.erase_contact(str(row["id"]))
+    click.echo(f"Erased contact {row['id']}")
+    for note in notes:
+        click.echo(f"  {note}")
+
+
 @contacts.command("history")
 @click.argument("contact")
 @output_options

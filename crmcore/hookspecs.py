@@ -141,7 +141,11 @@ def crm_contacts_merged(crm, keep_id, duplicate_id):
 
 @hookspec
 def crm_contact_erased(crm, contact_id, email):
-    """Remove every piece of personal data this plugin holds on the contact."""
+    """Remove every piece of personal data this plugin holds on the contact.
+
+    Called before the core deletes the contact. May return a list of short
+    notes for the person running the erasure (e.g. where the contact's data
+    had been sent), which ``crm contacts erase`` prints."""
 
 
 @hookspec
