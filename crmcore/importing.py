@@ -309,7 +309,10 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
                 try:
                     data, custom = _split_row(raw, header_map, fields, aliases, mapping or {}, path, has_custom)
                     if custom:
-                        data["custom"] = {**normalize.json_object(data.get("custom")), **custom}
+                        try:
+                            data["custom"] = {**normalize.json_object(data.get("custom")), **custom}
+                        except ValueError as exc:
+                            raise FieldError("custom", str(exc)) from None
                     if prepare:
                         data = prepare(data)
                     rec = schema.build(cls, data)

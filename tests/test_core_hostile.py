@@ -1,0 +1,101 @@
+"""Hostile and broken input: each gets a clear error or is stored and shown verbatim."""
+
+import json
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crmcore.app import CRMError
+from crmcore.importing import import_contacts
+from crmcore.reports import render
+
+
+def contact_count(crm):
+    return crm.store.count("contacts")
+
+
+def test_nul_byte_in_a_csv_row(crm, write_file):
+    path = write_file("nul.csv", "email,first_name\na@example.com,A\x00B\n")
+    with pytest.raises(CRMError, match=r"nul.csv: row 2: (first_name: contains a NUL byte|malformed CSV)"):
+        import_contacts(crm, path)
+    assert contact_count(crm) == 0
+
+
+def test_ten_megabyte_field_is_stored_verbatim(crm, write_file):
+    big = "x" * (10 * 1024 * 1024)
+    import_contacts(crm, write_file("big.csv", f"email,notes\na@example.com,{big}\n"))
+    assert len(crm.find_contact("a@example.com")["notes"]) == len(big)
+
+
+def test_thousands_of_columns_become_custom_attributes(crm, write_file):
+    headers = ["email"] + [f"extra{i}" for i in range(3000)]
+    path = write_file("wide.csv", ",".join(headers) + "\n" + ",".join(["a@example.com"] + ["v"] * 3000) + "\n")
+    result = import_contacts(crm, path)
+    assert result.created == 1 and len(crm.find_contact("a@example.com")["custom"]) == 3000
+
+
+def test_sql_looking_text_in_options_is_just_text(run_cli):
+    run_cli(["init"])
+    evil = "x' OR '1'='1"
+    assert run_cli(["contacts", "add", "--email", "a@example.com", "--owner", evil]).exit_code == 0
+    assert json.loads(run_cli(["contacts", "list", "--owner", "nobody' OR '1'='1", "--json"]).output) == []
+    assert len(json.loads(run_cli(["contacts", "list", "--owner", evil, "--json"]).output)) == 1
+    assert json.loads(run_cli(["contacts", "search", "'; DROP TABLE contacts; --", "--json"]).output) == []
+    assert run_cli(["contacts", "list", "--json"]).exit_code == 0
+
+
+def test_template_and_html_in_record_fields_is_escaped_in_reports(crm):
+    crm.set_stages(["{{ 7*7 }}=10", "<script>alert(1)</script>=50", "won=100", "lost=0"])
+    html = render(crm, "dashboard")
+    assert "{{ 7*7 }}" in html and ">49<" not in html
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_template_names_cannot_escape_the_search_path(crm, tmp_path):
+    user = tmp_path / "mytemplates"
+    user.mkdir()
+    (tmp_path / "secret.html").write_text("SECRET")
+    crm.templates = str(user)
+    crm.registry.reports["evil"] = crm.registry.reports["dashboard"].__class__("evil", "../secret.html", "", lambda c, p: {}, "test")
+    with pytest.raises(CRMError, match="not found"):
+        render(crm, "evil")
+
+
+def test_unicode_emails_and_impossible_dates(crm, write_file):
+    import_contacts(crm, write_file("u.csv", "email,birth_date\nJosé@Exämple.com,1990-02-28\n"))
+    assert crm.find_contact("josé@exämple.com")["birth_date"] == "1990-02-28"
+    with pytest.raises(CRMError, match="row 2: birth_date: invalid date '2023-02-30'"):
+        import_contacts(crm, write_file("d.csv", "email,birth_date\nb@example.com,2023-02-30\n"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300),
+       header=st.sampled_from(["email,first_name", "E-mail;Nachname", "email", "first_name,email,tags,consent,birth_date"]))
+def test_random_csv_content_never_crashes(crm, tmp_path, body, header):
+    path = str(tmp_path / "fuzz.csv")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(header + "\n" + body)
+    before = contact_count(crm)
+    try:
+        result = import_contacts(crm, path, on_conflict="skip")
+    except CRMError as exc:
+        assert "\n" not in str(exc) and "fuzz.csv" in str(exc)
+        assert contact_count(crm) == before
+    else:
+        assert contact_count(crm) == before + result.created
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.dictionaries(st.sampled_from(["email", "first_name", "tags", "consent", "custom", "x"]),
+                                     st.one_of(st.none(), st.integers(), st.text(max_size=20), st.booleans(),
+                                               st.lists(st.text(max_size=5), max_size=3)), max_size=5), max_size=5))
+def test_random_json_rows_never_crash(crm, tmp_path, rows):
+    path = str(tmp_path / "fuzz.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(rows, f)
+    try:
+        import_contacts(crm, path, on_conflict="skip")
+    except CRMError as exc:
+        assert "\n" not in str(exc)
