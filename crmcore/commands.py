@@ -227,15 +227,20 @@ def run_import(importer, crm, file, fmt, mapping, dry_run, rejects, as_json, on_
 @import_options
 @click.option("--on-conflict", type=click.Choice(["update", "skip", "error"]), default="update", show_default=True,
               help="What to do when a contact with the same e-mail exists.")
-def contacts_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict):
+@click.option("--commit-every", type=int, metavar="N",
+              help="For huge files: commit every N rows; if the import is interrupted, the same command resumes after the last committed row.")
+def contacts_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict, commit_every):
     """Import contacts from CSV (comma or semicolon, UTF-8), JSON or JSON Lines.
 
     Common headers ("E-mail", "First Name", ...) are recognised; other
     columns are kept as custom attributes. Rows are matched on e-mail. One
     bad row stops the import and nothing is written, unless --rejects is given."""
+    from functools import partial
+
     from .importing import import_contacts
 
-    run_import(import_contacts, get_crm(), file, fmt, mapping, dry_run, rejects, as_json, on_conflict, "Importing contacts")
+    run_import(partial(import_contacts, commit_every=commit_every), get_crm(), file, fmt, mapping, dry_run, rejects, as_json,
+               on_conflict, "Importing contacts")
 
 
 @contacts.command("export")

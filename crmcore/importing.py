@@ -49,11 +49,13 @@ class ImportResult:
     rejected: list = attrs.Factory(list)
     extra_columns: list = attrs.Factory(list)
     dry_run: bool = False
+    resumed_at: int | None = None
 
     def summary(self):
         verb = "would be" if self.dry_run else "were"
         text = f"{self.created} created, {self.updated} updated, {self.skipped} skipped, {len(self.rejected)} rejected"
-        return f"{os.path.basename(self.path)}: {text}" + (" (dry run: nothing written)" if self.dry_run else "")
+        resumed = f" (resumed at row {self.resumed_at})" if self.resumed_at else ""
+        return f"{os.path.basename(self.path)}: {text}" + (" (dry run: nothing written)" if self.dry_run else resumed)
 
     def as_dict(self):
         return {"file": self.path, "created": self.created, "updated": self.updated, "skipped": self.skipped,
@@ -233,13 +235,20 @@ def map_headers(headers, fields, aliases, explicit, path):
 
 
 def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict="update", dry_run=False,
-                   rejects_path=None, progress=None, prepare=None, extra_fields=()):
+                   rejects_path=None, progress=None, prepare=None, extra_fields=(), commit_every=None):
     """Import a file into ``table``, deduplicating on the unique field ``key``.
 
     ``prepare(data) -> data`` may adjust a mapped row before validation
-    (``extra_fields`` are accepted mapped names it consumes)."""
+    (``extra_fields`` are accepted mapped names it consumes).
+
+    ``commit_every=N`` gives up all-or-nothing for very large files: every N
+    rows are committed together with a note of how far the file got, so a
+    killed import leaves whole batches only and the same command run again
+    resumes after the last committed row."""
     if on_conflict not in ON_CONFLICT:
         raise CRMError(f"--on-conflict must be one of {', '.join(ON_CONFLICT)}")
+    if commit_every is not None and (commit_every < 1 or dry_run):
+        raise CRMError("--commit-every needs a positive row count and cannot be combined with --dry-run")
     crm.require_schema()
     cls = crm.record_type(table)
     fields = [f for f in schema.field_names(cls) if f not in ("id", "created_at", "updated_at")] + list(extra_fields)
@@ -247,6 +256,8 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
     result = ImportResult(path=path, dry_run=dry_run)
     has_custom = "custom" in fields
     table_columns = set(schema.columns(cls))
+    resume = _Resume(crm, path, table) if commit_every else None
+    since_commit = 0
     header_map = None
     seen = {}
     batch = []
@@ -298,6 +309,9 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
     try:
         with crm.store.transaction():
             for number, raw in read_rows(path, fmt, progress):
+                if resume and number <= resume.rows_done:
+                    resume.remember(raw, header_map, fields, aliases, mapping or {}, key, seen, number)
+                    continue
                 if header_map is None:
                     header_map = map_headers(list(raw), fields, aliases, mapping or {}, path)
                     if key not in header_map.values():
@@ -328,18 +342,66 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
                     continue
                 seen[value] = number
                 batch.append((number, rec, [f for f in data if f in table_columns]))
-                if len(batch) >= BATCH_SIZE:
+                since_commit += 1
+                if resume and since_commit >= commit_every:
+                    flush()
+                    resume.commit(number)
+                    since_commit = 0
+                elif len(batch) >= BATCH_SIZE:
                     flush()
             if header_map is None and not os.path.getsize(path):
                 raise CRMError(f"{path}: the file is empty")
             flush()
+            if resume:
+                resume.finish()
             if dry_run:
                 raise _DryRun()
     except _DryRun:
         pass
     if rejects_path and result.rejected:
         write_rejects(rejects_path, result.rejected)
+    result.resumed_at = resume.resumed_at if resume else None
     return result
+
+
+class _Resume:
+    """Progress of a ``commit_every`` import, kept in the database itself so
+    that it commits atomically with the rows it describes."""
+
+    def __init__(self, crm, path, table):
+        import hashlib
+
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        self.store, self.key, self.path, self.table = crm.store, f"{table}:{digest.hexdigest()}", path, table
+        self.store.execute(
+            "CREATE TABLE IF NOT EXISTS _crm_import_progress (file_key TEXT PRIMARY KEY, path TEXT, rows_done INTEGER, at TEXT)"
+        )
+        self.rows_done = self.store.query_value("SELECT rows_done FROM _crm_import_progress WHERE file_key = ?", (self.key,)) or 0
+        self.resumed_at = self.rows_done + 1 if self.rows_done else None
+
+    def remember(self, raw, header_map, fields, aliases, explicit, key, seen, number):
+        """Note the key of an already imported row, for duplicate detection."""
+        mapping = header_map or map_headers(list(raw), fields, aliases, explicit, self.path)
+        for header, field in mapping.items():
+            if field == key and raw.get(header):
+                try:
+                    seen[normalize.email(raw[header]) if key == "email" else normalize.text(raw[header])] = number
+                except ValueError:
+                    pass
+
+    def commit(self, number):
+        self.store.execute(
+            "INSERT INTO _crm_import_progress (file_key, path, rows_done, at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(file_key) DO UPDATE SET rows_done = excluded.rows_done, at = excluded.at",
+            (self.key, self.path, number, normalize.now()),
+        )
+        self.store.checkpoint()
+
+    def finish(self):
+        self.store.execute("DELETE FROM _crm_import_progress WHERE file_key = ?", (self.key,))
 
 
 def _split_row(raw, header_map, fields, aliases, explicit, path, has_custom):

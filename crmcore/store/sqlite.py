@@ -111,6 +111,14 @@ class SQLiteStore:
                 self.conn.execute("ROLLBACK")
             raise _friendly(exc) or exc from None
 
+    def checkpoint(self):
+        """Commit the outermost transaction and open the next one at once
+        (resumable bulk work commits in steps inside one ``transaction()``)."""
+        if self._depth != 1:
+            raise StoreError("checkpoint() only works in an outermost transaction")
+        self.conn.execute("COMMIT")
+        self.conn.execute("BEGIN IMMEDIATE")
+
     @property
     def in_transaction(self):
         return self._depth > 0
