@@ -7,8 +7,8 @@ saved. ``dry_run`` runs everything and then rolls back, so its counts are the
 real ones. Row numbers are those a spreadsheet shows (the header is row 1).
 """
 
+import contextlib
 import csv
-import io
 import json
 import os
 import re
@@ -263,10 +263,7 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
     batch = []
     wants_records = bool(crm.hook_impls("crm_records_saved"))
 
-    def reject(number, field, reason, raw):
-        result.rejected.append(Reject(number, field, reason, raw))
-        if rejects_path is None:
-            raise ImportFailed(f"{path}: row {number}: {field}: {reason}")
+    reject = _rejecter(result, rejects_path)
 
     def flush():
         if not batch:
@@ -306,60 +303,53 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
             records.extend(_fetch(crm.store, cls, table, [r["id"] for r in changed_rows]))
             crm.emit("crm_records_saved", crm=crm, table=table, records=records)
 
-    try:
-        with crm.store.transaction():
-            for number, raw in read_rows(path, fmt, progress):
-                if resume and number <= resume.rows_done:
-                    resume.remember(raw, header_map, fields, aliases, mapping or {}, key, seen, number)
-                    continue
-                if header_map is None:
-                    header_map = map_headers(list(raw), fields, aliases, mapping or {}, path)
-                    if key not in header_map.values():
-                        raise CRMError(f"{path}: no {key} column (found: {', '.join(raw)}); name one with --map 'Header={key}'")
-                    unknown = [h for h, f in header_map.items() if f is None]
-                    if unknown and not has_custom:
-                        raise CRMError(f"{path}: row 1: unknown column {unknown[0]!r} (fields: {', '.join(fields)}); use --map")
-                    result.extra_columns = unknown
-                try:
-                    data, custom = _split_row(raw, header_map, fields, aliases, mapping or {}, path, has_custom)
-                    if custom:
-                        try:
-                            data["custom"] = {**normalize.json_object(data.get("custom")), **custom}
-                        except ValueError as exc:
-                            raise FieldError("custom", str(exc)) from None
-                    if prepare:
-                        data = prepare(data)
-                    rec = schema.build(cls, data)
-                except FieldError as exc:
-                    reject(number, exc.field, exc.reason, raw)
-                    continue
-                value = getattr(rec, key)
-                if value in (None, ""):
-                    reject(number, key, "missing", raw)
-                    continue
-                if value in seen:
-                    reject(number, key, f"duplicate of row {seen[value]} ({value!r})", raw)
-                    continue
-                seen[value] = number
-                batch.append((number, rec, [f for f in data if f in table_columns]))
-                since_commit += 1
-                if resume and since_commit >= commit_every:
-                    flush()
-                    resume.commit(number)
-                    since_commit = 0
-                elif len(batch) >= BATCH_SIZE:
-                    flush()
-            if header_map is None and not os.path.getsize(path):
-                raise CRMError(f"{path}: the file is empty")
-            flush()
-            if resume:
-                resume.finish()
-            if dry_run:
-                raise _DryRun()
-    except _DryRun:
-        pass
-    if rejects_path and result.rejected:
-        write_rejects(rejects_path, result.rejected)
+    with _all_or_nothing(crm, result, rejects_path):
+        for number, raw in read_rows(path, fmt, progress):
+            if resume and number <= resume.rows_done:
+                resume.remember(raw, header_map, fields, aliases, mapping or {}, key, seen, number)
+                continue
+            if header_map is None:
+                header_map = map_headers(list(raw), fields, aliases, mapping or {}, path)
+                if key not in header_map.values():
+                    raise CRMError(f"{path}: no {key} column (found: {', '.join(raw)}); name one with --map 'Header={key}'")
+                unknown = [h for h, f in header_map.items() if f is None]
+                if unknown and not has_custom:
+                    raise CRMError(f"{path}: row 1: unknown column {unknown[0]!r} (fields: {', '.join(fields)}); use --map")
+                result.extra_columns = unknown
+            try:
+                data, custom = _split_row(raw, header_map, fields, aliases, mapping or {}, path, has_custom)
+                if custom:
+                    try:
+                        data["custom"] = {**normalize.json_object(data.get("custom")), **custom}
+                    except ValueError as exc:
+                        raise FieldError("custom", str(exc)) from None
+                if prepare:
+                    data = prepare(data)
+                rec = schema.build(cls, data)
+            except FieldError as exc:
+                reject(number, exc.field, exc.reason, raw)
+                continue
+            value = getattr(rec, key)
+            if value in (None, ""):
+                reject(number, key, "missing", raw)
+                continue
+            if value in seen:
+                reject(number, key, f"duplicate of row {seen[value]} ({value!r})", raw)
+                continue
+            seen[value] = number
+            batch.append((number, rec, [f for f in data if f in table_columns]))
+            since_commit += 1
+            if resume and since_commit >= commit_every:
+                flush()
+                resume.commit(number)
+                since_commit = 0
+            elif len(batch) >= BATCH_SIZE:
+                flush()
+        if header_map is None and not os.path.getsize(path):
+            raise CRMError(f"{path}: the file is empty")
+        flush()
+        if resume:
+            resume.finish()
     result.resumed_at = resume.resumed_at if resume else None
     return result
 
@@ -419,6 +409,32 @@ def _split_row(raw, header_map, fields, aliases, explicit, path, has_custom):
         elif value not in (None, ""):
             custom[header] = value
     return data, custom
+
+
+def _rejecter(result, rejects_path):
+    """Record a bad row; without a rejects file the first one fails the import."""
+
+    def reject(number, field, reason, raw):
+        result.rejected.append(Reject(number, field, reason, raw))
+        if rejects_path is None:
+            raise ImportFailed(f"{result.path}: row {number}: {field}: {reason}")
+
+    return reject
+
+
+@contextlib.contextmanager
+def _all_or_nothing(crm, result, rejects_path):
+    """One transaction for the whole import; a dry run rolls it back at the
+    end; the rejects file is written only once the outcome is known."""
+    try:
+        with crm.store.transaction():
+            yield
+            if result.dry_run:
+                raise _DryRun()
+    except _DryRun:
+        pass
+    if rejects_path and result.rejected:
+        write_rejects(rejects_path, result.rejected)
 
 
 def _same_keys(rows):
@@ -534,42 +550,32 @@ def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_
     orders = {}  # ref -> dict(order=Order fields, lines=[...], row=first row number)
     contacts_by_email = {}
 
-    def reject(number, field, reason, raw):
-        result.rejected.append(Reject(number, field, reason, raw))
-        if rejects_path is None:
-            raise ImportFailed(f"{path}: row {number}: {field}: {reason}")
+    reject = _rejecter(result, rejects_path)
 
-    try:
-        with crm.store.transaction():
-            pending = []
-            for number, raw in read_rows(path, fmt, progress):
-                if header_map is None:
-                    header_map = map_headers(list(raw), list(ORDER_FIELDS), aliases, mapping or {}, path)
-                    unknown = [h for h, f in header_map.items() if f is None]
-                    if unknown:
-                        raise CRMError(f"{path}: row 1: unknown column {unknown[0]!r} (fields: {', '.join(ORDER_FIELDS)}); use --map")
-                    if "email" not in header_map.values() and "contact_id" not in header_map.values():
-                        raise CRMError(f"{path}: no email or contact_id column to find the customer; use --map")
-                if set(raw) - set(header_map):
-                    reject(number, "row", "column not in the header row", raw)
-                    continue
-                data = {header_map[h]: v for h, v in raw.items() if header_map[h]}
-                pending.append((number, data, raw))
-                if len(pending) >= BATCH_SIZE:
-                    _resolve_contacts(crm, pending, contacts_by_email)
-                    for item in pending:
-                        _collect_order_row(item, orders, contacts_by_email, reject, Order, OrderLine)
-                    pending.clear()
-            _resolve_contacts(crm, pending, contacts_by_email)
-            for item in pending:
-                _collect_order_row(item, orders, contacts_by_email, reject, Order, OrderLine)
-            _write_orders(crm, orders, on_conflict, result, reject)
-            if dry_run:
-                raise _DryRun()
-    except _DryRun:
-        pass
-    if rejects_path and result.rejected:
-        write_rejects(rejects_path, result.rejected)
+    with _all_or_nothing(crm, result, rejects_path):
+        pending = []
+        for number, raw in read_rows(path, fmt, progress):
+            if header_map is None:
+                header_map = map_headers(list(raw), list(ORDER_FIELDS), aliases, mapping or {}, path)
+                unknown = [h for h, f in header_map.items() if f is None]
+                if unknown:
+                    raise CRMError(f"{path}: row 1: unknown column {unknown[0]!r} (fields: {', '.join(ORDER_FIELDS)}); use --map")
+                if "email" not in header_map.values() and "contact_id" not in header_map.values():
+                    raise CRMError(f"{path}: no email or contact_id column to find the customer; use --map")
+            if set(raw) - set(header_map):
+                reject(number, "row", "column not in the header row", raw)
+                continue
+            data = {header_map[h]: v for h, v in raw.items() if header_map[h]}
+            pending.append((number, data, raw))
+            if len(pending) >= BATCH_SIZE:
+                _resolve_contacts(crm, pending, contacts_by_email)
+                for item in pending:
+                    _collect_order_row(item, orders, contacts_by_email, reject, Order, OrderLine)
+                pending.clear()
+        _resolve_contacts(crm, pending, contacts_by_email)
+        for item in pending:
+            _collect_order_row(item, orders, contacts_by_email, reject, Order, OrderLine)
+        _write_orders(crm, orders, on_conflict, result, reject)
     return result
 
 
