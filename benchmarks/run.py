@@ -1,0 +1,55 @@
+"""Run every benchmark and print one line per workload: ours, baseline, ratio.
+
+    python benchmarks/run.py [--scale small|full] [--json] [--only NAME]
+
+Each benchmark is a script ``benchmarks/bench_*.py`` that accepts
+``--scale small|full --json`` and prints a JSON list of workloads
+(workload, size, ours_s, baseline_s, baseline, ratio, target). Each runs in
+its own process so one cannot warm caches for another. ``small`` takes about a
+minute (a smoke run: it checks nothing crashes, it is not a timed test);
+``full`` uses the sizes in the README's Performance table.
+"""
+
+import argparse
+import glob
+import json
+import os
+import platform
+import subprocess
+import sys
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", choices=["small", "full"], default="small")
+    parser.add_argument("--json", action="store_true", help="print all results as one JSON document")
+    parser.add_argument("--only", help="run only bench_NAME.py")
+    args = parser.parse_args()
+    here = os.path.dirname(os.path.abspath(__file__))
+    scripts = sorted(glob.glob(os.path.join(here, "bench_*.py")))
+    if args.only:
+        scripts = [s for s in scripts if os.path.basename(s) == f"bench_{args.only}.py"]
+    results, failures = [], []
+    for script in scripts:
+        proc = subprocess.run([sys.executable, script, "--scale", args.scale, "--json"], capture_output=True, text=True)
+        name = os.path.basename(script)
+        if proc.returncode != 0:
+            failures.append(name)
+            print(f"{name}: FAILED\n{proc.stderr.strip()}", file=sys.stderr)
+            continue
+        for r in json.loads(proc.stdout.strip().splitlines()[-1]):
+            r["script"] = name
+            results.append(r)
+            if not args.json:
+                print(f"{r['workload']:<44} {r.get('size', ''):>26}  ours {r['ours_s']:8.3f}s  baseline {r['baseline_s']:8.3f}s  "
+                      f"ratio {r['ratio']:6.2f}x  target {r.get('target', '-')}  (baseline: {r['baseline']})", flush=True)
+    machine = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(), "system": platform.platform()}
+    if args.json:
+        print(json.dumps({"scale": args.scale, "machine": machine, "results": results}, indent=2))
+    else:
+        print(f"machine: {machine}")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
