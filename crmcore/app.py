@@ -348,9 +348,10 @@ class CRM:
                 ids = self.store.insert_many(table, rows)
             except Exception as exc:
                 raise self._integrity(table, exc) from None
-            for id_, row in zip(ids, rows):
-                row["id"] = id_
-            self.emit("crm_records_saved", crm=self, table=table, records=[schema.decode_row(cls, r) for r in rows])
+            if self.hook_impls("crm_records_saved"):
+                for id_, row in zip(ids, rows):
+                    row["id"] = id_
+                self.emit("crm_records_saved", crm=self, table=table, records=[schema.decode_row(cls, r) for r in rows])
         return ids
 
     def add(self, rec):
