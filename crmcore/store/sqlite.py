@@ -35,6 +35,8 @@ def _friendly(exc):
         return StoreError("database is read-only: check the file's permissions")
     if "disk" in text and "full" in text:
         return StoreError("disk is full: free some space; nothing was written")
+    if "disk I/O error" in text:
+        return StoreError("disk I/O error: the disk may be full or failing, or the file is over a size limit; the change was not saved")
     if "not a database" in text or "malformed" in text:
         return StoreError(f"database file is damaged or not a CRM database ({text})")
     return None
@@ -92,13 +94,18 @@ class SQLiteStore:
         self._depth += 1
         try:
             yield self
-        except BaseException:
+        except BaseException as exc:
             self._depth -= 1
-            if depth == 0:
-                self.conn.execute("ROLLBACK")
-            else:
-                self.conn.execute(f"ROLLBACK TO sp{depth}")
-                self.conn.execute(f"RELEASE sp{depth}")
+            # SQLite may have rolled the whole transaction back itself (disk
+            # full, I/O error); a second ROLLBACK would hide the real error.
+            if self.conn.in_transaction:
+                if depth == 0:
+                    self.conn.execute("ROLLBACK")
+                else:
+                    self.conn.execute(f"ROLLBACK TO sp{depth}")
+                    self.conn.execute(f"RELEASE sp{depth}")
+            if isinstance(exc, sqlite3.OperationalError) and _friendly(exc):
+                raise _friendly(exc) from None
             raise
         self._depth -= 1
         try:
