@@ -1,0 +1,352 @@
+"""Faults: `crm` killed with SIGKILL at random points, a read-only database
+file, a full disk. Real subprocesses against real files.
+
+The kill loop runs CRM_KILL_ITERATIONS kills per scenario (default 3, so CI
+stays within seconds; run e.g. CRM_KILL_ITERATIONS=200 locally). Delays come
+from CRM_KILL_SEED (random when unset; every failure message prints it).
+
+How a kill is aimed: the child is the real `crm` command started through a
+tiny wrapper that reports, on a pipe, each BEGIN and COMMIT it sends to
+SQLite. The parent waits for BEGIN, sleeps a random time, then SIGKILLs.
+If no COMMIT was reported the database must be exactly as before (content
+checksum of every table, schema included); otherwise it may also be exactly
+the complete result. Nothing in between, and PRAGMA integrity_check is ok.
+"""
+
+import hashlib
+import os
+import random
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from crmcore.app import CRM
+from crmcore.entities import Activity, Contact, Deal, Order, OrderLine
+
+ITERATIONS = int(os.environ.get("CRM_KILL_ITERATIONS", "3"))
+SEED = int(os.environ.get("CRM_KILL_SEED") or random.SystemRandom().randrange(1 << 30))
+
+# Runs `crm` exactly as the console script does, reporting transaction starts
+# and commits on the pipe CRM_TRACE_FD. It changes no behaviour.
+TRACED_CRM = r"""
+import os, sqlite3, sys
+fd = int(os.environ.pop("CRM_TRACE_FD"))
+connect = sqlite3.connect
+def trace(sql):
+    word = sql.lstrip()[:6].upper()
+    if word.startswith(("BEGIN", "COMMIT")):
+        os.write(fd, word.split()[0].encode() + b"\n")
+def traced_connect(*args, **kwargs):
+    conn = connect(*args, **kwargs)
+    conn.set_trace_callback(trace)
+    return conn
+sqlite3.connect = traced_connect
+from crmcore.cli import main
+sys.argv[0] = "crm"
+main()
+"""
+
+
+def child_env(plugins=""):
+    """Environment of a child `crm`: ``plugins=None`` loads every installed plugin."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CRM_LOAD_PLUGINS", "CRM_DB", "CRM_TEMPLATES")}
+    env["CRM_USER"] = "tester"
+    if plugins is not None:
+        env["CRM_LOAD_PLUGINS"] = plugins
+    return env
+
+
+def crm_cmd(db, *args):
+    return [sys.executable, "-c", "from crmcore.cli import main; main()", "--db", str(db), *map(str, args)]
+
+
+def digest(path, ignore_times=False):
+    """SHA-256 over the schema and the rows of every table, in rowid order.
+
+    ``ignore_times`` blanks timestamp columns (``at``, ``*_at``), so two runs
+    of the same command compare equal. A missing file is an empty database."""
+    h = hashlib.sha256()
+    if not os.path.exists(path):
+        return h.hexdigest()
+    conn = sqlite3.connect(path)
+    try:
+        for name, sql in conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name"):
+            h.update(f"{name}\0{sql}\n".encode())
+        # Virtual (full-text) tables only show their content table again; their
+        # index lives in shadow tables, which are hashed like any other.
+        tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name")
+        for (table,) in tables.fetchall():
+            try:
+                cur = conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid')
+                ordered = True
+            except sqlite3.OperationalError:  # a WITHOUT ROWID table
+                cur, ordered = conn.execute(f'SELECT * FROM "{table}"'), False
+            cols = [d[0] for d in cur.description]
+            blank = [i for i, c in enumerate(cols) if ignore_times and (c == "at" or c.endswith("_at"))]
+            rows = cur.fetchall()
+            if blank:
+                rows = [tuple(None if i in blank else v for i, v in enumerate(r)) for r in rows]
+            h.update(f"{table}\0{len(rows)}\n".encode())
+            h.update(repr(rows if ordered else sorted(map(repr, rows))).encode())
+    finally:
+        conn.close()
+    return h.hexdigest()
+
+
+def integrity(path, fts=True):
+    """``PRAGMA integrity_check`` plus the full-text index's own check (which
+    needs a writable file)."""
+    if not os.path.exists(path):
+        return "ok"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        result = ", ".join(r[0] for r in conn.execute("PRAGMA integrity_check"))
+        if fts and conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'contacts_fts'").fetchone():
+            conn.execute("INSERT INTO contacts_fts (contacts_fts) VALUES ('integrity-check')")
+        return result
+    finally:
+        conn.close()
+
+
+def run_traced(db, args, env, kill_after=None):
+    """Run `crm`; with ``kill_after`` SIGKILL it that many seconds after its
+    first BEGIN. Returns (returncode, trace lines, seconds BEGIN->COMMIT, stderr)."""
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", TRACED_CRM, "--db", str(db), *args],
+        env={**env, "CRM_TRACE_FD": str(write_end)}, pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    os.close(write_end)
+    lines, began, span = [], None, None
+    with os.fdopen(read_end, "rb") as trace:
+        first = trace.readline()  # blocks until the write transaction starts (or the child ends)
+        began = time.perf_counter()
+        lines.append(first.strip().decode())
+        if kill_after is not None and first.startswith(b"BEGIN"):
+            time.sleep(kill_after)
+            proc.send_signal(signal.SIGKILL)
+        for line in trace:
+            lines.append(line.strip().decode())
+            if line.startswith(b"COMMIT") and span is None:
+                span = time.perf_counter() - began
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, [x for x in lines if x], span, err.decode(errors="replace")
+
+
+# -- the databases each scenario starts from -------------------------------------
+
+
+def contacts_file(path, rows, start=0):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("email,first_name,last_name,country,company,tags,consent\n")
+        for i in range(start, start + rows):
+            f.write(f"p{i}@example.com,First{i},Last{i},DE,Company {i % 250},\"vip,import\",{i % 2}\n")
+    return str(path)
+
+
+def base_db(path, contacts=1000):
+    with CRM(str(path), plugins=[]) as crm:
+        crm.migrate()
+        crm.add_many([Contact(email=f"p{i}@example.com", first_name=f"Old{i}", country="FR") for i in range(contacts)])
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def import_scenario(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("kill-import")
+    # 20,000 rows: the first 1,000 update existing contacts, the rest are new.
+    return base_db(folder / "pristine.db"), ["contacts", "import", contacts_file(folder / "big.csv", 20000)], child_env("")
+
+
+@pytest.fixture(scope="module")
+def merge_scenario(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("kill-merge")
+    path = base_db(folder / "pristine.db", contacts=300)
+    with CRM(path, plugins=[]) as crm:
+        crm.update("contacts", 1, {"tags": ["keep"]})
+        crm.update("contacts", 2, {"tags": ["dup"], "city": "Lyon", "notes": "has the history"})
+        crm.add_many([Activity(contact_id=2, kind="note", subject=f"note {i}") for i in range(8000)])
+        orders = crm.add_many([Order(ref=f"R{i}", contact_id=2, ordered_at="2024-01-02", total=10.0) for i in range(1500)])
+        crm.add_many([OrderLine(order_id=o, sku="SKU-1", quantity=1, unit_price=10.0) for o in orders])
+        crm.add_many([Deal(title=f"deal {i}", contact_id=2, stage="lead") for i in range(200)])
+    return path, ["contacts", "merge", "1", "2"], child_env("")
+
+
+@pytest.fixture
+def init_core_scenario(tmp_path):
+    return str(tmp_path / "fresh.db"), ["init"], child_env("")
+
+
+@pytest.fixture
+def init_all_plugins_scenario(tmp_path):
+    # Every installed plugin, as a user's first `crm init` would load them.
+    return str(tmp_path / "fresh.db"), ["init"], child_env(None)
+
+
+@pytest.mark.parametrize("scenario", ["import_scenario", "merge_scenario", "init_core_scenario", "init_all_plugins_scenario"])
+def test_sigkill_at_random_points_leaves_the_database_as_before(scenario, request, tmp_path):
+    pristine, args, env = request.getfixturevalue(scenario)
+    rng = random.Random(f"{SEED}-{scenario}")
+    where = f"(scenario {scenario}, CRM_KILL_SEED={SEED})"
+    before = digest(pristine)
+
+    def fresh_copy(name):
+        path = tmp_path / name
+        if os.path.exists(pristine):
+            shutil.copyfile(pristine, path)
+        return str(path)
+
+    def kill_and_check(db, delay):
+        code, trace, _, err = run_traced(db, args, env, kill_after=delay)
+        assert integrity(db) == "ok", f"kill after {delay:.4f}s: integrity check failed {where}"
+        if digest(db) == before:
+            return code, trace, "before"
+        assert "COMMIT" in trace, f"kill after {delay:.4f}s, before COMMIT, changed the database {where}"
+        assert after is not None and digest(db, ignore_times=True) == after, f"kill after {delay:.4f}s left a partial result {where}"
+        return code, trace, "after"
+
+    # First a kill right after the transaction starts: it must interrupt it.
+    after = None
+    db = fresh_copy("killed-0.db")
+    code, trace, outcome = kill_and_check(db, 0)
+    assert (code, trace, outcome) == (-signal.SIGKILL, ["BEGIN"], "before"), f"{code} {trace} {outcome} {where}"
+
+    # Running the command again on that database completes it, in one transaction;
+    # this run also says how long the transaction takes and what "after" is.
+    code, trace, span, err = run_traced(db, args, env)
+    assert code == 0, err
+    assert trace == ["BEGIN", "COMMIT"], f"expected exactly one write transaction, got {trace} {where}"
+    after = digest(db, ignore_times=True)
+    assert after != digest(pristine, ignore_times=True)
+
+    # Then kills at random points up to just after the commit.
+    outcomes = {"before": 1, "after": 0}
+    for i in range(1, ITERATIONS):
+        delay = rng.uniform(0, span * 1.2)
+        outcomes[kill_and_check(fresh_copy(f"killed-{i}.db"), delay)[2]] += 1
+    print(f"{scenario}: {outcomes['before']} kills interrupted the transaction, {outcomes['after']} came after its commit {where}")
+
+
+# -- read-only database file --------------------------------------------------------
+
+
+@pytest.fixture
+def read_only_db(tmp_path):
+    """A CRM database file that cannot be written. As root, permissions do not
+    stop writes, so the file is also made immutable (chattr +i)."""
+    path = base_db(tmp_path / "ro.db", contacts=50)
+    os.chmod(path, 0o444)
+    immutable = False
+    if os.geteuid() == 0:
+        done = subprocess.run(["chattr", "+i", path], capture_output=True, text=True) if shutil.which("chattr") else None
+        if done is None or done.returncode != 0:
+            os.chmod(path, 0o600)
+            pytest.skip("SKIPPED LOUDLY: running as root and this filesystem cannot make a file immutable "
+                        f"(chattr +i: {done.stderr.strip() if done else 'chattr not installed'}); run as a normal user")
+        immutable = True
+    yield path
+    if immutable:
+        subprocess.run(["chattr", "-i", path], check=True)
+    os.chmod(path, 0o600)
+
+
+def test_read_only_database_gives_one_line_error_and_stays_intact(read_only_db, tmp_path):
+    before = digest(read_only_db)
+    env = child_env("")
+    csv_path = contacts_file(tmp_path / "more.csv", 100, start=1000)
+    for args in (["contacts", "add", "--email", "new@example.com"], ["contacts", "import", csv_path], ["init"]):
+        done = subprocess.run(crm_cmd(read_only_db, *args), env=env, capture_output=True, text=True, timeout=60)
+        if args == ["init"]:
+            # Nothing to migrate: init only reads, so it works on a read-only file.
+            assert done.returncode == 0, done.stderr
+            continue
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        assert done.stderr == "Error: database is read-only: check the file's permissions\n", args
+    listed = subprocess.run(crm_cmd(read_only_db, "contacts", "list", "--json", "--limit", "0"), env=env, capture_output=True, text=True)
+    assert listed.returncode == 0 and listed.stdout.count('"email"') == 50
+    doctor = subprocess.run(crm_cmd(read_only_db, "doctor"), env=env, capture_output=True, text=True)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert digest(read_only_db) == before
+    assert integrity(read_only_db, fts=False) == "ok"
+
+
+# -- a full disk --------------------------------------------------------------------
+
+
+def limit_file_size(limit):
+    """preexec_fn: writes beyond ``limit`` bytes fail with EFBIG (Python
+    ignores SIGXFSZ), which is how a full disk looks to SQLite."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_file_size_limit_import_fails_cleanly(tmp_path):
+    db = base_db(tmp_path / "crm.db", contacts=100)
+    before = digest(db)
+    csv_path = contacts_file(tmp_path / "big.csv", 5000, start=1000)
+    done = subprocess.run(crm_cmd(db, "contacts", "import", csv_path), env=child_env(""), capture_output=True, text=True,
+                          preexec_fn=limit_file_size(os.path.getsize(db) + 256 * 1024), timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: disk I/O error: the disk may be full") and done.stderr.count("\n") == 1, done.stderr
+    assert digest(db) == before
+    assert integrity(db) == "ok"
+    # Without the limit the same import works on the same file.
+    again = subprocess.run(crm_cmd(db, "contacts", "import", csv_path), env=child_env(""), capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert "5000 created" in again.stdout
+
+
+def test_file_size_limit_on_init_and_backup(tmp_path):
+    fresh = tmp_path / "fresh.db"
+    done = subprocess.run(crm_cmd(fresh, "init"), env=child_env(""), capture_output=True, text=True,
+                          preexec_fn=limit_file_size(16 * 1024))
+    assert done.returncode == 1 and done.stderr.startswith("Error: disk I/O error"), done.stderr
+    assert digest(fresh) == digest(tmp_path / "missing.db")  # no half-made schema
+    db = base_db(tmp_path / "crm.db", contacts=3000)
+    target = tmp_path / "backup.db"
+    done = subprocess.run(crm_cmd(db, "backup", target), env=child_env(""), capture_output=True, text=True,
+                          preexec_fn=limit_file_size(os.path.getsize(db) // 2))
+    assert done.returncode == 1 and done.stderr.startswith("Error: disk I/O error"), done.stderr
+    assert not any(name.endswith(".partial") for name in os.listdir(tmp_path)), os.listdir(tmp_path)
+    assert not target.exists()
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path):
+    """A 1 MB ext4 filesystem mounted from an image (needs root and loop devices)."""
+    image, mount_point = tmp_path / "tiny.img", tmp_path / "mnt"
+    mount_point.mkdir()
+    if os.geteuid() != 0 or not shutil.which("mkfs.ext4"):
+        pytest.skip("SKIPPED LOUDLY: a real full disk needs root and mkfs.ext4; the RLIMIT_FSIZE tests cover the same path")
+    with open(image, "wb") as f:
+        f.truncate(1024 * 1024)
+    made = subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], capture_output=True, text=True)
+    mounted = made.returncode == 0 and subprocess.run(["mount", "-o", "loop", str(image), str(mount_point)], capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip(f"SKIPPED LOUDLY: cannot loop-mount a filesystem image here ({made.stderr.strip() or 'mount refused'}); "
+                    "the RLIMIT_FSIZE tests cover the same path")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_full_disk_import_fails_cleanly(tiny_filesystem, tmp_path):
+    db = str(tiny_filesystem / "crm.db")
+    shutil.copyfile(base_db(tmp_path / "crm.db", contacts=20), db)
+    before = digest(db)
+    csv_path = contacts_file(tmp_path / "big.csv", 20000, start=1000)
+    done = subprocess.run(crm_cmd(db, "contacts", "import", csv_path), env=child_env(""), capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr == "Error: disk is full: free some space; nothing was written\n"
+    assert digest(db) == before
+    assert integrity(db) == "ok"
+    # Small writes that fit still work.
+    done = subprocess.run(crm_cmd(db, "contacts", "add", "--email", "fits@example.com"), env=child_env(""), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
