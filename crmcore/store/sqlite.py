@@ -111,7 +111,7 @@ class SQLiteStore:
         try:
             self.conn.execute("COMMIT" if depth == 0 else f"RELEASE sp{depth}")
         except sqlite3.OperationalError as exc:
-            if depth == 0:
+            if depth == 0 and self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise _friendly(exc) or exc from None
 
