@@ -248,7 +248,7 @@ def _plugins(crm):
         owners = {r["plugin"] for r in crm.store.query("SELECT DISTINCT plugin FROM _crm_migrations")} - {"core"}
     for name in sorted(({r["name"] for r in recorded if r["enabled"]} | owners) - installed):
         found.append(_finding("plugins", "warning", f"plugin {name!r} has data in this database but is not installed (its tables are kept)",
-                              f"install it again to use its data (pip install ...), or ignore this if it was removed on purpose"))
+                              "install it again to use its data (pip install ...), or ignore this if it was removed on purpose"))
     states = ", ".join(f"{p.name} ({'enabled' if crm.is_enabled(p.name) else 'disabled'})" for p in crm.plugins) or "none"
     found.append(_finding("plugins", "ok", f"installed: {states}"))
     return found

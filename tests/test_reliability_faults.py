@@ -13,13 +13,11 @@ checksum of every table, schema included); otherwise it may also be exactly
 the complete result. Nothing in between, and PRAGMA integrity_check is ok.
 """
 
-import hashlib
 import os
 import random
 import resource
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -28,6 +26,7 @@ import pytest
 
 from crmcore.app import CRM
 from crmcore.entities import Activity, Contact, Deal, Order, OrderLine
+from crmcore.testing import crm_argv, crm_env, database_digest, integrity_check, write_contacts_csv
 
 ITERATIONS = int(os.environ.get("CRM_KILL_ITERATIONS", "3"))
 SEED = int(os.environ.get("CRM_KILL_SEED") or random.SystemRandom().randrange(1 << 30))
@@ -51,67 +50,6 @@ from crmcore.cli import main
 sys.argv[0] = "crm"
 main()
 """
-
-
-def child_env(plugins=""):
-    """Environment of a child `crm`: ``plugins=None`` loads every installed plugin."""
-    env = {k: v for k, v in os.environ.items() if k not in ("CRM_LOAD_PLUGINS", "CRM_DB", "CRM_TEMPLATES")}
-    env["CRM_USER"] = "tester"
-    if plugins is not None:
-        env["CRM_LOAD_PLUGINS"] = plugins
-    return env
-
-
-def crm_cmd(db, *args):
-    return [sys.executable, "-c", "from crmcore.cli import main; main()", "--db", str(db), *map(str, args)]
-
-
-def digest(path, ignore_times=False):
-    """SHA-256 over the schema and the rows of every table, in rowid order.
-
-    ``ignore_times`` blanks timestamp columns (``at``, ``*_at``), so two runs
-    of the same command compare equal. A missing file is an empty database."""
-    h = hashlib.sha256()
-    if not os.path.exists(path):
-        return h.hexdigest()
-    conn = sqlite3.connect(path)
-    try:
-        for name, sql in conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name"):
-            h.update(f"{name}\0{sql}\n".encode())
-        # Virtual (full-text) tables only show their content table again; their
-        # index lives in shadow tables, which are hashed like any other.
-        tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name")
-        for (table,) in tables.fetchall():
-            try:
-                cur = conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid')
-                ordered = True
-            except sqlite3.OperationalError:  # a WITHOUT ROWID table
-                cur, ordered = conn.execute(f'SELECT * FROM "{table}"'), False
-            cols = [d[0] for d in cur.description]
-            blank = [i for i, c in enumerate(cols) if ignore_times and (c == "at" or c.endswith("_at"))]
-            rows = cur.fetchall()
-            if blank:
-                rows = [tuple(None if i in blank else v for i, v in enumerate(r)) for r in rows]
-            h.update(f"{table}\0{len(rows)}\n".encode())
-            h.update(repr(rows if ordered else sorted(map(repr, rows))).encode())
-    finally:
-        conn.close()
-    return h.hexdigest()
-
-
-def integrity(path, fts=True):
-    """``PRAGMA integrity_check`` plus the full-text index's own check (which
-    needs a writable file)."""
-    if not os.path.exists(path):
-        return "ok"
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        result = ", ".join(r[0] for r in conn.execute("PRAGMA integrity_check"))
-        if fts and conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'contacts_fts'").fetchone():
-            conn.execute("INSERT INTO contacts_fts (contacts_fts) VALUES ('integrity-check')")
-        return result
-    finally:
-        conn.close()
 
 
 def run_traced(db, args, env, kill_after=None):
@@ -143,14 +81,6 @@ def run_traced(db, args, env, kill_after=None):
 # -- the databases each scenario starts from -------------------------------------
 
 
-def contacts_file(path, rows, start=0):
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("email,first_name,last_name,country,company,tags,consent\n")
-        for i in range(start, start + rows):
-            f.write(f"p{i}@example.com,First{i},Last{i},DE,Company {i % 250},\"vip,import\",{i % 2}\n")
-    return str(path)
-
-
 def base_db(path, contacts=1000):
     with CRM(str(path), plugins=[]) as crm:
         crm.migrate()
@@ -162,7 +92,7 @@ def base_db(path, contacts=1000):
 def import_scenario(tmp_path_factory):
     folder = tmp_path_factory.mktemp("kill-import")
     # 20,000 rows: the first 1,000 update existing contacts, the rest are new.
-    return base_db(folder / "pristine.db"), ["contacts", "import", contacts_file(folder / "big.csv", 20000)], child_env("")
+    return base_db(folder / "pristine.db"), ["contacts", "import", write_contacts_csv(folder / "big.csv", 20000)], crm_env("")
 
 
 @pytest.fixture(scope="module")
@@ -176,18 +106,18 @@ def merge_scenario(tmp_path_factory):
         orders = crm.add_many([Order(ref=f"R{i}", contact_id=2, ordered_at="2024-01-02", total=10.0) for i in range(1500)])
         crm.add_many([OrderLine(order_id=o, sku="SKU-1", quantity=1, unit_price=10.0) for o in orders])
         crm.add_many([Deal(title=f"deal {i}", contact_id=2, stage="lead") for i in range(200)])
-    return path, ["contacts", "merge", "1", "2"], child_env("")
+    return path, ["contacts", "merge", "1", "2"], crm_env("")
 
 
 @pytest.fixture
 def init_core_scenario(tmp_path):
-    return str(tmp_path / "fresh.db"), ["init"], child_env("")
+    return str(tmp_path / "fresh.db"), ["init"], crm_env("")
 
 
 @pytest.fixture
 def init_all_plugins_scenario(tmp_path):
     # Every installed plugin, as a user's first `crm init` would load them.
-    return str(tmp_path / "fresh.db"), ["init"], child_env(None)
+    return str(tmp_path / "fresh.db"), ["init"], crm_env(None)
 
 
 @pytest.mark.parametrize("scenario", ["import_scenario", "merge_scenario", "init_core_scenario", "init_all_plugins_scenario"])
@@ -195,7 +125,7 @@ def test_sigkill_at_random_points_leaves_the_database_as_before(scenario, reques
     pristine, args, env = request.getfixturevalue(scenario)
     rng = random.Random(f"{SEED}-{scenario}")
     where = f"(scenario {scenario}, CRM_KILL_SEED={SEED})"
-    before = digest(pristine)
+    before = database_digest(pristine)
 
     def fresh_copy(name):
         path = tmp_path / name
@@ -205,11 +135,11 @@ def test_sigkill_at_random_points_leaves_the_database_as_before(scenario, reques
 
     def kill_and_check(db, delay):
         code, trace, _, err = run_traced(db, args, env, kill_after=delay)
-        assert integrity(db) == "ok", f"kill after {delay:.4f}s: integrity check failed {where}"
-        if digest(db) == before:
+        assert integrity_check(db) == "ok", f"kill after {delay:.4f}s: integrity check failed {where}"
+        if database_digest(db) == before:
             return code, trace, "before"
         assert "COMMIT" in trace, f"kill after {delay:.4f}s, before COMMIT, changed the database {where}"
-        assert after is not None and digest(db, ignore_times=True) == after, f"kill after {delay:.4f}s left a partial result {where}"
+        assert after is not None and database_digest(db, ignore_times=True) == after, f"kill after {delay:.4f}s left a partial result {where}"
         return code, trace, "after"
 
     # First a kill right after the transaction starts: it must interrupt it.
@@ -223,8 +153,8 @@ def test_sigkill_at_random_points_leaves_the_database_as_before(scenario, reques
     code, trace, span, err = run_traced(db, args, env)
     assert code == 0, err
     assert trace == ["BEGIN", "COMMIT"], f"expected exactly one write transaction, got {trace} {where}"
-    after = digest(db, ignore_times=True)
-    assert after != digest(pristine, ignore_times=True)
+    after = database_digest(db, ignore_times=True)
+    assert after != database_digest(pristine, ignore_times=True)
 
     # Then kills at random points up to just after the commit.
     outcomes = {"before": 1, "after": 0}
@@ -258,23 +188,23 @@ def read_only_db(tmp_path):
 
 
 def test_read_only_database_gives_one_line_error_and_stays_intact(read_only_db, tmp_path):
-    before = digest(read_only_db)
-    env = child_env("")
-    csv_path = contacts_file(tmp_path / "more.csv", 100, start=1000)
+    before = database_digest(read_only_db)
+    env = crm_env("")
+    csv_path = write_contacts_csv(tmp_path / "more.csv", 100, start=1000)
     for args in (["contacts", "add", "--email", "new@example.com"], ["contacts", "import", csv_path], ["init"]):
-        done = subprocess.run(crm_cmd(read_only_db, *args), env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(crm_argv(read_only_db, *args), env=env, capture_output=True, text=True, timeout=60)
         if args == ["init"]:
             # Nothing to migrate: init only reads, so it works on a read-only file.
             assert done.returncode == 0, done.stderr
             continue
         assert done.returncode == 1, (args, done.stdout, done.stderr)
         assert done.stderr == "Error: database is read-only: check the file's permissions\n", args
-    listed = subprocess.run(crm_cmd(read_only_db, "contacts", "list", "--json", "--limit", "0"), env=env, capture_output=True, text=True)
+    listed = subprocess.run(crm_argv(read_only_db, "contacts", "list", "--json", "--limit", "0"), env=env, capture_output=True, text=True)
     assert listed.returncode == 0 and listed.stdout.count('"email"') == 50
-    doctor = subprocess.run(crm_cmd(read_only_db, "doctor"), env=env, capture_output=True, text=True)
+    doctor = subprocess.run(crm_argv(read_only_db, "doctor"), env=env, capture_output=True, text=True)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
-    assert digest(read_only_db) == before
-    assert integrity(read_only_db, fts=False) == "ok"
+    assert database_digest(read_only_db) == before
+    assert integrity_check(read_only_db, fts=False) == "ok"
 
 
 # -- a full disk --------------------------------------------------------------------
@@ -288,29 +218,29 @@ def limit_file_size(limit):
 
 def test_file_size_limit_import_fails_cleanly(tmp_path):
     db = base_db(tmp_path / "crm.db", contacts=100)
-    before = digest(db)
-    csv_path = contacts_file(tmp_path / "big.csv", 5000, start=1000)
-    done = subprocess.run(crm_cmd(db, "contacts", "import", csv_path), env=child_env(""), capture_output=True, text=True,
+    before = database_digest(db)
+    csv_path = write_contacts_csv(tmp_path / "big.csv", 5000, start=1000)
+    done = subprocess.run(crm_argv(db, "contacts", "import", csv_path), env=crm_env(""), capture_output=True, text=True,
                           preexec_fn=limit_file_size(os.path.getsize(db) + 256 * 1024), timeout=120)
     assert done.returncode == 1
     assert done.stderr.startswith("Error: disk I/O error: the disk may be full") and done.stderr.count("\n") == 1, done.stderr
-    assert digest(db) == before
-    assert integrity(db) == "ok"
+    assert database_digest(db) == before
+    assert integrity_check(db) == "ok"
     # Without the limit the same import works on the same file.
-    again = subprocess.run(crm_cmd(db, "contacts", "import", csv_path), env=child_env(""), capture_output=True, text=True)
+    again = subprocess.run(crm_argv(db, "contacts", "import", csv_path), env=crm_env(""), capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert "5000 created" in again.stdout
 
 
 def test_file_size_limit_on_init_and_backup(tmp_path):
     fresh = tmp_path / "fresh.db"
-    done = subprocess.run(crm_cmd(fresh, "init"), env=child_env(""), capture_output=True, text=True,
+    done = subprocess.run(crm_argv(fresh, "init"), env=crm_env(""), capture_output=True, text=True,
                           preexec_fn=limit_file_size(16 * 1024))
     assert done.returncode == 1 and done.stderr.startswith("Error: disk I/O error"), done.stderr
-    assert digest(fresh) == digest(tmp_path / "missing.db")  # no half-made schema
+    assert database_digest(fresh) == database_digest(tmp_path / "missing.db")  # no half-made schema
     db = base_db(tmp_path / "crm.db", contacts=3000)
     target = tmp_path / "backup.db"
-    done = subprocess.run(crm_cmd(db, "backup", target), env=child_env(""), capture_output=True, text=True,
+    done = subprocess.run(crm_argv(db, "backup", target), env=crm_env(""), capture_output=True, text=True,
                           preexec_fn=limit_file_size(os.path.getsize(db) // 2))
     assert done.returncode == 1 and done.stderr.startswith("Error: disk I/O error"), done.stderr
     assert not any(name.endswith(".partial") for name in os.listdir(tmp_path)), os.listdir(tmp_path)
@@ -340,13 +270,13 @@ def tiny_filesystem(tmp_path):
 def test_full_disk_import_fails_cleanly(tiny_filesystem, tmp_path):
     db = str(tiny_filesystem / "crm.db")
     shutil.copyfile(base_db(tmp_path / "crm.db", contacts=20), db)
-    before = digest(db)
-    csv_path = contacts_file(tmp_path / "big.csv", 20000, start=1000)
-    done = subprocess.run(crm_cmd(db, "contacts", "import", csv_path), env=child_env(""), capture_output=True, text=True)
+    before = database_digest(db)
+    csv_path = write_contacts_csv(tmp_path / "big.csv", 20000, start=1000)
+    done = subprocess.run(crm_argv(db, "contacts", "import", csv_path), env=crm_env(""), capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr == "Error: disk is full: free some space; nothing was written\n"
-    assert digest(db) == before
-    assert integrity(db) == "ok"
+    assert database_digest(db) == before
+    assert integrity_check(db) == "ok"
     # Small writes that fit still work.
-    done = subprocess.run(crm_cmd(db, "contacts", "add", "--email", "fits@example.com"), env=child_env(""), capture_output=True, text=True)
+    done = subprocess.run(crm_argv(db, "contacts", "add", "--email", "fits@example.com"), env=crm_env(""), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
