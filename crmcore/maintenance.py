@@ -70,6 +70,25 @@ def count_rows(conn):
     return {t: conn.execute(f"SELECT count(*) FROM {quote_name(t)}").fetchone()[0] for t in sorted(data_tables(conn))}
 
 
+def integrity_problems(conn):
+    """The problems ``PRAGMA integrity_check`` finds, one per item (empty when sound)."""
+    try:
+        rows = [r[0] for r in conn.execute("PRAGMA integrity_check(100)")]
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    if rows == ["ok"]:
+        return []
+    lines = [line.strip() for row in rows for line in str(row).splitlines()]
+    return [line for line in lines if line and not line.startswith("*** in database")]
+
+
+def _summary(problems):
+    more = len(problems) - 2
+    if more <= 0:
+        return "; ".join(problems)
+    return "; ".join(problems[:2]) + (f" (and {more} more)" if len(problems) < 99 else " (and many more)")
+
+
 # -- backup ---------------------------------------------------------------------
 
 
@@ -143,12 +162,9 @@ def verify_backup(path):
             raise _error(f"{path} is not a SQLite database; nothing was restored") from None
         if not {"_crm_migrations", "contacts"} <= tables:
             raise _error(f"{path} is a SQLite database but not a CRM database (no contacts or _crm_migrations table); nothing was restored")
-        try:
-            problems = [r[0] for r in conn.execute("PRAGMA integrity_check")]
-        except sqlite3.DatabaseError as exc:
-            problems = [str(exc)]
-        if problems != ["ok"]:
-            raise _error(f"{path} is damaged ({problems[0]}); nothing was restored")
+        problems = integrity_problems(conn)
+        if problems:
+            raise _error(f"{path} is damaged ({_summary(problems)}); nothing was restored")
         return count_rows(conn)
     finally:
         conn.close()
@@ -199,13 +215,10 @@ def _finding(check, status, message, fix=""):
 
 
 def _integrity(crm):
-    try:
-        problems = [r[0] for r in crm.store.conn.execute("PRAGMA integrity_check(20)")]
-    except sqlite3.DatabaseError as exc:
-        problems = [str(exc)]
-    if problems == ["ok"]:
+    problems = integrity_problems(crm.store.conn)
+    if not problems:
         return [_finding("integrity", "ok", "PRAGMA integrity_check: ok")]
-    return [_finding("integrity", "problem", f"the database file is damaged: {'; '.join(problems[:3])}",
+    return [_finding("integrity", "problem", f"the database file is damaged: {_summary(problems)}",
                      "restore the last good backup: crm restore FILE (see `crm backup`)")]
 
 
