@@ -193,6 +193,8 @@ def restore(crm, source, yes=False):
         raise _error(f"{crm.location} holds {held} records and restoring replaces them all; "
                      f"add --yes to go ahead (the current database is kept as {crm.location}.before-restore)")
     kept = None
+    if crm.store.table_names() and not crm.store.table_exists("_crm_migrations"):
+        raise _error(f"{crm.location} holds tables but is not a CRM database; restore into a new file instead")
     if crm.store.table_names():
         kept = _keep_name(crm.location)
         backup(crm, kept)

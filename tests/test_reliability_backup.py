@@ -13,7 +13,7 @@ import pytest
 from crmcore import column, hookimpl, record
 from crmcore.app import CRM
 from crmcore.entities import Activity, Contact, Deal, Order, OrderLine
-from crmcore.maintenance import backup, doctor, restore
+from crmcore.maintenance import backup, doctor
 from crmcore.testing import crm_argv, crm_env, database_digest, integrity_check, write_contacts_csv
 
 

@@ -31,8 +31,9 @@ from crmcore.testing import crm_argv, crm_env, database_digest, integrity_check,
 ITERATIONS = int(os.environ.get("CRM_KILL_ITERATIONS", "3"))
 SEED = int(os.environ.get("CRM_KILL_SEED") or random.SystemRandom().randrange(1 << 30))
 
-# Runs `crm` exactly as the console script does, reporting transaction starts
-# and commits on the pipe CRM_TRACE_FD. It changes no behaviour.
+# Runs `crm` exactly as the console script does, reporting on the pipe
+# CRM_TRACE_FD each transaction start and commit, and each start of an
+# online copy (Connection.backup). It changes no behaviour.
 TRACED_CRM = r"""
 import os, sqlite3, sys
 fd = int(os.environ.pop("CRM_TRACE_FD"))
@@ -41,8 +42,12 @@ def trace(sql):
     word = sql.lstrip()[:6].upper()
     if word.startswith(("BEGIN", "COMMIT")):
         os.write(fd, word.split()[0].encode() + b"\n")
+class Traced(sqlite3.Connection):
+    def backup(self, *args, **kwargs):
+        os.write(fd, b"BACKUP\n")
+        return super().backup(*args, **kwargs)
 def traced_connect(*args, **kwargs):
-    conn = connect(*args, **kwargs)
+    conn = connect(*args, factory=Traced, **kwargs)
     conn.set_trace_callback(trace)
     return conn
 sqlite3.connect = traced_connect
@@ -52,9 +57,10 @@ main()
 """
 
 
-def run_traced(db, args, env, kill_after=None):
-    """Run `crm`; with ``kill_after`` SIGKILL it that many seconds after its
-    first BEGIN. Returns (returncode, trace lines, seconds BEGIN->COMMIT, stderr)."""
+def run_traced(db, args, env, kill_after=None, trigger="BEGIN", nth=1):
+    """Run `crm`; with ``kill_after`` SIGKILL it that many seconds after the
+    ``nth`` ``trigger`` event. Returns (returncode, events, seconds from the
+    trigger to COMMIT or, without one, to the end, stderr)."""
     read_end, write_end = os.pipe()
     proc = subprocess.Popen(
         [sys.executable, "-c", TRACED_CRM, "--db", str(db), *args],
@@ -62,20 +68,21 @@ def run_traced(db, args, env, kill_after=None):
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     os.close(write_end)
-    lines, began, span = [], None, None
+    events, began, span = [], None, None
     with os.fdopen(read_end, "rb") as trace:
-        first = trace.readline()  # blocks until the write transaction starts (or the child ends)
-        began = time.perf_counter()
-        lines.append(first.strip().decode())
-        if kill_after is not None and first.startswith(b"BEGIN"):
-            time.sleep(kill_after)
-            proc.send_signal(signal.SIGKILL)
-        for line in trace:
-            lines.append(line.strip().decode())
-            if line.startswith(b"COMMIT") and span is None:
+        for line in trace:  # ends when the child exits
+            events.append(line.strip().decode())
+            if began is None and events.count(trigger) == nth:
+                began = time.perf_counter()
+                if kill_after is not None:
+                    time.sleep(kill_after)
+                    proc.send_signal(signal.SIGKILL)
+            elif events[-1] == "COMMIT" and began is not None and span is None:
                 span = time.perf_counter() - began
+    if began is not None and span is None:
+        span = time.perf_counter() - began
     _, err = proc.communicate(timeout=120)
-    return proc.returncode, [x for x in lines if x], span, err.decode(errors="replace")
+    return proc.returncode, events, span, err.decode(errors="replace")
 
 
 # -- the databases each scenario starts from -------------------------------------
@@ -162,6 +169,64 @@ def test_sigkill_at_random_points_leaves_the_database_as_before(scenario, reques
         delay = rng.uniform(0, span * 1.2)
         outcomes[kill_and_check(fresh_copy(f"killed-{i}.db"), delay)[2]] += 1
     print(f"{scenario}: {outcomes['before']} kills interrupted the transaction, {outcomes['after']} came after its commit {where}")
+
+
+@pytest.fixture(scope="module")
+def big_db(tmp_path_factory):
+    """20,000 contacts (about 6 MB): copying it takes long enough to be hit."""
+    path = tmp_path_factory.mktemp("kill-copy") / "big.db"
+    with CRM(str(path), plugins=[]) as crm:
+        crm.migrate()
+        with crm.store.transaction():
+            crm.store.executemany("INSERT INTO contacts (email, first_name, notes) VALUES (?, ?, ?)",
+                                  [(f"p{i}@example.com", f"First{i}", "note " * 20) for i in range(20000)])
+    return str(path)
+
+
+def test_sigkill_during_backup_leaves_no_partial_backup(big_db, tmp_path):
+    rng = random.Random(f"{SEED}-backup")
+    source = database_digest(big_db)
+    env = crm_env("")
+
+    def kill_and_check(i, delay):
+        target = tmp_path / f"backup-{i}.db"
+        run_traced(big_db, ["backup", str(target)], env, kill_after=delay, trigger="BACKUP")
+        if target.exists():  # only ever under its name when complete
+            assert integrity_check(str(target)) == "ok" and database_digest(str(target)) == source, f"CRM_KILL_SEED={SEED}"
+        return target.exists()
+
+    assert kill_and_check(0, 0) is False
+    code, events, span, err = run_traced(big_db, ["backup", str(tmp_path / "full.db")], env, trigger="BACKUP")
+    assert code == 0 and events == ["BACKUP"], err
+    written = [kill_and_check(i, rng.uniform(0, span * 1.2)) for i in range(1, ITERATIONS)]
+    assert database_digest(big_db) == source
+    print(f"backup: {written.count(False) + 1} kills left no backup, {written.count(True)} a complete one (CRM_KILL_SEED={SEED})")
+
+
+def test_sigkill_during_restore_leaves_the_old_or_the_new_database(big_db, tmp_path):
+    rng = random.Random(f"{SEED}-restore")
+    pristine = base_db(tmp_path / "current.db", contacts=10)
+    before, after = database_digest(pristine), database_digest(big_db)
+    env = crm_env("")
+
+    def kill_and_check(i, delay):
+        db = str(tmp_path / f"restore-{i}.db")
+        shutil.copyfile(pristine, db)
+        # The second copy is the restore itself (the first keeps DB.before-restore).
+        run_traced(db, ["restore", "--yes", big_db], env, kill_after=delay, trigger="BACKUP", nth=2)
+        assert integrity_check(db) == "ok", f"CRM_KILL_SEED={SEED}"
+        state = database_digest(db)
+        assert state in (before, after), f"kill after {delay:.4f}s left a mix of old and new (CRM_KILL_SEED={SEED})"
+        return state == before
+
+    assert kill_and_check(0, 0) is True
+    full = str(tmp_path / "full.db")
+    shutil.copyfile(pristine, full)
+    code, events, span, err = run_traced(full, ["restore", "--yes", big_db], env, trigger="BACKUP", nth=2)
+    assert code == 0 and events == ["BACKUP", "BACKUP"], err
+    assert database_digest(full) == after
+    old = [kill_and_check(i, rng.uniform(0, span * 1.2)) for i in range(1, ITERATIONS)]
+    print(f"restore: {old.count(True) + 1} kills left the old database, {old.count(False)} the new one (CRM_KILL_SEED={SEED})")
 
 
 # -- read-only database file --------------------------------------------------------
