@@ -313,3 +313,20 @@ def test_doctor_warns_about_a_database_others_can_read(run_cli):
     assert code == 0
     warning = next(f for f in found if f["check"] == "permissions")
     assert warning["status"] == "warning" and warning["fix"] == f"chmod 600 {run_cli.db}"
+
+
+def test_doctor_on_an_uninitialised_database_says_to_init(run_cli, tmp_path):
+    code, found = doctor_json(run_cli, db=str(tmp_path / "new.db"))
+    assert code == 1
+    schema = next(f for f in found if f["check"] == "schema")
+    assert schema["status"] == "problem" and schema["fix"] == f"crm --db {tmp_path / 'new.db'} init"
+
+
+def test_restore_refuses_to_replace_a_database_that_is_not_a_crm(run_cli, saved, tmp_path):
+    foreign = tmp_path / "foreign.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE notes (text TEXT)").connection.close()
+    result = run_cli(["restore", "--yes", saved], db=str(foreign))
+    assert result.exit_code == 1 and "is not a CRM database; restore into a new file instead" in result.output
+    conn = sqlite3.connect(foreign)
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["notes"]
+    conn.close()
