@@ -187,14 +187,13 @@ def restore(crm, source, yes=False):
     if os.path.exists(source) and os.path.exists(crm.location) and os.path.samefile(source, crm.location):
         raise _error(f"{source} is the database itself")
     counts = verify_backup(source)
-    current = count_rows(crm.store.conn)
-    held = sum(current.values())
-    if held and not yes:
-        raise _error(f"{crm.location} holds {held} records and restoring replaces them all; "
-                     f"add --yes to go ahead (the current database is kept as {crm.location}.before-restore)")
-    kept = None
     if crm.store.table_names() and not crm.store.table_exists("_crm_migrations"):
         raise _error(f"{crm.location} holds tables but is not a CRM database; restore into a new file instead")
+    held = sum(count_rows(crm.store.conn).values())
+    if held and not yes:
+        raise _error(f"{crm.location} holds {held} records and restoring replaces them all; "
+                     f"add --yes to go ahead (the current database is kept as {_keep_name(crm.location)})")
+    kept = None
     if crm.store.table_names():
         kept = _keep_name(crm.location)
         backup(crm, kept)
