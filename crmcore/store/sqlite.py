@@ -62,7 +62,10 @@ class SQLiteStore:
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
-            raise _friendly(exc) or StoreError(f"cannot open database {self.path}: {exc}") from None
+            hint = ""
+            if "unable to open" in str(exc) and not os.access(os.path.dirname(os.path.abspath(self.path)), os.W_OK):
+                hint = " (its folder is not writable, and SQLite keeps the -wal and -shm files next to the database)"
+            raise _friendly(exc) or StoreError(f"cannot open database {self.path}: {exc}{hint}") from None
         self._depth = 0
         self._db = None
 
