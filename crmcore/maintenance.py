@@ -367,7 +367,9 @@ def doctor_command(as_json):
     try:
         found = doctor(get_crm(migrate=False))
     except StoreError as exc:
-        found = [_finding("integrity", "problem", str(exc), "restore the last good backup: crm restore FILE")]
+        damaged = "damaged" in str(exc)
+        fix = "restore the last good backup: crm restore FILE" if damaged else "check that you may read and write the file and its folder"
+        found = [_finding("integrity" if damaged else "database", "problem", str(exc), fix)]
     if as_json:
         print_rows(found, ["check", "status", "message", "fix"], "json")
     else:

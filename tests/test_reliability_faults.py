@@ -13,6 +13,7 @@ checksum of every table, schema included); otherwise it may also be exactly
 the complete result. Nothing in between, and PRAGMA integrity_check is ok.
 """
 
+import contextlib
 import os
 import random
 import resource
@@ -232,24 +233,51 @@ def test_sigkill_during_restore_leaves_the_old_or_the_new_database(big_db, tmp_p
 # -- read-only database file --------------------------------------------------------
 
 
+@contextlib.contextmanager
+def read_only(*paths):
+    """Make files and folders unwritable. As root, permissions do not stop
+    writes, so they are also made immutable (chattr +i)."""
+    modes = {p: os.stat(p).st_mode & 0o777 for p in paths}
+    for p in paths:
+        os.chmod(p, 0o555 if os.path.isdir(p) else 0o444)
+    immutable = []
+    try:
+        if os.geteuid() == 0:
+            for p in paths:
+                done = subprocess.run(["chattr", "+i", p], capture_output=True, text=True) if shutil.which("chattr") else None
+                if done is None or done.returncode != 0:
+                    pytest.skip("SKIPPED LOUDLY: running as root and this filesystem cannot make a file immutable "
+                                f"(chattr +i: {done.stderr.strip() if done else 'chattr not installed'}); run as a normal user")
+                immutable.append(p)
+        yield
+    finally:
+        for p in immutable:
+            subprocess.run(["chattr", "-i", p], check=True)
+        for p, mode in modes.items():
+            os.chmod(p, mode)
+
+
 @pytest.fixture
 def read_only_db(tmp_path):
-    """A CRM database file that cannot be written. As root, permissions do not
-    stop writes, so the file is also made immutable (chattr +i)."""
     path = base_db(tmp_path / "ro.db", contacts=50)
-    os.chmod(path, 0o444)
-    immutable = False
-    if os.geteuid() == 0:
-        done = subprocess.run(["chattr", "+i", path], capture_output=True, text=True) if shutil.which("chattr") else None
-        if done is None or done.returncode != 0:
-            os.chmod(path, 0o600)
-            pytest.skip("SKIPPED LOUDLY: running as root and this filesystem cannot make a file immutable "
-                        f"(chattr +i: {done.stderr.strip() if done else 'chattr not installed'}); run as a normal user")
-        immutable = True
-    yield path
-    if immutable:
-        subprocess.run(["chattr", "-i", path], check=True)
-    os.chmod(path, 0o600)
+    with read_only(path):
+        yield path
+
+
+def test_read_only_folder_says_why_the_database_cannot_be_opened(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    db = base_db(folder / "crm.db", contacts=5)  # closed cleanly: no -wal or -shm file
+    before = database_digest(db)
+    with read_only(db, str(folder)):
+        done = subprocess.run(crm_argv(db, "contacts", "list"), env=crm_env(""), capture_output=True, text=True)
+        assert done.returncode == 1
+        assert done.stderr == (f"Error: cannot open database {db}: unable to open database file (its folder is not "
+                               "writable, and SQLite keeps the -wal and -shm files next to the database)\n")
+        doctor = subprocess.run(crm_argv(db, "doctor"), env=crm_env(""), capture_output=True, text=True)
+        assert doctor.returncode == 1
+        assert "-> check that you may read and write the file and its folder" in doctor.stdout
+    assert database_digest(db) == before
 
 
 def test_read_only_database_gives_one_line_error_and_stays_intact(read_only_db, tmp_path):
