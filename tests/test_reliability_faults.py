@@ -7,10 +7,14 @@ from CRM_KILL_SEED (random when unset; every failure message prints it).
 
 How a kill is aimed: the child is the real `crm` command started through a
 tiny wrapper that reports, on a pipe, each BEGIN and COMMIT it sends to
-SQLite. The parent waits for BEGIN, sleeps a random time, then SIGKILLs.
-If no COMMIT was reported the database must be exactly as before (content
-checksum of every table, schema included); otherwise it may also be exactly
-the complete result. Nothing in between, and PRAGMA integrity_check is ok.
+SQLite (and each online copy for backup/restore). The parent waits for that
+event, sleeps a random time, then SIGKILLs. The first kill of each scenario
+comes right after the event, so it always interrupts; the others land
+anywhere up to just after the commit. If no COMMIT was reported the
+database must be exactly as before (content checksum of every table, schema
+included); otherwise it may also be exactly the complete result (timestamps
+aside). Nothing in between, PRAGMA integrity_check is ok, and running the
+command again completes it.
 """
 
 import contextlib
