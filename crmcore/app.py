@@ -269,22 +269,24 @@ class CRM:
     def migrate(self):
         """Apply pending migrations of the core and enabled plugins; return their names.
 
-        Each migration and its record commit together, so a crash leaves
-        either the old or the new schema."""
+        All of them and their records commit together (SQLite DDL is
+        transactional), so a crash or a failing migration leaves exactly the
+        schema the database had before the command."""
         applied = []
-        for plugin, fn in self.pending_migrations():
-            try:
-                with self.store.transaction():
-                    fn(self.store)
-                    self.store.execute(
-                        "INSERT INTO _crm_migrations (plugin, name, applied_at) VALUES (?, ?, ?)",
-                        (plugin, fn.__name__, normalize.now()),
-                    )
-            except StoreError:
-                raise
-            except Exception as exc:
-                raise PluginError(plugin, f"migration {fn.__name__}", exc) from exc
-            applied.append(f"{plugin}.{fn.__name__}")
+        with self.store.transaction():
+            for plugin, fn in self.pending_migrations():
+                try:
+                    with self.store.transaction():
+                        fn(self.store)
+                        self.store.execute(
+                            "INSERT INTO _crm_migrations (plugin, name, applied_at) VALUES (?, ?, ?)",
+                            (plugin, fn.__name__, normalize.now()),
+                        )
+                except StoreError:
+                    raise
+                except Exception as exc:
+                    raise PluginError(plugin, f"migration {fn.__name__}", exc) from exc
+                applied.append(f"{plugin}.{fn.__name__}")
         return applied
 
     def require_schema(self):

@@ -719,3 +719,4 @@ def quickstart(n_contacts, output):
     path = write_report(crm, "dashboard", output, {}, False)
     click.echo(f"Dashboard written to {os.path.abspath(path)}")
 
+from . import maintenance  # noqa: E402,F401  - registers backup, restore and doctor on `cli`

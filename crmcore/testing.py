@@ -115,3 +115,88 @@ def crm_subprocess(tmp_path):
         return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=120)
 
     return run
+
+
+# -- reliability helpers (tests/test_reliability_*.py) ------------------------------
+# Real `crm` subprocesses and whole-database comparisons, for tests that kill,
+# starve or race the CLI. Plugin authors may use them for the same purpose.
+
+
+def crm_argv(db, *args):
+    """Command line that runs the real ``crm`` with the current interpreter."""
+    import sys
+
+    return [sys.executable, "-c", "from crmcore.cli import main; main()", "--db", str(db), *map(str, args)]
+
+
+def crm_env(plugins="", **extra):
+    """Environment for a ``crm`` subprocess: ``plugins`` becomes CRM_LOAD_PLUGINS
+    (``None``: every installed plugin); CRM_DB/CRM_TEMPLATES are cleared."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CRM_LOAD_PLUGINS", "CRM_DB", "CRM_TEMPLATES")}
+    env["CRM_USER"] = "tester"
+    if plugins is not None:
+        env["CRM_LOAD_PLUGINS"] = plugins
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def database_digest(path, ignore_times=False):
+    """SHA-256 over the schema and every table's rows (in rowid order).
+
+    Equal digests mean equal content. ``ignore_times`` blanks timestamp
+    columns (``at`` and ``*_at``) so two runs of one command compare equal.
+    A missing file counts as an empty database."""
+    import hashlib
+    import sqlite3
+
+    h = hashlib.sha256()
+    if not os.path.exists(path):
+        return h.hexdigest()
+    conn = sqlite3.connect(path)
+    try:
+        for name, sql in conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name"):
+            h.update(f"{name}\0{sql}\n".encode())
+        # Virtual (full-text) tables only show their content table again; their
+        # index lives in shadow tables, which are hashed like any other table.
+        tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name")
+        for (table,) in tables.fetchall():
+            try:
+                cur, ordered = conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid'), True
+            except sqlite3.OperationalError:  # a WITHOUT ROWID table
+                cur, ordered = conn.execute(f'SELECT * FROM "{table}"'), False
+            cols = [d[0] for d in cur.description]
+            blank = [i for i, c in enumerate(cols) if ignore_times and (c == "at" or c.endswith("_at"))]
+            rows = cur.fetchall()
+            if blank:
+                rows = [tuple(None if i in blank else v for i, v in enumerate(r)) for r in rows]
+            h.update(f"{table}\0{len(rows)}\n".encode())
+            h.update(repr(rows if ordered else sorted(map(repr, rows))).encode())
+    finally:
+        conn.close()
+    return h.hexdigest()
+
+
+def integrity_check(path, fts=True):
+    """``PRAGMA integrity_check`` (``"ok"`` when sound), plus the contacts
+    full-text index's own check when ``fts`` (that one needs a writable file)."""
+    import sqlite3
+
+    if not os.path.exists(path):
+        return "ok"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        result = ", ".join(r[0] for r in conn.execute("PRAGMA integrity_check"))
+        if fts and conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'contacts_fts'").fetchone():
+            conn.execute("INSERT INTO contacts_fts (contacts_fts) VALUES ('integrity-check')")
+        return result
+    finally:
+        conn.close()
+
+
+def write_contacts_csv(path, rows, start=0):
+    """A contacts CSV with ``rows`` rows, e-mails ``p{start}@example.com`` onwards."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("email,first_name,last_name,country,company,tags,consent\n")
+        for i in range(start, start + rows):
+            f.write(f"p{i}@example.com,First{i},Last{i},DE,Company {i % 250},\"vip,import\",{i % 2}\n")
+    return str(path)

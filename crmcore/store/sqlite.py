@@ -38,6 +38,8 @@ def _friendly(exc):
         return StoreError("database is read-only: check the file's permissions")
     if "disk" in text and "full" in text:
         return StoreError("disk is full: free some space; nothing was written")
+    if "disk I/O error" in text:
+        return StoreError("disk I/O error: the disk may be full or failing, or the file is over a size limit; the change was not saved")
     if "not a database" in text or "malformed" in text:
         return StoreError(f"database file is damaged or not a CRM database ({text})")
     return None
@@ -63,7 +65,10 @@ class SQLiteStore:
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
-            raise _friendly(exc) or StoreError(f"cannot open database {self.path}: {exc}") from None
+            hint = ""
+            if "unable to open" in str(exc) and not os.access(os.path.dirname(os.path.abspath(self.path)), os.W_OK):
+                hint = " (its folder is not writable, and SQLite keeps the -wal and -shm files next to the database)"
+            raise _friendly(exc) or StoreError(f"cannot open database {self.path}: {exc}{hint}") from None
         self._depth = 0
         self._db = None
 
@@ -95,19 +100,24 @@ class SQLiteStore:
         self._depth += 1
         try:
             yield self
-        except BaseException:
+        except BaseException as exc:
             self._depth -= 1
-            if depth == 0:
-                self.conn.execute("ROLLBACK")
-            else:
-                self.conn.execute(f"ROLLBACK TO sp{depth}")
-                self.conn.execute(f"RELEASE sp{depth}")
+            # SQLite may have rolled the whole transaction back itself (disk
+            # full, I/O error); a second ROLLBACK would hide the real error.
+            if self.conn.in_transaction:
+                if depth == 0:
+                    self.conn.execute("ROLLBACK")
+                else:
+                    self.conn.execute(f"ROLLBACK TO sp{depth}")
+                    self.conn.execute(f"RELEASE sp{depth}")
+            if isinstance(exc, sqlite3.OperationalError) and _friendly(exc):
+                raise _friendly(exc) from None
             raise
         self._depth -= 1
         try:
             self.conn.execute("COMMIT" if depth == 0 else f"RELEASE sp{depth}")
         except sqlite3.OperationalError as exc:
-            if depth == 0:
+            if depth == 0 and self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise _friendly(exc) or exc from None
 
