@@ -69,7 +69,7 @@ def _clip(text, n):
 def _table(title, headers, rows, note=""):
     head = "".join(f"<th scope='col'>{_e(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f"<td{'' if isinstance(c, str) else ' class=num'}>{_e(c if isinstance(c, str) else _fmt(c))}</td>" for c in row) + "</tr>"
+        "<tr>" + "".join(f"<td>{_e(c)}</td>" if isinstance(c, str) else f"<td class='num'>{_e(_fmt(c))}</td>" for c in row) + "</tr>"
         for row in rows
     )
     note = f"<p class='muted'>{_e(note)}</p>" if note else ""
