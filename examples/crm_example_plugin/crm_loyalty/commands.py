@@ -11,7 +11,7 @@ def loyalty():
     """Loyalty points earned on orders (example plugin)."""
 
 
-@loyalty.command("award")
+@loyalty.command("award", context_settings={"ignore_unknown_options": True})  # lets POINTS be negative
 @click.argument("contact")
 @click.argument("points", type=int)
 @click.option("--reason", default="manual", show_default=True)
