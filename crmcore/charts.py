@@ -79,7 +79,7 @@ def _table(title, headers, rows, note=""):
 
 def _svg(title, width, height, body):
     return (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='{width}' height='{height}' "
-            f"role='img' font-family='system-ui, sans-serif' font-size='11'><title>{_e(title)}</title>{body}</svg>")
+            f"role='img' font-family='system-ui, sans-serif' font-size='11' style='--w:{width}px'><title>{_e(title)}</title>{body}</svg>")
 
 
 def _figure(title, svg, table, empty=False):
