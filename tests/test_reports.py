@@ -9,7 +9,6 @@ import pytest
 
 from crmcore import hookimpl, reports
 from crmcore.app import CRMError
-from crmcore.demo import generate
 from crmcore.entities import Contact, Deal, Order
 
 TODAY = dt.date(2025, 6, 15)
@@ -78,13 +77,12 @@ def test_report_is_self_contained(small):
     assert "@media print" in html and "viewport" in html
 
 
-def test_same_database_gives_same_bytes(make_crm, tmp_path):
+def test_same_database_gives_same_bytes(sample_crm, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    first = make_crm(name="a/crm.db")
-    generate(first, 150, seed=7, today=TODAY)
-    second = make_crm(name="b/crm.db")
-    generate(second, 150, seed=7, today=TODAY)
+    first = sample_crm(contacts=150, seed=7, name="a/crm.db", today=TODAY)
+    second = sample_crm(contacts=150, seed=7, name="b/crm.db", today=TODAY)
+    assert first.store.count("orders") > 500
     html = reports.render(first, "dashboard")
     assert html == reports.render(first, "dashboard")
     assert html == reports.render(second, "dashboard")
