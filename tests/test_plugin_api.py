@@ -104,3 +104,30 @@ def test_docgen_check_fails_when_the_reference_drifts(monkeypatch, tmp_path, cap
     monkeypatch.setattr(docgen, "DOCS", stale)
     assert docgen.main(["--check"]) == 1
     assert "out of date" in capsys.readouterr().err
+
+
+GUIDE = docgen.DOCS.parent / "plugin-guide.md"
+
+
+def test_plugin_guide_links_resolve_and_it_covers_every_helper():
+    import re
+
+    from crmcore import charts, formatting, testing
+
+    text = GUIDE.read_text(encoding="utf-8")
+    for target in re.findall(r"\]\(([^)#]+)\)", text):
+        if not target.startswith("http"):
+            assert (GUIDE.parent / target).exists(), f"broken link {target}"
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^## (.+)$", text, re.M)}
+    for anchor in re.findall(r"\]\(#([^)]+)\)", text):
+        assert anchor in anchors, f"broken anchor #{anchor}"
+    for name in charts.TEMPLATE_GLOBALS:
+        assert f"`{name}(" in text, f"chart helper {name} is not documented"
+    for name in formatting.FILTERS:
+        assert f"`{name}`" in text
+    fixtures = [n for n, v in vars(testing).items() if hasattr(v, "_pytestfixturefunction") or type(v).__name__ == "FixtureFunctionDefinition"]
+    assert fixtures, "no fixtures found in crmcore.testing"
+    for name in fixtures:
+        assert f"`{name}" in text, f"fixture {name} is not documented"
+    for hook in (n for n in vars(hookspecs) if n.startswith("crm_register_")):
+        assert hook in text, f"{hook} has no section in the guide"
