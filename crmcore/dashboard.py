@@ -85,12 +85,10 @@ def context(crm, params):
         },
         "new_contacts": new_contacts,
         "pipeline": pipeline_rows,
-        "pipeline_chart": [(r["stage"], r["weighted"]) for r in pipeline_rows],
         "pipeline_stacked": [(r["stage"], [r["weighted"], r["amount"] - r["weighted"]]) for r in pipeline_rows],
         "revenue_by_month": revenue_by_month,
         "revenue_by_channel": [(r["channel"], round(r["revenue"], 2)) for r in channels],
         "countries": [(r["country"], r["contacts"]) for r in countries],
-        "top_countries": countries[:10],
         "top_customers": top_customers,
         "sections": sections,
     }
