@@ -6,9 +6,11 @@ alternative that also prints the exact numbers. Every label is escaped here
 because the result is marked safe for Jinja2. Colours are attributes, not
 CSS, so a chart copied out of a report still looks right.
 
-No charting library produces static, dependency-free SVG for offline files
-better than these few functions (the Python ones need a browser runtime or
-pull in matplotlib), so they stay small and are tested by parsing their output.
+Why not a library: pygal, the maintained pure-Python SVG one, links its
+tooltips script from the web by default, has no heat grid and no data-table
+alternative, and would still need wrapping for escaping and sizing; the
+matplotlib family is heavy and draws text as paths. These few functions do
+exactly what reports need and are tested by parsing their output.
 """
 
 import math
