@@ -90,8 +90,14 @@ def _figure(title, svg, table, empty=False):
     return Markup(f"<figure class='chart'><figcaption>{_e(title)}</figcaption>{svg}{table}</figure>")
 
 
+def _num(value):
+    """A plottable number: ``None``, NaN and infinities count as 0."""
+    value = float(value or 0)
+    return value if math.isfinite(value) else 0.0
+
+
 def _pairs(data):
-    pairs = [(str(label), float(value or 0)) for label, value in data]
+    pairs = [(str(label), _num(value)) for label, value in data]
     return pairs[:MAX_ITEMS], max(0, len(pairs) - MAX_ITEMS)
 
 
@@ -190,7 +196,7 @@ def _legend(names, x, y, width):
 def stacked_bar_chart(rows, series, title, x_label="", y_label="", width=640, height=300):
     """Stacked bars: ``rows`` is ``[(label, [value per series]), ...]``, ``series`` the names."""
     series = [str(s) for s in series]
-    rows = [(str(label), [float(v or 0) for v in values]) for label, values in rows]
+    rows = [(str(label), [_num(v) for v in values]) for label, values in rows]
     dropped = max(0, len(rows) - MAX_ITEMS)
     rows = rows[:MAX_ITEMS]
     table = _table(title, [x_label or "label", *series, "total"], [(label, *values, sum(values)) for label, values in rows], _left_note(dropped))
@@ -219,7 +225,7 @@ def stacked_bar_chart(rows, series, title, x_label="", y_label="", width=640, he
 
 def line_chart(data, title, x_label="", y_label="", width=640, height=280, color=PALETTE[0]):
     """One line over ``[(label, value), ...]`` in order (a time series), with the area shaded."""
-    pairs = [(str(label), float(value or 0)) for label, value in data]
+    pairs = [(str(label), _num(value)) for label, value in data]
     kept = pairs[-MAX_ITEMS * 4:]
     note = f"Only the last {len(kept):,} of {len(pairs):,} points are listed." if len(kept) < len(pairs) else ""
     table = _table(title, [x_label or "label", y_label or "value"], kept, note)
@@ -302,7 +308,7 @@ def heat_grid(cells, title, x_label="", y_label="", size=5, width=360):
         x, y = int(x), int(y)
         if not (1 <= x <= size and 1 <= y <= size):
             raise ValueError(f"heat_grid cell ({x}, {y}) is outside 1..{size}")
-        grid[(x, y)] = grid.get((x, y), 0) + float(v or 0)
+        grid[(x, y)] = grid.get((x, y), 0) + _num(v)
     peak = max(grid.values(), default=0)
     table = _table(title, [f"{y_label or 'y'} \\ {x_label or 'x'}", *map(str, range(1, size + 1))],
                    [(str(y), *(grid.get((x, y), 0.0) for x in range(1, size + 1))) for y in range(size, 0, -1)])

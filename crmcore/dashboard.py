@@ -25,7 +25,16 @@ def _change(now, before):
     return None if not before else round(100 * (now - before) / before, 1)
 
 
+PARAMS = {"owner": "show only this sales rep's pipeline and win rate"}
+
+
 def context(crm, params):
+    from .app import CRMError
+
+    unknown = sorted(set(params) - set(PARAMS))
+    if unknown:
+        raise CRMError(f"dashboard: unknown --param {unknown[0]!r} (known: " + ", ".join(f"{k} = {v}" for k, v in PARAMS.items()) + ")")
+    owner = params.get("owner") or None
     store = crm.store
     q, v = store.query, store.query_value
     as_of = v("SELECT max(d) FROM (SELECT max(ordered_at) AS d FROM orders UNION ALL SELECT max(substr(created_at, 1, 10)) FROM contacts)")
@@ -46,9 +55,10 @@ def context(crm, params):
         (_month_back(last_month, 11) + "-01",))}
     new_contacts = [(m, new.get(m, 0)) for m in months[12:]]
 
-    pipeline_rows = crm.pipeline()
+    pipeline_rows = crm.pipeline(owner=owner)
     closed = {r["status"]: r for r in q(
-        "SELECT status, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals WHERE status != 'open' GROUP BY status")}
+        "SELECT status, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals "
+        "WHERE status != 'open' AND (? IS NULL OR owner = ?) GROUP BY status", (owner, owner))}
     won, lost = closed.get("won", {}).get("deals", 0), closed.get("lost", {}).get("deals", 0)
 
     countries = q("SELECT coalesce(country, '–') AS country, count(*) AS contacts FROM contacts GROUP BY country ORDER BY contacts DESC, country")
@@ -64,6 +74,7 @@ def context(crm, params):
         sections.append({"title": section.title, "template": section.template, "context": section.context(crm), "plugin": section.plugin})
     return {
         "as_of": as_of,
+        "owner": owner,
         "period": f"{months[12]} to {months[-1]}",
         "totals": {
             "contacts": contacts,

@@ -141,3 +141,13 @@ def test_many_items_are_capped_and_the_table_says_so():
 
 def test_template_globals_expose_every_helper():
     assert set(charts.TEMPLATE_GLOBALS) == {"bar_chart", "stacked_bar_chart", "line_chart", "donut_chart", "heat_grid"}
+
+
+def test_missing_and_non_finite_values_plot_as_zero():
+    nan, inf = float("nan"), float("inf")
+    for markup in (charts.bar_chart([("a", None), ("b", nan), ("c", 2)], "Gaps"),
+                   charts.line_chart([("a", inf), ("b", 2)], "Gaps"),
+                   charts.stacked_bar_chart([("a", [None, nan]), ("b", [1, 2])], ["x", "y"], "Gaps"),
+                   charts.heat_grid({(1, 1): nan, (2, 2): 3}, "Gaps")):
+        figure = parse(markup)
+        assert "nan" not in str(markup).lower() and "inf" not in "".join(figure.itertext()).lower()

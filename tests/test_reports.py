@@ -57,6 +57,22 @@ def test_dashboard_figures_on_a_small_crm(small):
     assert [r["revenue"] for r in ctx["top_customers"]] == [150.0]
 
 
+def test_dashboard_owner_param_narrows_pipeline_and_win_rate(small):
+    from crmcore import dashboard
+
+    small.add_many([Deal(title="mine", amount=400.0, stage="qualified", owner="anna"),
+                    Deal(title="won", amount=50.0, stage="won", status="won", owner="anna"),
+                    Deal(title="gone", amount=70.0, stage="lost", status="lost", owner="bert")])
+    everyone = dashboard.context(small, {})["totals"]
+    anna = dashboard.context(small, {"owner": "anna"})["totals"]
+    assert everyone["pipeline_value"] == 1600.0 and everyone["win_rate"] == 50.0
+    assert anna["pipeline_value"] == 400.0 and anna["pipeline_weighted"] == 100.0 and anna["win_rate"] == 100.0
+    assert anna["revenue_12"] == everyone["revenue_12"]  # revenue is not per rep
+    assert "open deals of anna" in reports.render(small, "dashboard", {"owner": "anna"})
+    with pytest.raises(CRMError, match="unknown --param 'ownr'"):
+        dashboard.context(small, {"ownr": "anna"})
+
+
 def test_dashboard_renders_and_escapes_user_data(small):
     html = reports.render(small, "dashboard")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
