@@ -65,7 +65,7 @@ def context(crm, params):
     channels = q("SELECT coalesce(nullif(channel, ''), 'other') AS channel, sum(total) AS revenue FROM orders "
                   "WHERE ordered_at >= ? GROUP BY 1 ORDER BY revenue DESC, channel", (months[12] + "-01",))
     top_customers = q(
-        "SELECT c.first_name || ' ' || c.last_name AS name, coalesce(nullif(c.company, ''), '–') AS company, c.country AS country, "
+        "SELECT coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), c.email, '#' || c.id) AS name, coalesce(nullif(c.company, ''), '–') AS company, c.country AS country, "
         "count(o.id) AS orders, sum(o.total) AS revenue FROM orders o JOIN contacts c ON c.id = o.contact_id "
         "WHERE o.ordered_at >= ? GROUP BY c.id ORDER BY revenue DESC, c.id LIMIT 10", (months[12] + "-01",))
 

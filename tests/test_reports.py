@@ -54,7 +54,7 @@ def test_dashboard_figures_on_a_small_crm(small):
     assert len(ctx["revenue_by_month"]) == 24 and ctx["revenue_by_month"][0] == ("2023-07", 0)
     assert ctx["new_contacts"][-2:] == [("2025-05", 1), ("2025-06", 1)]
     assert ctx["revenue_by_channel"] == [("web", 100.0), ("store", 50.0)]
-    assert [r["revenue"] for r in ctx["top_customers"]] == [150.0]
+    assert [(r["name"], r["orders"], r["revenue"]) for r in ctx["top_customers"]] == [("Ada <script>alert(1)</script>", 2, 150.0)]
 
 
 def test_dashboard_owner_param_narrows_pipeline_and_win_rate(small):
