@@ -110,7 +110,7 @@ def _text(x, y, text, anchor="middle", fill=INK, size=None, extra=""):
     return f"<text x='{x:.1f}' y='{y:.1f}' text-anchor='{anchor}' fill='{fill}'{size}{extra}>{_e(text)}</text>"
 
 
-def _value_axis(left, top, plot_w, plot_h, ticks, y_label, height):
+def _value_axis(left, top, plot_w, plot_h, ticks, y_label):
     """Horizontal gridlines with compact tick labels and the rotated y-axis label."""
     parts = []
     for t in ticks:
@@ -147,11 +147,11 @@ def bar_chart(data, title, x_label="", y_label="", width=640, height=280, horizo
     plot_w, plot_h = width - left - right, height - bottom - top
     ticks = _nice_ticks(max(v for _, v in pairs))
     step = plot_w / len(pairs)
-    parts = _value_axis(left, top, plot_w, plot_h, ticks, y_label, height)
+    parts = _value_axis(left, top, plot_w, plot_h, ticks, y_label)
     for i, (label, value) in enumerate(pairs):
         h = plot_h * max(value, 0) / ticks[-1]
         x = left + i * step + step * 0.15
-        parts.append(f"<rect x='{x:.1f}' y='{top + plot_h - h:.1f}' width='{step * 0.7:.1f}' height='{h:.1f}' rx='2' fill='{color}'>"
+        parts.append(f"<rect x='{x:.1f}' y='{top + plot_h - h:.1f}' width='{step * 0.7:.1f}' height='{h:.1f}' rx='2' fill='{_e(color)}'>"
                      f"<title>{_e(label)}: {_e(_fmt(value))}</title></rect>")
         if len(pairs) <= 16:
             parts.append(_text(x + step * 0.35, top + plot_h - h - 4, _short(value), size=10))
@@ -171,7 +171,7 @@ def _hbars(pairs, title, x_label, y_label, width, color):
         y = top + i * row
         w = plot_w * max(value, 0) / peak
         parts.append(_text(left - 8, y + row * 0.65, _clip(label, 26), "end"))
-        parts.append(f"<rect x='{left}' y='{y + 4}' width='{w:.1f}' height='{row - 8}' rx='2' fill='{color}'>"
+        parts.append(f"<rect x='{left}' y='{y + 4}' width='{w:.1f}' height='{row - 8}' rx='2' fill='{_e(color)}'>"
                      f"<title>{_e(label)}: {_e(_fmt(value))}</title></rect>")
         parts.append(_text(left + w + 6, y + row * 0.65, _short(value), "start", size=10))
     parts.append(f"<line x1='{left}' y1='{top}' x2='{left}' y2='{height - bottom}' stroke='#9ca3af'/>")
@@ -207,7 +207,7 @@ def stacked_bar_chart(rows, series, title, x_label="", y_label="", width=640, he
     plot_w, plot_h = width - left - right, height - bottom - top
     ticks = _nice_ticks(max(sum(max(v, 0) for v in values) for _, values in rows))
     step = plot_w / len(rows)
-    parts = legend + _value_axis(left, top, plot_w, plot_h, ticks, y_label, height)
+    parts = legend + _value_axis(left, top, plot_w, plot_h, ticks, y_label)
     for i, (label, values) in enumerate(rows):
         x, base = left + i * step + step * 0.15, top + plot_h
         for j, value in enumerate(values):
@@ -237,11 +237,11 @@ def line_chart(data, title, x_label="", y_label="", width=640, height=280, color
     step = plot_w / max(len(pairs) - 1, 1)
     xy = [(left + i * step, top + plot_h - plot_h * max(v, 0) / ticks[-1]) for i, (_, v) in enumerate(pairs)]
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
-    parts = _value_axis(left, top, plot_w, plot_h, ticks, y_label, height)
-    parts.append(f"<polygon points='{left:.1f},{top + plot_h:.1f} {points} {xy[-1][0]:.1f},{top + plot_h:.1f}' fill='{color}' fill-opacity='0.12'/>")
-    parts.append(f"<polyline points='{points}' fill='none' stroke='{color}' stroke-width='2.2' stroke-linejoin='round'/>")
+    parts = _value_axis(left, top, plot_w, plot_h, ticks, y_label)
+    parts.append(f"<polygon points='{left:.1f},{top + plot_h:.1f} {points} {xy[-1][0]:.1f},{top + plot_h:.1f}' fill='{_e(color)}' fill-opacity='0.12'/>")
+    parts.append(f"<polyline points='{points}' fill='none' stroke='{_e(color)}' stroke-width='2.2' stroke-linejoin='round'/>")
     for (x, y), (label, value) in zip(xy, pairs):
-        parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='{3 if len(pairs) <= 40 else 1.5}' fill='{color}'><title>{_e(label)}: {_e(_fmt(value))}</title></circle>")
+        parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='{3 if len(pairs) <= 40 else 1.5}' fill='{_e(color)}'><title>{_e(label)}: {_e(_fmt(value))}</title></circle>")
     every = _every([p[0] for p in pairs], step)
     for i, (label, _) in enumerate(pairs):
         if i % every == 0:

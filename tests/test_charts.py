@@ -151,3 +151,9 @@ def test_missing_and_non_finite_values_plot_as_zero():
                    charts.heat_grid({(1, 1): nan, (2, 2): 3}, "Gaps")):
         figure = parse(markup)
         assert "nan" not in str(markup).lower() and "inf" not in "".join(figure.itertext()).lower()
+
+
+def test_colour_argument_cannot_break_out_of_its_attribute():
+    figure = parse(charts.bar_chart([("a", 1)], "Colour", color="red' onload='alert(1)"))
+    rect = next(svg_of(figure).iter(f"{SVG}rect"))
+    assert rect.get("fill") == "red' onload='alert(1)" and rect.get("onload") is None
