@@ -148,6 +148,16 @@ def test_user_folder_overrides_a_template_by_name(make_crm, tmp_path):
     assert "--accent: #ff6600" in html  # the restyled base is used too
 
 
+def test_custom_css_in_the_user_folder_restyles_every_report(make_crm, tmp_path):
+    user = tmp_path / "brand"
+    user.mkdir()
+    (user / "custom.css").write_text(":root { --accent: #7a0019; } header.page { background: #7a0019; }\n")
+    html = reports.render(make_crm(templates=str(user)), "dashboard")
+    styles = html.split("<style>")[1].split("</style>")[0]
+    assert styles.rstrip().endswith("header.page { background: #7a0019; }")  # last, so it wins
+    assert "#7a0019" not in reports.render(make_crm(name="plain.db"), "dashboard")
+
+
 def test_user_folder_beats_plugin_templates_which_beat_core(make_crm, tmp_path, sections_plugin):
     crm = make_crm(plugins=[sections_plugin])
     plugin_dir = crm.registry.template_dirs[0]
@@ -241,3 +251,17 @@ def test_report_render_user_errors(run_cli, args, message):
     result = run_cli(args)
     assert result.exit_code != 0
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_the_example_in_docs_reports_md_renders(make_crm, tmp_path, small):
+    """The replacement dashboard shown to businesses in docs/reports.md works as printed."""
+    import pathlib
+
+    doc = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "reports.md").read_text(encoding="utf-8")
+    example = doc.split("```jinja\n")[1].split("```")[0]
+    user = tmp_path / "acme"
+    user.mkdir()
+    (user / "dashboard.html").write_text(example)
+    small.templates = str(user)
+    html = reports.render(small, "dashboard")
+    assert "ACME sales" in html and "Pipeline value by stage" in html and "proposal" in html
