@@ -719,4 +719,6 @@ def quickstart(n_contacts, output):
     path = write_report(crm, "dashboard", output, {}, False)
     click.echo(f"Dashboard written to {os.path.abspath(path)}")
 
+
 from . import maintenance  # noqa: E402,F401  - registers backup, restore and doctor on `cli`
+from . import scaffold  # noqa: E402,F401  - adds `crm plugins new`

@@ -1,33 +1,105 @@
 """Queries behind the ``dashboard`` report. Plugins add sections through
-``crm_register_dashboard_sections``; a disabled plugin's section disappears."""
+``crm_register_dashboard_sections``; a disabled plugin's section disappears.
+
+"Recent" periods count back from the newest date in the data, not from
+today, so the same database always renders the same bytes.
+"""
+
+import datetime as dt
+
+
+def _month_back(month, n):
+    """``"2024-05"`` minus ``n`` months."""
+    y, m = int(month[:4]), int(month[5:7]) - n
+    while m < 1:
+        y, m = y - 1, m + 12
+    return f"{y:04d}-{m:02d}"
+
+
+def _months(last, count):
+    return [_month_back(last, count - 1 - i) for i in range(count)]
+
+
+def _change(now, before):
+    """Percentage change, or ``None`` when there is nothing to compare with."""
+    return None if not before else round(100 * (now - before) / before, 1)
+
+
+PARAMS = {"owner": "show only this sales rep's pipeline and win rate"}
 
 
 def context(crm, params):
+    from .app import CRMError
+
+    unknown = sorted(set(params) - set(PARAMS))
+    if unknown:
+        raise CRMError(f"dashboard: unknown --param {unknown[0]!r} (known: " + ", ".join(f"{k} = {v}" for k, v in PARAMS.items()) + ")")
+    owner = params.get("owner") or None
     store = crm.store
-    pipeline_rows = crm.pipeline()
+    q, v = store.query, store.query_value
+    as_of = v("SELECT max(d) FROM (SELECT max(ordered_at) AS d FROM orders UNION ALL SELECT max(substr(created_at, 1, 10)) FROM contacts)")
+    last_month = (as_of or dt.date(2000, 1, 1).isoformat())[:7]
+    months = _months(last_month, 24)
+    contacts = store.count("contacts")
+
+    revenue = {r["month"]: r for r in q(
+        "SELECT substr(ordered_at, 1, 7) AS month, sum(total) AS revenue, count(*) AS orders FROM orders "
+        "WHERE ordered_at >= ? GROUP BY month", (_month_back(last_month, 23) + "-01",))}
+    revenue_by_month = [(m, round(revenue[m]["revenue"], 2) if m in revenue else 0) for m in months]
+    rev_12 = sum(r for _, r in revenue_by_month[12:])
+    rev_prev = sum(r for _, r in revenue_by_month[:12])
+    orders_12 = sum(revenue[m]["orders"] for m in months[12:] if m in revenue)
+
+    new = {r["month"]: r["n"] for r in q(
+        "SELECT substr(created_at, 1, 7) AS month, count(*) AS n FROM contacts WHERE created_at >= ? GROUP BY month",
+        (_month_back(last_month, 11) + "-01",))}
+    new_contacts = [(m, new.get(m, 0)) for m in months[12:]]
+
+    pipeline_rows = crm.pipeline(owner=owner)
+    closed = {r["status"]: r for r in q(
+        "SELECT status, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals "
+        "WHERE status != 'open' AND (? IS NULL OR owner = ?) GROUP BY status", (owner, owner))}
+    won, lost = closed.get("won", {}).get("deals", 0), closed.get("lost", {}).get("deals", 0)
+
+    countries = q("SELECT coalesce(country, '–') AS country, count(*) AS contacts FROM contacts GROUP BY country ORDER BY contacts DESC, country")
+    channels = q("SELECT coalesce(nullif(channel, ''), 'other') AS channel, sum(total) AS revenue FROM orders "
+                  "WHERE ordered_at >= ? GROUP BY 1 ORDER BY revenue DESC, channel", (months[12] + "-01",))
+    top_customers = q(
+        "SELECT coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), c.email, '#' || c.id) AS name, coalesce(nullif(c.company, ''), '–') AS company, c.country AS country, "
+        "count(o.id) AS orders, sum(o.total) AS revenue FROM orders o JOIN contacts c ON c.id = o.contact_id "
+        "WHERE o.ordered_at >= ? GROUP BY c.id ORDER BY revenue DESC, c.id LIMIT 10", (months[12] + "-01",))
+
     sections = []
-    for section in crm.registry.dashboard_sections:
+    for section in crm.registry.dashboard_sections:  # only enabled plugins registered one
         sections.append({"title": section.title, "template": section.template, "context": section.context(crm), "plugin": section.plugin})
     return {
+        "as_of": as_of,
+        "owner": owner,
+        "period": f"{months[12]} to {months[-1]}",
         "totals": {
-            "contacts": store.count("contacts"),
+            "contacts": contacts,
             "companies": store.count("companies"),
-            "open_deals": store.query_value("SELECT count(*) FROM deals WHERE status = 'open'"),
-            "orders": store.count("orders"),
-            "revenue": store.query_value("SELECT coalesce(sum(total), 0) FROM orders"),
-            "consented": store.query_value("SELECT count(*) FROM contacts WHERE consent = 1"),
+            "new_contacts_12": sum(n for _, n in new_contacts),
+            "open_deals": sum(r["deals"] for r in pipeline_rows),
+            "pipeline_value": sum(r["amount"] for r in pipeline_rows),
+            "pipeline_weighted": sum(r["weighted"] for r in pipeline_rows),
+            "revenue_12": rev_12,
+            "revenue_change": _change(rev_12, rev_prev),
+            "orders_12": orders_12,
+            "avg_order": rev_12 / orders_12 if orders_12 else None,
+            "won": won,
+            "lost": lost,
+            "win_rate": 100 * won / (won + lost) if won + lost else None,
+            "won_amount": closed.get("won", {}).get("amount", 0),
+            "consented": v("SELECT count(*) FROM contacts WHERE consent = 1"),
+            "consent_rate": 100 * v("SELECT count(*) FROM contacts WHERE consent = 1") / contacts if contacts else None,
         },
-        "new_contacts": [(r["month"], r["n"]) for r in store.query(
-            "SELECT substr(created_at, 1, 7) AS month, count(*) AS n FROM contacts GROUP BY month ORDER BY month DESC LIMIT 24"
-        )][::-1],
+        "new_contacts": new_contacts,
         "pipeline": pipeline_rows,
-        "pipeline_chart": [(r["stage"], r["weighted"]) for r in pipeline_rows],
-        "won_lost": store.query("SELECT status, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals WHERE status != 'open' GROUP BY status ORDER BY status"),
-        "revenue_by_month": [(r["month"], r["revenue"]) for r in store.query(
-            "SELECT substr(ordered_at, 1, 7) AS month, sum(total) AS revenue FROM orders GROUP BY month ORDER BY month DESC LIMIT 36"
-        )][::-1],
-        "top_countries": store.query(
-            "SELECT coalesce(country, '–') AS country, count(*) AS contacts FROM contacts GROUP BY country ORDER BY contacts DESC, country LIMIT 10"
-        ),
+        "pipeline_stacked": [(r["stage"], [r["weighted"], r["amount"] - r["weighted"]]) for r in pipeline_rows],
+        "revenue_by_month": revenue_by_month,
+        "revenue_by_channel": [(r["channel"], round(r["revenue"], 2)) for r in channels],
+        "countries": [(r["country"], r["contacts"]) for r in countries],
+        "top_customers": top_customers,
         "sections": sections,
     }

@@ -6,6 +6,7 @@ depends on crmcore gets these fixtures:
 - ``make_crm(plugins=[...])``: a fresh, migrated CRM in a temporary folder
   with exactly the given plugins (modules or ``(name, module)`` pairs).
 - ``crm``: the same with the core only.
+- ``sample_crm(plugins=[...], contacts=200)``: the same filled with demo data.
 - ``run_cli(args, db=..., plugins="a,b")``: run the ``crm`` command in-process;
   ``plugins`` becomes ``CRM_LOAD_PLUGINS`` (only those installed plugins load).
 - ``write_file(name, text)``: a file in the test's temporary folder.
@@ -38,6 +39,22 @@ def make_crm(tmp_path):
 @pytest.fixture
 def crm(make_crm):
     return make_crm()
+
+
+@pytest.fixture
+def sample_crm(make_crm):
+    """``sample_crm(plugins=[...], contacts=200)``: a fresh CRM filled with the
+    reproducible demo data (and each given plugin's ``crm_demo_data``)."""
+    import datetime as dt
+
+    from .demo import generate
+
+    def make(plugins=(), contacts=200, seed=42, name="sample.db", today=dt.date(2025, 6, 30)):
+        crm = make_crm(plugins=plugins, name=name)
+        generate(crm, contacts, seed, today=today)
+        return crm
+
+    return make
 
 
 @pytest.fixture
