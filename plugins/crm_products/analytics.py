@@ -129,7 +129,7 @@ def bought_together(crm, sku, limit=10, min_orders=1):
         name = store.query_value("SELECT name FROM products WHERE sku = ?", (r["sku"],))
         n_ab = r["orders_together"]
         rows.append({"sku": r["sku"], "name": name, "orders_together": n_ab, "support": round(n_ab / total, 4),
-                     "confidence": round(n_ab / n_a, 4), "lift": round(n_ab * total / (n_a * n_b), 2)})
+                     "confidence": round(n_ab / n_a, 4), "lift": round(n_ab * total / (n_a * n_b), 4)})
     return rows
 
 

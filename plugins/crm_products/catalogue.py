@@ -94,7 +94,20 @@ def import_products(crm, path, **options):
     rejects file, dry run and all-or-nothing behaviour as a contact import."""
     from crmcore.importing import import_records
 
-    return import_records(crm, path, "products", "sku", **options)
+    def prepare(data):
+        for key in EXPORT_ONLY:  # our own export's columns, not user data
+            data.pop(key, None)
+        if "name" not in data and data.get("sku") not in (None, ""):
+            # a row updating an existing product may leave out its name
+            name = crm.store.query_value("SELECT name FROM products WHERE sku = ?", (normalize.text(data["sku"]),))
+            if name is not None:
+                data["name"] = name
+        return data
+
+    return import_records(crm, path, "products", "sku", prepare=prepare, extra_fields=EXPORT_ONLY, **options)
+
+
+EXPORT_ONLY = ("id", "created_at", "updated_at")
 
 
 def margin(price, cost):

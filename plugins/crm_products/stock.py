@@ -194,7 +194,7 @@ def low_stock(crm, location=None, cover_days=30, today=None):
         r["avg_daily_30"] = round(r["sold_30"] / 30, 3)
         r["avg_daily_90"] = round(r["sold_90"] / 90, 3)
         r["days_cover"] = round(max(r["stock"], 0) / daily, 1) if daily else None
-        need = math.ceil(daily * cover_days - r["stock"]) if daily else 0
+        need = math.ceil(round(daily * cover_days - r["stock"], 6)) if daily else 0
         r["suggested_order"] = max(need, r["reorder_quantity"], 0)
         rows.append(r)
     return rows
