@@ -36,7 +36,6 @@ CATEGORIES = ["Garden", "Kitchen", "Outdoor", "Home", "Tools", "Toys", "Books", 
 
 
 def build(crm, n_lines, seed=7):
-    import crm_products
     from crm_products.records import Product
 
     rng = random.Random(seed)
