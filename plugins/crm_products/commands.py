@@ -53,7 +53,7 @@ def products_add(sku, extra, **values):
 @click.option("--new-sku", help="Rename the SKU.")
 @product_options
 def products_edit(sku, new_sku, extra, **values):
-    """Change fields of a product (e.g. --lifecycle discontinued --no-active)."""
+    """Change a product's fields: price, lifecycle, active flag, specs, custom attributes."""
     from .catalogue import edit, find
 
     crm = get_crm()
