@@ -131,6 +131,12 @@ def sales_by_segment(crm, segments, since=None, until=None):
     return rows
 
 
+def orders_with(crm, sku):
+    """Orders with at least one line of ``sku``. The subquery's DISTINCT
+    streams over the (sku, order_id) index instead of building a b-tree."""
+    return crm.store.query_value("SELECT count(*) FROM (SELECT DISTINCT order_id FROM order_lines WHERE sku = ?)", (sku,))
+
+
 def order_count(crm):
     return crm.store.query_value("SELECT count(*) FROM orders")
 
@@ -144,7 +150,7 @@ def bought_together(crm, sku, limit=10, min_orders=1):
     Ranked by orders together (equivalently confidence), then lift."""
     sku = normalize.text(sku)
     store = crm.store
-    n_a = store.query_value("SELECT count(DISTINCT order_id) FROM order_lines WHERE sku = ?", (sku,))
+    n_a = orders_with(crm, sku)
     if not n_a:
         if store.query_value("SELECT 1 FROM products WHERE sku = ?", (sku,)) is None:
             raise CRMError(f"no product with SKU {sku!r} and no order line with it")
@@ -153,7 +159,7 @@ def bought_together(crm, sku, limit=10, min_orders=1):
     pairs = store.query(BOUGHT_TOGETHER_SQL, (sku, min_orders, limit))
     rows = []
     for r in pairs:
-        n_b = store.query_value("SELECT count(DISTINCT order_id) FROM order_lines WHERE sku = ?", (r["sku"],))
+        n_b = orders_with(crm, r["sku"])
         name = store.query_value("SELECT name FROM products WHERE sku = ?", (r["sku"],))
         n_ab = r["orders_together"]
         rows.append({"sku": r["sku"], "name": name, "orders_together": n_ab, "support": round(n_ab / total, 4),
@@ -161,11 +167,13 @@ def bought_together(crm, sku, limit=10, min_orders=1):
     return rows
 
 
-#: Both sides read only the two order_lines indexes: (sku, order_id) finds the
-#: orders of the SKU, (order_id, sku) the other SKUs of each order.
+#: Both sides read only covering order_lines indexes: (sku, order_id) finds the
+#: orders of the SKU, (order_id, sku) the other SKUs of each order. The second
+#: is pinned: after ANALYZE the planner prefers the narrower order_id index,
+#: which needs a table lookup per line (measured 1.0-1.3x slower at 5M lines).
 BOUGHT_TOGETHER_SQL = (
     "SELECT b.sku AS sku, count(DISTINCT b.order_id) AS orders_together "
-    "FROM order_lines a JOIN order_lines b ON b.order_id = a.order_id "
+    "FROM order_lines a JOIN order_lines b INDEXED BY ix_order_lines_order_sku ON b.order_id = a.order_id "
     "WHERE a.sku = ? AND b.sku != a.sku "
     "GROUP BY b.sku HAVING orders_together >= ? ORDER BY orders_together DESC, b.sku LIMIT ?"
 )
@@ -183,7 +191,7 @@ def suggest(crm, contact_ref, limit=10):
         return []
     scores, because = {}, {}
     for sku in mine:
-        n_a = crm.store.query_value("SELECT count(DISTINCT order_id) FROM order_lines WHERE sku = ?", (sku,))
+        n_a = orders_with(crm, sku)
         for r in crm.store.query(BOUGHT_TOGETHER_SQL, (sku, 1, 1000)):
             if r["sku"] in mine:
                 continue
