@@ -19,9 +19,11 @@ GROUPINGS = {
     "month": ("month", "substr(o.ordered_at, 1, 7)"),
     "total": ("total", "'all'"),
 }
-#: Grouping by SKU reads this covering index in order: no sort, no table
-#: lookups (created by migration m003; the planner does not always pick it).
-SALES_INDEX = "INDEXED BY ix_order_lines_sku_sales"
+#: A whole-history scan reads order lines through this covering index, in
+#: order_id order, so each line's order is found next to the previous one's
+#: (measured 7.3 s instead of 9.5 s by product at 5M lines, where the planner
+#: walked the SKU index and looked orders up at random).
+SALES_INDEX = "INDEXED BY ix_order_lines_order_sku"
 BOUGHT_TOGETHER_FIELDS = ["sku", "name", "orders_together", "support", "confidence", "lift"]
 
 
@@ -61,7 +63,7 @@ def sales(crm, by="product", since=None, until=None, sku=None, contact_ids=None)
         "count(DISTINCT ol.order_id) AS orders, count(DISTINCT o.contact_id) AS customers "
         # CROSS JOIN keeps order_lines the outer loop: each line looks up its
         # order by primary key, instead of each order searching its lines.
-        f"FROM order_lines ol {SALES_INDEX if by == 'product' else ''} CROSS JOIN orders o ON o.id = ol.order_id "
+        f"FROM order_lines ol {'' if params or contact_ids is not None else SALES_INDEX} CROSS JOIN orders o ON o.id = ol.order_id "
         "LEFT JOIN products p ON p.sku = ol.sku"
     )
     if contact_ids is not None:

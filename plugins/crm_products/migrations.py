@@ -24,11 +24,4 @@ def m002_order_lines_by_order(store):
                                          index_name="ix_order_lines_order_sku")
 
 
-def m003_order_lines_sales(store):
-    """Sales per product read this index in SKU order: no table lookups and
-    no sort for the grouping; it also covers bought-together's first side."""
-    store.db["order_lines"].create_index(["sku", "order_id", "quantity", "unit_price"], if_not_exists=True,
-                                         index_name="ix_order_lines_sku_sales")
-
-
-MIGRATIONS = [m001_products_tables, m002_order_lines_by_order, m003_order_lines_sales]
+MIGRATIONS = [m001_products_tables, m002_order_lines_by_order]
