@@ -24,6 +24,7 @@ import datetime as dt
 import itertools
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -95,7 +96,8 @@ def main(argv=None):
     from crmcore.app import CRM
 
     n_lines = SCALES[args.scale]
-    path = args.db or os.path.join(tempfile.mkdtemp(prefix="bench-products-"), "bench.db")
+    folder = None if args.db else tempfile.mkdtemp(prefix="bench-products-")
+    path = args.db or os.path.join(folder, "bench.db")
     fresh = not os.path.exists(path)
     crm = CRM(path, plugins=[crm_products])
     crm.migrate()
@@ -134,6 +136,8 @@ def main(argv=None):
         measure(f"bought-together SQL, {label}, core order_id index only", lambda s=ref["sku"]: store.query(core_only, (s, 1, 10)))
     print(f"\nspeed-up from the index: top seller {rows[-3][1] / rows[-4][1]:.1f}x, typical SKU {rows[-1][1] / rows[-2][1]:.1f}x")
     crm.close()
+    if folder:
+        shutil.rmtree(folder)
 
 
 if __name__ == "__main__":
