@@ -1,3 +1,111 @@
-"""crm_products: built-in plugin (work in progress)."""
+"""crm_products: the product catalogue, a stock ledger per location, reorder
+points, sales analytics and frequently-bought-together from order lines.
+
+Only public hooks: it adds tables, commands, reports, a dashboard section and
+segment fields, and books stock for every saved order line."""
+
+import os
+
+from crmcore import hookimpl
 
 crm_api_version = 1
+
+TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
+
+
+@hookimpl
+def crm_register_record_types(register):
+    from .records import RECORD_TYPES
+
+    for cls in RECORD_TYPES:
+        register(cls)
+
+
+@hookimpl
+def crm_register_migrations(register):
+    from .migrations import MIGRATIONS
+
+    for fn in MIGRATIONS:
+        register(fn)
+
+
+@hookimpl
+def crm_register_commands(cli):
+    from .commands import products
+
+    cli.add_command(products)
+
+
+@hookimpl
+def crm_register_import_aliases(register):
+    from .catalogue import IMPORT_ALIASES
+
+    register("products", IMPORT_ALIASES)
+
+
+@hookimpl
+def crm_register_template_dirs(register):
+    register(TEMPLATES)
+
+
+@hookimpl
+def crm_register_reports(register):
+    from . import reports
+
+    register("products", "products.html", "Catalogue, top sellers, revenue by category and month, margin and low stock",
+             reports.products_context)
+    register("product", "product.html", "One product (--param sku=...): specs, sales trend, top customers, bought together",
+             reports.product_context)
+
+
+@hookimpl
+def crm_register_dashboard_sections(register):
+    from . import reports
+
+    register("Products", "products_dashboard.html", reports.dashboard_context)
+
+
+@hookimpl
+def crm_register_segment_fields(register):
+    register("bought_sku", "SELECT ol.sku FROM orders o JOIN order_lines ol ON ol.order_id = o.id WHERE o.contact_id = c.id",
+             "set", "SKUs the contact has bought")
+    register("bought_category",
+             "SELECT p.category FROM orders o JOIN order_lines ol ON ol.order_id = o.id "
+             "JOIN products p ON p.sku = ol.sku WHERE o.contact_id = c.id",
+             "set", "product categories the contact has bought from")
+
+
+@hookimpl
+def crm_records_saved(crm, table, records):
+    """Selling moves stock: saved order lines get (or correct) their sale movements."""
+    if table == "order_lines":
+        from .stock import sync_sales
+
+        sync_sales(crm, records)
+
+
+@hookimpl
+def crm_records_deleted(crm, table, ids):
+    """Deleted orders (or the orders of deleted contacts) give their stock back."""
+    if table not in ("orders", "order_lines", "contacts"):
+        return
+    from .stock import _chunks, lines_of_orders, sync_sales
+
+    if table == "order_lines":
+        lines = [{"id": i, "order_id": None, "sku": None, "quantity": 0} for i in ids]
+    else:
+        order_ids = ids
+        if table == "contacts":
+            order_ids = []
+            for chunk in _chunks(list(ids)):
+                order_ids += [r[0] for r in crm.store.execute(
+                    f"SELECT id FROM orders WHERE contact_id IN ({', '.join('?' * len(chunk))})", chunk)]
+        lines = lines_of_orders(crm, order_ids)
+    sync_sales(crm, lines)
+
+
+@hookimpl
+def crm_demo_data(crm, rng, contact_ids):
+    from .demo import create_demo_catalogue
+
+    create_demo_catalogue(crm, rng)
