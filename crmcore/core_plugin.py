@@ -54,8 +54,9 @@ def m001_core_tables(store):
     store.execute("CREATE TABLE IF NOT EXISTS suppressions (email_hash TEXT PRIMARY KEY, reason TEXT, at TEXT)")
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def crm_register_migrations(register):
+    """First, so that plugin migrations can index or refer to core tables."""
     register(m001_core_tables)
 
 
