@@ -132,7 +132,7 @@ def _string(text, start):
 
 
 @attrs.frozen
-class Test:
+class Condition:
     field: str
     op: str  # one of COMPARISONS' SQL ops, "in", "contains", "between", "null"
     values: tuple
@@ -252,7 +252,7 @@ class Parser:
         if self.tok.kind == "op":
             op = COMPARISONS[self.advance().value]
             value = self.parse_value()
-            return Test(field, op, (value.value,), False, pos, (value,))
+            return Condition(field, op, (value.value,), False, pos, (value,))
         if self.is_word("is"):
             self.advance()
             negate = False
@@ -260,7 +260,7 @@ class Parser:
                 self.advance()
                 negate = True
             self.expect_word("null")
-            return Test(field, "null", (), negate, pos)
+            return Condition(field, "null", (), negate, pos)
         negate = False
         if self.is_word("not"):
             self.advance()
@@ -273,17 +273,17 @@ class Parser:
                 self.advance()
                 values.append(self.parse_value())
             self.expect(")", "')' or ','")
-            return Test(field, "in", tuple(v.value for v in values), negate, pos, tuple(values))
+            return Condition(field, "in", tuple(v.value for v in values), negate, pos, tuple(values))
         if self.is_word("contains"):
             self.advance()
             value = self.parse_value()
-            return Test(field, "contains", (value.value,), negate, pos, (value,))
+            return Condition(field, "contains", (value.value,), negate, pos, (value,))
         if self.is_word("between"):
             self.advance()
             low = self.parse_value()
             self.expect_word("and")
             high = self.parse_value()
-            return Test(field, "between", (low.value, high.value), negate, pos, (low, high))
+            return Condition(field, "between", (low.value, high.value), negate, pos, (low, high))
         raise RuleError(f"expected an operator after {field!r} (==, !=, <, <=, >, >=, in, contains, between, is null), "
                         f"found {self.describe(self.tok)}", self.tok.pos)
 
@@ -388,37 +388,45 @@ class Compiler:
                 raise RuleError(f"{field.name}: {exc}", pos) from None
         return value
 
+    def check_operator(self, field, node):
+        op = node.op
+        if field.type == "set" and op not in ("=", "!=", "in", "contains", "null"):
+            raise RuleError(f"{field.name} is a list: use ==, !=, in, contains or is null", node.pos)
+        if field.type == "bool" and op not in ("=", "!=", "null"):
+            raise RuleError(f"{field.name} is yes/no: use == or !=", node.pos)
+        if op == "contains" and field.type not in ("text", "set"):
+            raise RuleError(f"contains works on tags and other lists, and on text; {field.name} is a {field.type}", node.pos)
+
     def test(self, node):
         field = self.field(node.field, node.pos)
+        self.check_operator(field, node)
         values = [self.value(field, tok, node.op) for tok in node.value_pos]
         fsql, fparams = f"({field.sql})", list(field.params)
         op = node.op
         if field.type == "set":
-            sql, params = self.set_test(field, fsql, fparams, node, values)
-        elif op == "null":
+            return self.set_test(field, fsql, fparams, node, values)
+        if op == "null":
             empty = f"coalesce({fsql}, '') = ''" if field.type == "text" else f"{fsql} IS NULL"
             return (f"NOT ({empty})" if node.negate else empty), fparams
-        elif op in ("=", "!=", "<", "<=", ">", ">="):
-            if op != "=" and op != "!=" and field.type == "bool":
-                raise RuleError(f"{field.name} is yes/no: use == or !=", node.pos)
-            if op == "!=":
-                sql, params = f"{fsql} = ?", fparams + values
-                return f"NOT coalesce({sql}, 0)", params
+        # Empty text means "not known": it matches no range, only == "".
+        known = f" AND {fsql} != ''" if field.type == "text" else ""
+        if op in ("=", "<", "<=", ">", ">="):
             sql, params = f"{fsql} {op} ?", fparams + values
+            if op != "=" and known:
+                sql, params = sql + known, params + fparams
+        elif op == "!=":
+            sql, params = f"{fsql} = ?", fparams + values
+            return f"NOT coalesce({sql}, 0)", params
         elif op == "in":
             sql, params = f"{fsql} IN ({', '.join('?' * len(values))})", fparams + values
         elif op == "between":
-            if field.type == "bool":
-                raise RuleError(f"{field.name} is yes/no: use == or !=", node.pos)
             sql, params = f"{fsql} BETWEEN ? AND ?", fparams + values
-        elif op == "contains":
-            if field.type != "text":
-                raise RuleError(f"contains works on tags and other lists, and on text; {field.name} is a {field.type}", node.pos)
+            if known:
+                sql, params = sql + known, params + fparams
+        else:  # contains on text: a substring
             sql, params = f"instr({fsql}, ?) > 0", fparams + values
-        else:  # pragma: no cover - the parser makes no other operators
-            raise RuleError(f"unknown operator {op!r}", node.pos)
         if node.negate:
-            return f"NOT coalesce({sql}, 0)", params
+            return f"NOT coalesce(({sql}), 0)", params
         return sql, params
 
     def set_test(self, field, fsql, fparams, node, values):
@@ -431,12 +439,10 @@ class Compiler:
         elif op == "!=":
             sql, params = f"? IN {fsql}", values + fparams
             return f"NOT coalesce({sql}, 0)", params
-        elif op == "in":
+        else:  # in
             sql = " OR ".join(f"? IN {fsql}" for _ in values)
             params = [p for v in values for p in [v, *fparams]]
             sql = f"({sql})"
-        else:
-            raise RuleError(f"{field.name} is a list: use ==, !=, in, contains or is null", node.pos)
         if node.negate:
             return f"NOT coalesce({sql}, 0)", params
         return sql, params
