@@ -85,8 +85,16 @@ def _check_rule(crm, name, rule):
     compile_segment_rule(crm, rule)
     # A rule may make an existing segment refer back to this one.
     for row in crm.store.query("SELECT name, rule FROM segments WHERE kind = 'dynamic' AND name != ?", (name,)):
-        if name in referenced_segments(row["rule"]) and row["name"] in _closure(crm, rule, name):
+        if name in _refs(row["rule"]) and row["name"] in _closure(crm, rule, name):
             raise RuleError(f"segments refer to each other in a circle: {name} -> {row['name']} -> {name}")
+
+
+def _refs(rule):
+    """Segments a stored rule names; a rule still being loaded may not parse yet."""
+    try:
+        return referenced_segments(rule)
+    except RuleError:
+        return []
 
 
 def _closure(crm, rule, skip):
@@ -98,7 +106,7 @@ def _closure(crm, rule, skip):
         seen.add(name)
         row = get_segment(crm, name)
         if row is not None and row["kind"] == "dynamic":
-            todo.extend(referenced_segments(row["rule"]))
+            todo.extend(_refs(row["rule"]))
     return seen
 
 

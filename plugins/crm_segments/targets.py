@@ -191,7 +191,7 @@ def pipeline(crm, ids, period=None, as_of=None):
         r = found.get(name) or {"deals": 0, "amount": 0.0, "own_weighted": 0.0, "stage_amount": 0.0}
         weighted = (r["own_weighted"] or 0.0) / 100 + (r["stage_amount"] or 0.0) * probability.get(name, 0) / 100
         stages.append({"stage": name, "probability": prob, "deals": r["deals"], "amount": round(r["amount"], 2), "weighted": round(weighted, 2)})
-    closed = {r["status"]: r for r in crm.store.query(
+    closed = {r.pop("status"): r for r in crm.store.query(
         "SELECT status, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals WHERE status IN ('won', 'lost') "
         "AND contact_id IN (SELECT value FROM json_each(?)) AND closed_at BETWEEN ? AND ? GROUP BY status",
         (ids_json, p.start.isoformat(), p.end.isoformat()))}
