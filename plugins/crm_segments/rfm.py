@@ -98,33 +98,55 @@ def _case(table):
     return "CASE " + " ".join(sql) + " ELSE ? END", params + [UNNAMED]
 
 
-SCORE_SQL = """
-WITH agg AS (
-    SELECT contact_id, max(ordered_at) AS last_order, count(*) AS frequency, sum(total) AS monetary
-    FROM orders WHERE ordered_at <= ? GROUP BY contact_id
-), ranked AS (
-    SELECT contact_id, last_order, CAST(julianday(?) - julianday(last_order) AS INTEGER) AS recency_days, frequency, monetary,
-        1 + (5 * (rank() OVER (ORDER BY last_order) - 1)) / count(*) OVER () AS r,
-        1 + (5 * (rank() OVER (ORDER BY frequency) - 1)) / count(*) OVER () AS f,
-        1 + (5 * (rank() OVER (ORDER BY monetary) - 1)) / count(*) OVER () AS m
-    FROM agg
-)
-INSERT INTO segment_rfm (contact_id, as_of, last_order, recency_days, frequency, monetary, r, f, m, score, segment)
-SELECT contact_id, ?, last_order, recency_days, frequency, round(monetary, 2), r, f, m, r || f || m, {case} FROM ranked
+AGGREGATE_SQL = """
+CREATE TEMP TABLE _rfm_agg AS
+SELECT contact_id, max(ordered_at) AS last_order, count(*) AS frequency, sum(total) AS monetary
+FROM orders WHERE ordered_at <= ? GROUP BY contact_id
 """
+
+SCORE_SQL = """
+INSERT INTO segment_rfm (contact_id, as_of, last_order, recency_days, frequency, monetary, r, f, m, score, segment)
+SELECT contact_id, ?, last_order, CAST(julianday(?) - julianday(last_order) AS INTEGER), frequency, round(monetary, 2),
+       r, f, m, r || f || m, {case}
+FROM (SELECT contact_id, last_order, frequency, monetary,
+             1 + (last_order > ?) + (last_order > ?) + (last_order > ?) + (last_order > ?) AS r,
+             1 + (frequency > ?) + (frequency > ?) + (frequency > ?) + (frequency > ?) AS f,
+             1 + (monetary > ?) + (monetary > ?) + (monetary > ?) + (monetary > ?) AS m
+      FROM _rfm_agg)
+"""
+
+
+def cut_points(values):
+    """The four values a score must exceed to reach 2, 3, 4 and 5.
+
+    ``score = 1 + floor(5 * below / n)`` where ``below`` counts strictly smaller
+    values; so ``score >= k`` exactly when ``below >= ceil((k - 1) * n / 5)``,
+    i.e. when the value exceeds the sorted value just before that position."""
+    ordered = sorted(values)
+    n = len(ordered)
+    return [ordered[-(-(k - 1) * n // 5) - 1] for k in range(2, 6)]
 
 
 def score(crm, as_of=None):
     """Recompute the scores of every customer as of ``as_of`` (a date; today).
 
-    One statement over the covering index ``ix_segments_orders_rfm``; the
-    old scores are replaced in the same transaction. Returns the count."""
+    One scan of the covering index ``ix_segments_orders_rfm`` aggregates each
+    customer; the quintile cut points come from three sorts of those values;
+    one INSERT then scores and names everyone. The old scores are replaced in
+    the same transaction. Returns the number of customers scored."""
     as_of = (as_of or dt.date.today()).isoformat()
     case, case_params = _case(named_table(crm))
-    with crm.store.transaction():
-        crm.store.execute("DELETE FROM segment_rfm")
-        crm.store.execute(SCORE_SQL.format(case=case), [as_of, as_of, as_of, *case_params])
-        return crm.store.query_value("SELECT count(*) FROM segment_rfm")
+    store = crm.store
+    with store.transaction():
+        store.execute("DROP TABLE IF EXISTS temp._rfm_agg")
+        store.execute(AGGREGATE_SQL, (as_of,))
+        columns = store.execute("SELECT last_order, frequency, monetary FROM _rfm_agg").fetchall()
+        store.execute("DELETE FROM segment_rfm")
+        if columns:
+            cuts = [p for values in zip(*columns) for p in cut_points(values)]
+            store.execute(SCORE_SQL.format(case=case), [as_of, as_of, *case_params, *cuts])
+        store.execute("DROP TABLE temp._rfm_agg")
+        return len(columns)
 
 
 def as_of(crm):

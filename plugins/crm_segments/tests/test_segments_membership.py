@@ -204,3 +204,28 @@ def test_days_since_last_order_uses_the_as_of_date(crm):
     seg.create_segment(crm, "recent", "days_since_last_order <= 30")
     assert seg.refresh(crm, ["recent"], dt.date(2025, 7, 1))[0]["size"] == 1
     assert seg.refresh(crm, ["recent"], dt.date(2025, 7, 2))[0]["left"] == 1
+
+
+class NPSPlugin:
+    """What the surveys plugin does: add a metric to the comparison report."""
+
+    crm_plugin_name = "fakesurveys"
+
+    @hookimpl
+    def crm_segment_metrics(self, segment, contact_ids):
+        return {"NPS": 10.0 * len(contact_ids) if segment["name"] == "de" else None}
+
+
+def test_comparison_report_takes_metrics_from_other_plugins(make_crm):
+    from crm_segments.reports import segments_context
+    from crmcore.reports import render
+
+    crm = make_crm(plugins=[crm_segments, NPSPlugin()])
+    a, b = crm.add_many([Contact(email="a@example.com", country="DE"), Contact(email="b@example.com", country="DE")])
+    crm.add_many([Order(contact_id=a, ordered_at="2025-01-01", total=30), Order(contact_id=a, ordered_at="2025-02-01", total=10)])
+    seg.create_segment(crm, "de", 'country == "DE"')
+    seg.refresh(crm)
+    row = segments_context(crm, {})["rows"][0]
+    assert (row["customers"], row["share"], row["revenue"], row["average_order_value"], row["orders_per_customer"]) == (2, 100.0, 40.0, 20.0, 1.0)
+    assert row["extra"] == {"NPS": 20.0}
+    assert "<th scope=\"col\" class=\"num\">NPS</th>" in render(crm, "segments")

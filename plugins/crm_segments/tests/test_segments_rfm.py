@@ -4,6 +4,8 @@ import datetime as dt
 import itertools
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import crm_segments
 from crm_segments import rfm
@@ -118,3 +120,32 @@ def test_grid_counts_customers_and_revenue(five):
     assert cells[(5, 5)] == {"customers": 1, "revenue": 1000.0}
     assert cells[(3, 1)] == {"customers": 1, "revenue": 800.0}
     assert sum(c["customers"] for c in cells.values()) == 5
+
+
+REFERENCE_SQL = """
+SELECT contact_id,
+       1 + (5 * (rank() OVER (ORDER BY max(ordered_at)) - 1)) / count(*) OVER () AS r,
+       1 + (5 * (rank() OVER (ORDER BY count(*)) - 1)) / count(*) OVER () AS f,
+       1 + (5 * (rank() OVER (ORDER BY sum(total)) - 1)) / count(*) OVER () AS m
+FROM orders WHERE ordered_at <= ? GROUP BY contact_id ORDER BY contact_id
+"""
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(orders=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 40), st.sampled_from([5.0, 10.0, 12.5, 99.99, 100.0])),
+                       min_size=1, max_size=60))
+def test_cut_points_give_the_same_scores_as_the_rank_formula(make_crm, orders):
+    """The fast path (cut points) equals score = 1 + floor(5 * (rank - 1) / n) with ties sharing a rank."""
+    crm = make_crm(plugins=[crm_segments], name=f"p{len(orders)}-{abs(hash(tuple(orders)))}.db")
+    ids = crm.add_many([Contact(email=f"p{i}@example.com") for i in range(12)])
+    crm.add_many([Order(contact_id=ids[c], ordered_at=dt.date(2025, 1, 1) + dt.timedelta(days=d), total=t) for c, d, t in orders])
+    rfm.score(crm, AS_OF)
+    got = [tuple(r) for r in crm.store.execute("SELECT contact_id, r, f, m FROM segment_rfm ORDER BY contact_id")]
+    assert got == [tuple(r) for r in crm.store.execute(REFERENCE_SQL, [AS_OF.isoformat()])]
+
+
+def test_cut_points_by_hand():
+    # n = 10: positions ceil(2), ceil(4), ceil(6), ceil(8) -> the 2nd, 4th, 6th and 8th smallest values
+    assert rfm.cut_points([10, 1, 9, 2, 8, 3, 7, 4, 6, 5]) == [2, 4, 6, 8]
+    # n = 2: positions 1, 1, 2, 2 (ceil(0.4), ceil(0.8), ceil(1.2), ceil(1.6))
+    assert rfm.cut_points([7, 3]) == [3, 3, 7, 7]
