@@ -123,20 +123,32 @@ def edit_segment(crm, name, rule=None, description=None, new_name=None):
     if new_name is not None and new_name != name:
         if get_segment(crm, new_name) is not None:
             raise CRMError(f"a segment named {new_name!r} exists already")
+        users = _users(crm, name, row["id"])
+        if users:
+            raise CRMError(f"segment {name!r} is used by {', '.join(users)}; change those rules before renaming it")
         changes["name"] = new_name
     if not changes:
         raise CRMError("nothing to change: give --rule, --description or --rename")
-    try:
-        return crm.update("segments", row["id"], changes)
-    except FieldError as exc:
-        raise CRMError(f"invalid {exc.field}: {exc.reason}") from None
+    with crm.store.transaction():
+        try:
+            saved = crm.update("segments", row["id"], changes)
+        except FieldError as exc:
+            raise CRMError(f"invalid {exc.field}: {exc.reason}") from None
+        if "name" in changes:
+            crm.store.execute("UPDATE segment_targets SET name = ? WHERE scope = 'segment' AND name = ?", (saved["name"], name))
+    return saved
+
+
+def _users(crm, name, segment_id):
+    """Dynamic segments whose rules name segment ``name``."""
+    return [r["name"] for r in crm.store.query("SELECT name, rule FROM segments WHERE kind = 'dynamic' AND id != ? ORDER BY name",
+                                               (segment_id,)) if name in _refs(r["rule"])]
 
 
 def delete_segment(crm, name):
     """Delete a segment with its membership and history; refuse if another rule uses it."""
     row = require_segment(crm, name)
-    users = [r["name"] for r in crm.store.query("SELECT name, rule FROM segments WHERE kind = 'dynamic' AND id != ?", (row["id"],))
-             if name in referenced_segments(r["rule"])]
+    users = _users(crm, name, row["id"])
     if users:
         raise CRMError(f"segment {name!r} is used by {', '.join(users)}; change those rules first")
     with crm.store.transaction():

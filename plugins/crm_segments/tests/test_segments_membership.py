@@ -144,6 +144,18 @@ def test_circular_and_self_references_are_refused(crm):
         seg.edit_segment(crm, "x", rule='segment("x")')
     with pytest.raises(CRMError, match="used by y"):
         seg.delete_segment(crm, "x")
+    with pytest.raises(CRMError, match="used by y; change those rules before renaming"):
+        seg.edit_segment(crm, "x", new_name="z")
+
+
+def test_rename_keeps_targets(crm):
+    from crm_segments import targets
+
+    seg.create_segment(crm, "x", 'country == "DE"')
+    targets.set_target(crm, "segment", "x", "2025", revenue=10)
+    seg.edit_segment(crm, "x", new_name="germany", description="Germany")
+    assert [(r["name"], r["target"]) for r in targets.show(crm, as_of=TODAY)] == [("germany", 10.0)]
+    assert seg.get_segment(crm, "x") is None and seg.get_segment(crm, "germany")["description"] == "Germany"
 
 
 def test_definitions_are_validated(crm):
