@@ -104,16 +104,22 @@ SELECT contact_id, max(ordered_at) AS last_order, count(*) AS frequency, sum(tot
 FROM orders WHERE ordered_at <= ? GROUP BY contact_id
 """
 
+# The scores are computed once per customer (MATERIALIZED), not once per use
+# in the CASE that names the segment.
 SCORE_SQL = """
+WITH scored AS MATERIALIZED (
+    SELECT contact_id, last_order, frequency, monetary,
+           1 + (last_order > ?) + (last_order > ?) + (last_order > ?) + (last_order > ?) AS r,
+           1 + (frequency > ?) + (frequency > ?) + (frequency > ?) + (frequency > ?) AS f,
+           1 + (monetary > ?) + (monetary > ?) + (monetary > ?) + (monetary > ?) AS m
+    FROM _rfm_agg
+)
 INSERT INTO segment_rfm (contact_id, as_of, last_order, recency_days, frequency, monetary, r, f, m, score, segment)
 SELECT contact_id, ?, last_order, CAST(julianday(?) - julianday(last_order) AS INTEGER), frequency, round(monetary, 2),
        r, f, m, r || f || m, {case}
-FROM (SELECT contact_id, last_order, frequency, monetary,
-             1 + (last_order > ?) + (last_order > ?) + (last_order > ?) + (last_order > ?) AS r,
-             1 + (frequency > ?) + (frequency > ?) + (frequency > ?) + (frequency > ?) AS f,
-             1 + (monetary > ?) + (monetary > ?) + (monetary > ?) + (monetary > ?) AS m
-      FROM _rfm_agg)
+FROM scored
 """
+MEASURES = ("last_order", "frequency", "monetary")
 
 
 def cut_points(values):
@@ -140,13 +146,13 @@ def score(crm, as_of=None):
     with store.transaction():
         store.execute("DROP TABLE IF EXISTS temp._rfm_agg")
         store.execute(AGGREGATE_SQL, (as_of,))
-        columns = store.execute("SELECT last_order, frequency, monetary FROM _rfm_agg").fetchall()
+        n = store.query_value("SELECT count(*) FROM _rfm_agg")
         store.execute("DELETE FROM segment_rfm")
-        if columns:
-            cuts = [p for values in zip(*columns) for p in cut_points(values)]
-            store.execute(SCORE_SQL.format(case=case), [as_of, as_of, *case_params, *cuts])
+        if n:
+            cuts = [p for measure in MEASURES for p in cut_points([r[0] for r in store.execute(f"SELECT {measure} FROM _rfm_agg")])]
+            store.execute(SCORE_SQL.format(case=case), [*cuts, as_of, as_of, *case_params])
         store.execute("DROP TABLE temp._rfm_agg")
-        return len(columns)
+        return n
 
 
 def as_of(crm):

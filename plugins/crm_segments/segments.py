@@ -184,29 +184,37 @@ def contact_ids(crm, name, today=None):
 
 
 def _apply(crm, segment, at):
-    """Make membership equal the temp table ``_segment_new``; record the change."""
+    """Make membership equal the temp table ``_segment_new``; record the change.
+
+    Set-based: the history rows of this refresh are written first and then
+    drive the membership update, so nothing passes through Python unless a
+    plugin listens to ``crm_segment_membership_changed``."""
     store = crm.store
     sid = segment["id"]
-    entered = [r[0] for r in store.execute(
-        "SELECT n.contact_id FROM _segment_new n WHERE NOT EXISTS "
-        "(SELECT 1 FROM segment_members m WHERE m.segment_id = ? AND m.contact_id = n.contact_id) ORDER BY n.contact_id", (sid,))]
-    left = [r[0] for r in store.execute(
-        "SELECT m.contact_id FROM segment_members m WHERE m.segment_id = ? AND NOT EXISTS "
-        "(SELECT 1 FROM _segment_new n WHERE n.contact_id = m.contact_id) ORDER BY m.contact_id", (sid,))]
     size = store.query_value("SELECT count(*) FROM _segment_new")
-    refresh_id = store.execute(
-        "INSERT INTO segment_refreshes (segment_id, at, size, entered, left) VALUES (?, ?, ?, ?, ?)",
-        (sid, at, size, len(entered), len(left))).lastrowid
+    refresh_id = store.execute("INSERT INTO segment_refreshes (segment_id, at, size, entered, left) VALUES (?, ?, ?, 0, 0)",
+                               (sid, at, size)).lastrowid
+    entered = store.execute(
+        "INSERT INTO segment_history (segment_id, refresh_id, contact_id, change, at) "
+        "SELECT ?, ?, n.contact_id, 'entered', ? FROM _segment_new n WHERE NOT EXISTS "
+        "(SELECT 1 FROM segment_members m WHERE m.segment_id = ? AND m.contact_id = n.contact_id) ORDER BY n.contact_id",
+        (sid, refresh_id, at, sid)).rowcount
+    left = store.execute(
+        "INSERT INTO segment_history (segment_id, refresh_id, contact_id, change, at) "
+        "SELECT ?, ?, m.contact_id, 'left', ? FROM segment_members m WHERE m.segment_id = ? AND NOT EXISTS "
+        "(SELECT 1 FROM _segment_new n WHERE n.contact_id = m.contact_id) ORDER BY m.contact_id",
+        (sid, refresh_id, at, sid)).rowcount
+    changed = "SELECT contact_id FROM segment_history WHERE segment_id = ? AND refresh_id = ? AND change = ?"
     if left:
-        store.executemany("DELETE FROM segment_members WHERE segment_id = ? AND contact_id = ?", ((sid, c) for c in left))
+        store.execute(f"DELETE FROM segment_members WHERE segment_id = ? AND contact_id IN ({changed})", (sid, sid, refresh_id, "left"))
     if entered:
-        store.executemany("INSERT INTO segment_members (segment_id, contact_id, since) VALUES (?, ?, ?)", ((sid, c, at) for c in entered))
-    history = [(sid, refresh_id, c, "entered", at) for c in entered] + [(sid, refresh_id, c, "left", at) for c in left]
-    if history:
-        store.executemany("INSERT INTO segment_history (segment_id, refresh_id, contact_id, change, at) VALUES (?, ?, ?, ?, ?)", history)
-    if entered or left:
-        crm.emit("crm_segment_membership_changed", crm=crm, segment=_public(segment), entered=entered, left=left)
-    return {"segment": segment["name"], "size": size, "entered": len(entered), "left": len(left), "at": at}
+        store.execute(f"INSERT INTO segment_members (segment_id, contact_id, since) SELECT ?, contact_id, ? FROM ({changed})",
+                      (sid, at, sid, refresh_id, "entered"))
+    store.execute("UPDATE segment_refreshes SET entered = ?, left = ? WHERE id = ?", (entered, left, refresh_id))
+    if (entered or left) and crm.hook_impls("crm_segment_membership_changed"):
+        ids = {kind: [r[0] for r in store.execute(changed + " ORDER BY contact_id", (sid, refresh_id, kind))] for kind in ("entered", "left")}
+        crm.emit("crm_segment_membership_changed", crm=crm, segment=_public(segment), entered=ids["entered"], left=ids["left"])
+    return {"segment": segment["name"], "size": size, "entered": entered, "left": left, "at": at}
 
 
 def _public(row):
