@@ -54,9 +54,8 @@ def m001_core_tables(store):
     store.execute("CREATE TABLE IF NOT EXISTS suppressions (email_hash TEXT PRIMARY KEY, reason TEXT, at TEXT)")
 
 
-@hookimpl(tryfirst=True)
+@hookimpl
 def crm_register_migrations(register):
-    """First, so that plugin migrations can index or refer to core tables."""
     register(m001_core_tables)
 
 
