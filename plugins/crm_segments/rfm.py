@@ -101,7 +101,7 @@ def _case(table):
 AGGREGATE_SQL = """
 CREATE TEMP TABLE _rfm_agg AS
 SELECT contact_id, max(ordered_at) AS last_order, count(*) AS frequency, sum(total) AS monetary
-FROM orders WHERE ordered_at <= ? GROUP BY contact_id
+FROM orders WHERE contact_id IS NOT NULL AND ordered_at <= ? GROUP BY contact_id
 """
 
 # The scores are computed once per customer (MATERIALIZED), not once per use

@@ -64,6 +64,12 @@ def test_equal_values_share_a_score(make_crm):
     assert {r["r"] for r in crm.store.query("SELECT r FROM segment_rfm")} == {1}
 
 
+def test_orders_kept_for_the_books_of_an_erased_contact_are_not_scored(five):
+    five.store.execute("INSERT INTO orders (contact_id, ordered_at, total) VALUES (NULL, '2025-06-01', 50)")
+    assert rfm.score(five, AS_OF) == 5
+    assert five.store.query_value("SELECT count(*) FROM segment_rfm WHERE contact_id NOT IN (SELECT id FROM contacts)") == 0
+
+
 def test_rescoring_replaces_old_scores(five):
     rfm.score(five, AS_OF)
     rfm.score(five, dt.date(2025, 3, 15))   # only orders up to then count; c has none yet
