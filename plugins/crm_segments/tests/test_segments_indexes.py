@@ -13,7 +13,7 @@ def plan(crm, sql, params):
 
 def test_rfm_reads_orders_through_the_covering_index(make_crm):
     crm = make_crm(plugins=[crm_segments])
-    assert plan(crm, rfm.AGGREGATE_SQL, ["2025-01-01"]) == ["SCAN orders USING COVERING INDEX ix_segments_orders_rfm"]
+    assert plan(crm, rfm.AGGREGATE_SQL, ["2025-01-01"]) == ["SEARCH orders USING COVERING INDEX ix_segments_orders_rfm (contact_id>?)"]
 
 
 def test_simple_rule_searches_an_index_instead_of_scanning_contacts(make_crm):
