@@ -256,8 +256,11 @@ def rfm_cmd(as_of, customers, only, limit, fmt):
     value (1-5 by quintile) and assign named segments."""
     from . import rfm
 
+    from crmcore.output import progress
+
     crm = get_crm()
-    n = rfm.score(crm, _as_of(as_of))
+    with progress(rfm.STEPS, "Scoring customers") as bar:
+        n = rfm.score(crm, _as_of(as_of), bar.update)
     if customers:
         print_rows(rfm.rows(crm, only, limit), rfm.RFM_FIELDS, fmt)
         return

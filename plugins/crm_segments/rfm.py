@@ -133,25 +133,37 @@ def cut_points(values):
     return [ordered[-(-(k - 1) * n // 5) - 1] for k in range(2, 6)]
 
 
-def score(crm, as_of=None):
+#: Steps of ``score`` reported to its ``progress`` callback.
+STEPS = 5
+
+
+def score(crm, as_of=None, progress=None):
     """Recompute the scores of every customer as of ``as_of`` (a date; today).
 
     One scan of the covering index ``ix_segments_orders_rfm`` aggregates each
     customer; the quintile cut points come from three sorts of those values;
     one INSERT then scores and names everyone. The old scores are replaced in
-    the same transaction. Returns the number of customers scored."""
+    the same transaction. ``progress(1)`` is called after each of ``STEPS``
+    steps. Returns the number of customers scored."""
     as_of = (as_of or dt.date.today()).isoformat()
     case, case_params = _case(named_table(crm))
     store = crm.store
+    step = progress or (lambda n: None)
     with store.transaction():
         store.execute("DROP TABLE IF EXISTS temp._rfm_agg")
         store.execute(AGGREGATE_SQL, (as_of,))
+        step(1)
         n = store.query_value("SELECT count(*) FROM _rfm_agg")
         store.execute("DELETE FROM segment_rfm")
+        cuts = []
+        for measure in MEASURES:
+            if n:
+                cuts.extend(cut_points([r[0] for r in store.execute(f"SELECT {measure} FROM _rfm_agg")]))
+            step(1)
         if n:
-            cuts = [p for measure in MEASURES for p in cut_points([r[0] for r in store.execute(f"SELECT {measure} FROM _rfm_agg")])]
             store.execute(SCORE_SQL.format(case=case), [*cuts, as_of, as_of, *case_params])
         store.execute("DROP TABLE temp._rfm_agg")
+        step(1)
         return n
 
 

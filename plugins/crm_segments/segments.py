@@ -308,26 +308,23 @@ def emails_from_file(path):
     return out
 
 
-def members(crm, name, limit=None):
-    """Member contacts as dicts (id, name, e-mail, country, owner, since)."""
+MEMBER_COLUMNS = "c.id, c.first_name, c.last_name, c.email, c.country, c.city, c.owner"
+
+
+def members(crm, name, limit=None, today=None):
+    """Member contacts as dicts (id, name, e-mail, country, city, owner, since)."""
     segment = require_segment(crm, name)
-    ids = contact_ids(crm, name)
+    if segment["kind"] == "dynamic" and segment["refreshed_at"] is None:
+        rule_sql, params = compile_segment_rule(crm, segment["rule"], today)
+        sql = f"SELECT {MEMBER_COLUMNS}, NULL AS since FROM contacts c WHERE c.id IN ({rule_sql}) ORDER BY c.id"
+    else:
+        sql = (f"SELECT {MEMBER_COLUMNS}, m.since FROM segment_members m JOIN contacts c ON c.id = m.contact_id "
+               "WHERE m.segment_id = ? ORDER BY c.id")
+        params = [segment["id"]]
     if limit:
-        ids = ids[:limit]
-    since = dict(crm.store.execute("SELECT contact_id, since FROM segment_members WHERE segment_id = ?", (segment["id"],)).fetchall())
-    rows = []
-    for chunk in _chunks(ids, 500):
-        marks = ", ".join("?" * len(chunk))
-        rows.extend(crm.store.query(
-            f"SELECT id, first_name, last_name, email, country, city, owner FROM contacts WHERE id IN ({marks}) ORDER BY id", chunk))
-    for r in rows:
-        r["since"] = since.get(r["id"])
-    return rows
-
-
-def _chunks(items, size):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+        sql += " LIMIT ?"
+        params = [*params, limit]
+    return crm.store.query(sql, params)
 
 
 def history(crm, name, limit=None):

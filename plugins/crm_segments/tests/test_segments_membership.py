@@ -241,3 +241,11 @@ def test_comparison_report_takes_metrics_from_other_plugins(make_crm):
     assert (row["customers"], row["share"], row["revenue"], row["average_order_value"], row["orders_per_customer"]) == (2, 100.0, 40.0, 20.0, 1.0)
     assert row["extra"] == {"NPS": 20.0}
     assert "<th scope=\"col\" class=\"num\">NPS</th>" in render(crm, "segments")
+
+
+def test_members_of_a_segment_never_refreshed_are_evaluated(crm):
+    seg.create_segment(crm, "dach", 'country in ("DE", "AT")')
+    assert [(m["email"], m["since"]) for m in seg.members(crm, "dach", limit=1)] == [("ada@example.com", None)]
+    seg.refresh(crm, ["dach"], at="2025-01-01T00:00:00")
+    assert [(m["email"], m["since"]) for m in seg.members(crm, "dach")] == [
+        ("ada@example.com", "2025-01-01T00:00:00"), ("bo@example.com", "2025-01-01T00:00:00")]
