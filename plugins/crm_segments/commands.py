@@ -87,11 +87,12 @@ def delete_cmd(name):
 @click.option("--as-of", help=AS_OF_HELP)
 def check_cmd(rule, show_sql, as_of):
     """Check a rule and count the contacts it matches, without saving it."""
-    from .segments import compile_segment_rule
+    from .segments import compile_segment_rule, database_refusal
 
     crm = get_crm()
     sql, params = compile_segment_rule(crm, rule, _as_of(as_of))
-    count = crm.store.query_value(f"SELECT count(*) FROM ({sql})", params)
+    with database_refusal("rule"):
+        count = crm.store.query_value(f"SELECT count(*) FROM ({sql})", params)
     click.echo(f"{count:,} contacts match")
     if show_sql:
         click.echo(sql)

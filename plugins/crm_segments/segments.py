@@ -6,7 +6,9 @@ transaction, records who entered and who left, and fires
 ``crm_segment_membership_changed`` with both batches.
 """
 
+import contextlib
 import datetime as dt
+import sqlite3
 
 from crmcore import normalize, schema
 from crmcore.app import CRMError
@@ -58,6 +60,17 @@ def compile_segment_rule(crm, rule, today=None):
     return f"SELECT c.id FROM contacts c WHERE {where}", params
 
 
+@contextlib.contextmanager
+def database_refusal(what):
+    """Our SQL is checked, but a plugin's registered field SQL may be broken:
+    say so in one line instead of a traceback."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise CRMError(f"{what}: the database refused the rule's SQL ({exc}); a field a plugin registered may be broken "
+                       "(crm segments fields lists who registered each)") from None
+
+
 def _build(data):
     try:
         return schema.build(Segment, data)
@@ -82,7 +95,9 @@ def create_segment(crm, name, rule=None, description="", static=False):
 def _check_rule(crm, name, rule):
     if name in referenced_segments(rule):
         raise RuleError(f"segment {name!r} cannot refer to itself")
-    compile_segment_rule(crm, rule)
+    sql, params = compile_segment_rule(crm, rule)
+    with database_refusal(f"segment {name!r}"):
+        crm.store.execute("EXPLAIN " + sql, params)
     # A rule may make an existing segment refer back to this one.
     for row in crm.store.query("SELECT name, rule FROM segments WHERE kind = 'dynamic' AND name != ?", (name,)):
         if name in _refs(row["rule"]) and row["name"] in _closure(crm, rule, name):
@@ -178,7 +193,8 @@ def contact_ids(crm, name, today=None):
         return None
     if row["kind"] == "dynamic" and row["refreshed_at"] is None:
         sql, params = compile_segment_rule(crm, row["rule"], today)
-        return [r[0] for r in crm.store.execute(sql + " ORDER BY c.id", params)]
+        with database_refusal(f"segment {name!r}"):
+            return [r[0] for r in crm.store.execute(sql + " ORDER BY c.id", params)]
     return [r[0] for r in crm.store.execute(
         "SELECT contact_id FROM segment_members WHERE segment_id = ? ORDER BY contact_id", (row["id"],))]
 
@@ -264,7 +280,8 @@ def refresh(crm, names=None, today=None, at=None):
         sql, params = compile_segment_rule(crm, segment["rule"], today)
         with crm.store.transaction():
             _temp_table(crm.store)
-            crm.store.execute(f"INSERT INTO _segment_new (contact_id) {sql}", params)
+            with database_refusal(f"segment {segment['name']!r}"):
+                crm.store.execute(f"INSERT INTO _segment_new (contact_id) {sql}", params)
             results.append(_apply(crm, segment, stamp))
             crm.store.execute("UPDATE segments SET refreshed_at = ? WHERE id = ?", (stamp, segment["id"]))
     return results
@@ -324,7 +341,8 @@ def members(crm, name, limit=None, today=None):
     if limit:
         sql += " LIMIT ?"
         params = [*params, limit]
-    return crm.store.query(sql, params)
+    with database_refusal(f"segment {name!r}"):
+        return crm.store.query(sql, params)
 
 
 def history(crm, name, limit=None):
@@ -357,7 +375,8 @@ def show(crm, name, today=None):
             "left_last_refresh": last["left"] if last else None}
     if segment["kind"] == "dynamic" and last is not None:
         sql, params = compile_segment_rule(crm, segment["rule"], today)
-        now = {r[0] for r in crm.store.execute(sql, params)}
+        with database_refusal(f"segment {name!r}"):
+            now = {r[0] for r in crm.store.execute(sql, params)}
         stored = set(contact_ids(crm, name))
         info["would_enter_now"] = len(now - stored)
         info["would_leave_now"] = len(stored - now)

@@ -249,3 +249,18 @@ def test_members_of_a_segment_never_refreshed_are_evaluated(crm):
     seg.refresh(crm, ["dach"], at="2025-01-01T00:00:00")
     assert [(m["email"], m["since"]) for m in seg.members(crm, "dach")] == [
         ("ada@example.com", "2025-01-01T00:00:00"), ("bo@example.com", "2025-01-01T00:00:00")]
+
+
+class BrokenField:
+    crm_plugin_name = "brokenfield"
+
+    @hookimpl
+    def crm_register_segment_fields(self, register):
+        register("loyalty", "SELECT points FROM no_such_table WHERE contact_id = c.id", "number")
+
+
+def test_a_plugin_field_with_broken_sql_is_a_one_line_error(make_crm):
+    crm = make_crm(plugins=[crm_segments, BrokenField()])
+    with pytest.raises(CRMError, match=r"segment 'x': the database refused the rule's SQL \(no such table: no_such_table\)"):
+        seg.create_segment(crm, "x", "loyalty > 5")
+    assert seg.get_segment(crm, "x") is None
