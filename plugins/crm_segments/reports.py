@@ -106,6 +106,8 @@ def rfm_context(crm, params):
                                              "shade": round(cells[(r, f)]["customers"] / peak, 2)} for f in range(1, 6)]})
     summary = rfm.summary(crm)
     return {
+        "heat_customers": {(f, r): cells[(r, f)]["customers"] for r, f in cells},
+        "heat_revenue": {(f, r): cells[(r, f)]["revenue"] for r, f in cells},
         "as_of": rfm.as_of(crm),
         "scored": sum(r["customers"] for r in summary),
         "grid": grid_rows,

@@ -155,3 +155,25 @@ def test_cut_points_by_hand():
     assert rfm.cut_points([10, 1, 9, 2, 8, 3, 7, 4, 6, 5]) == [2, 4, 6, 8]
     # n = 2: positions 1, 1, 2, 2 (ceil(0.4), ceil(0.8), ceil(1.2), ceil(1.6))
     assert rfm.cut_points([7, 3]) == [3, 3, 7, 7]
+
+
+def test_rfm_report_uses_the_heat_grid_chart_when_the_core_has_one(five, monkeypatch):
+    from markupsafe import Markup
+
+    from crmcore import charts
+    from crmcore.reports import render
+
+    calls = []
+
+    def heat_grid(cells, title, x_label="", y_label=""):
+        calls.append((title, dict(cells)))
+        return Markup("<figure>heat</figure>")
+
+    monkeypatch.setitem(charts.TEMPLATE_GLOBALS, "heat_grid", heat_grid)
+    rfm.score(five, AS_OF)
+    html = render(five, "rfm")
+    assert html.count("<figure>heat</figure>") == 2
+    customers = dict(calls)["Customers"]
+    assert len(customers) == 25 and sum(customers.values()) == 5
+    assert customers[(5, 5)] == 1 and customers[(1, 3)] == 1      # (F, R): a is F5 R5, c is F1 R3
+    assert dict(calls)["Revenue"][(1, 3)] == 800.0
