@@ -36,10 +36,17 @@ def generate(crm, rng, today=None):
     territories.add(crm, "UK-and-Nordics", "carla", ["GB", "SE"])
     territories.add(crm, "North-America", "deniz", ["US"])
 
-    revenue = crm.store.query_value("SELECT coalesce(sum(total), 0) FROM orders WHERE ordered_at >= ?",
-                                    ((today - dt.timedelta(days=365)).isoformat(),)) or 0
-    quarterly = revenue / 4
-    for name, share in (("vip", 0.35), ("DE-garden", 0.06), ("churn-risk", 0.05)):
-        targets.set_target(crm, "segment", name, quarter.label, revenue=round(quarterly * share * rng.uniform(0.9, 1.3), -2) or 1000.0)
-    targets.set_target(crm, "territory", "DACH", quarter.label, revenue=round(quarterly * 0.45, -2) or 1000.0, units=500)
-    targets.set_target(crm, "territory", "North-America", str(today.year), revenue=round(revenue * 0.22, -2) or 1000.0)
+    # Targets: last year's revenue of the same people, a quarter of it, give or take.
+    year_ago = today - dt.timedelta(days=365)
+
+    def last_year(scope, name):
+        return targets.actuals(crm, targets.member_ids(crm, scope, name), year_ago, today)
+
+    for name in ("vip", "DE-garden", "churn-risk"):
+        revenue = last_year("segment", name)["revenue"]
+        targets.set_target(crm, "segment", name, quarter.label, revenue=round(revenue / 4 * rng.uniform(0.9, 1.3), -2) or 1000.0)
+    dach = last_year("territory", "DACH")
+    targets.set_target(crm, "territory", "DACH", quarter.label, revenue=round(dach["revenue"] / 4 * 1.1, -2) or 1000.0,
+                       units=round(dach["units"] / 4 * 1.1) or 100)
+    america = last_year("territory", "North-America")["revenue"]
+    targets.set_target(crm, "territory", "North-America", str(today.year), revenue=round(america * 1.15, -2) or 1000.0)

@@ -36,6 +36,19 @@ def segment_metrics(crm, segment, ids, total_contacts, as_of=None):
     }
 
 
+#: Rows of the comparison table: (label, key of segment_metrics, display kind).
+COMPARED = [
+    ("Customers", "customers", "num"),
+    ("Share of contacts", "share", "pct"),
+    ("Revenue", "revenue", "money"),
+    ("Average order value", "average_order_value", "money"),
+    ("Orders per customer", "orders_per_customer", "num2"),
+    ("Open pipeline", "open_pipeline", "money"),
+    ("Weighted pipeline", "weighted_pipeline", "money"),
+    ("Target attainment", "target_attainment", "pct"),
+]
+
+
 def segments_context(crm, params):
     as_of = _as_of(params)
     total = crm.store.count("contacts")
@@ -44,8 +57,11 @@ def segments_context(crm, params):
         ids = crm.segment_contact_ids(segment["name"])
         rows.append(segment_metrics(crm, segment, ids, total, as_of))
     extra_labels = list(dict.fromkeys(k for r in rows for k in r["extra"]))
+    metrics = [(label, [r[key] for r in rows], kind) for label, key, kind in COMPARED]
+    metrics += [(label, [r["extra"].get(label) for r in rows], "extra") for label in extra_labels]
     return {
         "rows": rows,
+        "metrics": metrics,
         "extra_labels": extra_labels,
         "total_contacts": total,
         "size_chart": [(r["name"], r["customers"]) for r in rows],
