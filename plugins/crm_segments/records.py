@@ -19,7 +19,7 @@ def segment_name(value):
     """Names are short and shell-friendly: letters, digits, ``-``, ``_``, ``.``."""
     value = n.text(value)
     if not _NAME.fullmatch(value) or len(value) > 64:
-        raise ValueError(f"invalid name {value!r}: use letters, digits, '-', '_' or '.' (at most 64)")
+        raise ValueError(f"use letters, digits, '-', '_' or '.' (at most 64), not {value!r}")
     return value
 
 

@@ -162,7 +162,7 @@ def test_definitions_are_validated(crm):
     with pytest.raises(CRMError, match="exists already"):
         seg.create_segment(crm, "a", 'country == "DE"')
         seg.create_segment(crm, "a", 'country == "DE"')
-    with pytest.raises(CRMError, match="invalid name"):
+    with pytest.raises(CRMError, match="segment 'no spaces': invalid name: use letters, digits"):
         seg.create_segment(crm, "no spaces", 'country == "DE"')
     with pytest.raises(CRMError, match="position 1: unknown field"):
         seg.create_segment(crm, "b", 'contry == "DE"')
