@@ -1,3 +1,100 @@
-"""crm_segments: built-in plugin (work in progress)."""
+"""crm_segments: dynamic and static segments, RFM, territories, targets.
+
+Rules in a small expression language are compiled to parameterised SQL
+(``rules.py``); membership is materialised with a history of who entered and
+left (``segments.py``); RFM scores customers by quintile (``rfm.py``);
+territories and targets live in ``territories.py`` and ``targets.py``.
+
+Other plugins ask for members through the core: ``crm.segment_contact_ids(name)``.
+Module-level imports stay light so that ``crm --help`` is fast.
+"""
+
+import os
+
+from crmcore import hookimpl
+
+from . import hookspecs as crm_hookspecs  # noqa: F401 - added to the plugin manager by the core
 
 crm_api_version = 1
+
+
+@hookimpl
+def crm_register_record_types(register):
+    from .records import RECORD_TYPES
+
+    for cls in RECORD_TYPES:
+        register(cls)
+
+
+@hookimpl
+def crm_register_migrations(register):
+    from .migrations import MIGRATIONS
+
+    for fn in MIGRATIONS:
+        register(fn)
+
+
+@hookimpl
+def crm_register_commands(cli):
+    from .commands import segments
+
+    cli.add_command(segments)
+
+
+@hookimpl
+def crm_register_template_dirs(register):
+    register(os.path.join(os.path.dirname(__file__), "templates"))
+
+
+@hookimpl
+def crm_register_reports(register):
+    from . import reports
+
+    register("segments", "segments.html", "Every segment side by side: customers, revenue, pipeline, targets", reports.segments_context)
+    register("segment", "segment.html", "One segment (--param name=NAME): size over time, movers, RFM mix, products, territories",
+             reports.segment_context)
+    register("rfm", "rfm.html", "RFM: the 5x5 recency/frequency grid and named-segment sizes", reports.rfm_context)
+
+
+@hookimpl
+def crm_register_dashboard_sections(register):
+    from . import reports
+
+    register("Segments", "segments_dashboard.html", reports.dashboard_context)
+
+
+@hookimpl
+def crm_segment_contact_ids(crm, name):
+    from .segments import contact_ids
+
+    return contact_ids(crm, name)
+
+
+@hookimpl
+def crm_records_deleted(crm, table, ids):
+    if table == "contacts":
+        from .segments import forget_contacts
+
+        forget_contacts(crm, ids)
+
+
+@hookimpl
+def crm_contact_erased(crm, contact_id):
+    from .segments import forget_contacts
+
+    forget_contacts(crm, [contact_id])
+
+
+@hookimpl
+def crm_contacts_merged(crm, keep_id, duplicate_id):
+    from .segments import merge_contacts
+
+    merge_contacts(crm, keep_id, duplicate_id)
+
+
+@hookimpl(trylast=True)
+def crm_demo_data(crm, rng):
+    """Runs after other plugins' demo data, so fields they register have data."""
+    from .demo import generate
+
+    generate(crm, rng)

@@ -1,0 +1,87 @@
+"""The fields a segment rule may use, with the SQL behind each.
+
+Contact fields come from ``crmcore.entities.Contact``; purchase and RFM
+fields are ours; other plugins add theirs through the core hook
+``crm_register_segment_fields`` (``crm.registry.segment_fields``). Every SQL
+fragment here is fixed text: user values are bound by the compiler.
+"""
+
+import datetime as dt
+
+from crmcore import entities, normalize, schema
+from crmcore.store import quote_name
+
+from .rules import TYPES, Field
+
+_KINDS = {str: "text", int: "number", float: "number", bool: "bool", dt.date: "date", list: "set"}
+_TIMESTAMPS = {"created_at", "updated_at", "consent_at"}
+_HIDDEN = {"custom"}
+
+_ORDERS = "FROM orders o WHERE o.contact_id = c.id"
+
+PURCHASE_FIELDS = [
+    ("orders_count", f"SELECT count(*) {_ORDERS}", "number", "number of orders"),
+    ("total_spent", f"SELECT coalesce(sum(o.total), 0) {_ORDERS}", "number", "sum of order totals"),
+    ("average_order_value", f"SELECT avg(o.total) {_ORDERS}", "number", "average order total (empty without orders)"),
+    ("first_order_date", f"SELECT min(o.ordered_at) {_ORDERS}", "date", "date of the first order"),
+    ("last_order_date", f"SELECT max(o.ordered_at) {_ORDERS}", "date", "date of the latest order"),
+]
+
+_RFM = "SELECT x.{col} FROM segment_rfm x WHERE x.contact_id = c.id"
+RFM_FIELDS = [
+    ("recency_score", "r", "number", "RFM recency score 1-5 (5 = most recent), from `crm segments rfm`"),
+    ("frequency_score", "f", "number", "RFM frequency score 1-5 (5 = most orders)"),
+    ("monetary_score", "m", "number", "RFM monetary score 1-5 (5 = highest spend)"),
+    ("rfm_score", "score", "text", "the three scores as text, e.g. \"545\""),
+    ("rfm_segment", "segment", "text", "named RFM segment, e.g. \"Champions\""),
+]
+
+
+def contact_fields():
+    out = []
+    for f in schema.fields(entities.Contact):
+        if f.name in _HIDDEN:
+            continue
+        col = f"c.{quote_name(f.name)}"
+        if f.name in _TIMESTAMPS:
+            out.append(Field(f.name, f"substr({col}, 1, 10)", "date", f"date part of {f.name}"))
+        elif f.name == "tags":
+            out.append(Field(f.name, f"SELECT value FROM json_each({col})", "set", "tags (use contains)"))
+        elif f.name == "country":
+            out.append(Field(f.name, col, "text", "ISO country code; names are accepted in rules", normalise=normalize.country))
+        else:
+            kind = _KINDS.get(schema.field_kind(f), "text")
+            out.append(Field(f.name, col, kind, f.metadata.get("description", "")))
+    return out
+
+
+def build_fields(crm, today=None):
+    """``{name: Field}`` for rules evaluated on ``today`` (a date, default now)."""
+    today = (today or dt.date.today()).isoformat()
+    fields = {f.name: f for f in contact_fields()}
+    fields["age"] = Field(
+        "age",
+        "CAST(strftime('%Y', ?) AS INTEGER) - CAST(strftime('%Y', c.birth_date) AS INTEGER)"
+        " - (strftime('%m-%d', ?) < strftime('%m-%d', c.birth_date))",
+        "number", "age in whole years from birth_date", params=(today, today),
+    )
+    for name, sql, kind, desc in PURCHASE_FIELDS:
+        fields[name] = Field(name, sql, kind, desc)
+    fields["days_since_last_order"] = Field(
+        "days_since_last_order", f"CAST(julianday(?) - julianday((SELECT max(o.ordered_at) {_ORDERS})) AS INTEGER)",
+        "number", "days from the latest order to today", params=(today,),
+    )
+    for name, col, kind, desc in RFM_FIELDS:
+        fields[name] = Field(name, _RFM.format(col=col), kind, desc)
+    for name, registered in crm.registry.segment_fields.items():
+        if registered.type not in TYPES:
+            continue
+        fields[name] = Field(name, registered.sql, registered.type, registered.description)
+    return fields
+
+
+def describe(crm):
+    """Rows for `crm segments fields`."""
+    plugin_of = {name: f.plugin for name, f in crm.registry.segment_fields.items()}
+    return [{"name": f.name, "type": f.type, "plugin": plugin_of.get(f.name, "segments" if f.name not in {c.name for c in contact_fields()} else "core"),
+             "description": f.description} for f in build_fields(crm).values()]

@@ -1,0 +1,126 @@
+"""Territories: named geographic areas with an owner.
+
+A contact is in a territory when its country is one of the territory's
+countries and, when the territory lists regions or postal-code prefixes, its
+region or postal code matches one of them. ``assign`` makes the territory's
+owner the contact's owner; when territories overlap the most specific one
+(prefixes, then regions, then countries only) wins, then the oldest.
+"""
+
+import json
+
+from crmcore import normalize, schema
+from crmcore.app import CRMError
+from crmcore.schema import FieldError
+
+from .records import Territory
+
+TERRITORY_FIELDS = ["id", "name", "owner", "countries", "regions", "postal_prefixes", "contacts"]
+
+
+def require(crm, name):
+    rows = crm.store.query("SELECT * FROM territories WHERE name = ?", (name,))
+    if not rows:
+        raise CRMError(f"no territory named {name!r} (see crm segments territories list)")
+    return schema.decode_row(Territory, rows[0])
+
+
+def condition(territory):
+    """``(sql, params)`` over contact ``c``; values bound, never pasted."""
+    sql = "c.country IN (SELECT value FROM json_each(?))"
+    params = [json.dumps(territory["countries"])]
+    if territory["regions"]:
+        sql += " AND c.region IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(territory["regions"]))
+    if territory["postal_prefixes"]:
+        sql += " AND EXISTS (SELECT 1 FROM json_each(?) p WHERE substr(c.postal_code, 1, length(p.value)) = p.value)"
+        params.append(json.dumps(territory["postal_prefixes"]))
+    return sql, params
+
+
+def add(crm, name, owner="", countries=(), regions=(), postal_prefixes=(), replace=False):
+    data = {"name": name, "owner": owner or "", "countries": list(countries), "regions": list(regions), "postal_prefixes": list(postal_prefixes)}
+    try:
+        territory = schema.build(Territory, data)
+    except FieldError as exc:
+        raise CRMError(f"invalid {exc.field}: {exc.reason}") from None
+    existing = crm.store.query_value("SELECT id FROM territories WHERE name = ?", (territory.name,))
+    if existing is not None:
+        if not replace:
+            raise CRMError(f"a territory named {name!r} exists already (use --replace to redefine it)")
+        data.pop("name")
+        crm.update("territories", existing, data)
+        return existing
+    return crm.add(territory)
+
+
+def remove(crm, name):
+    territory = require(crm, name)
+    with crm.store.transaction():
+        crm.store.execute("DELETE FROM segment_targets WHERE scope = 'territory' AND name = ?", (name,))
+        crm.delete("territories", [territory["id"]])
+
+
+def all_territories(crm):
+    """Territories, most specific first (the order ``assign`` applies them in)."""
+    rows = [schema.decode_row(Territory, r) for r in crm.store.query("SELECT * FROM territories ORDER BY id")]
+    return sorted(rows, key=lambda t: (not t["postal_prefixes"], not t["regions"], t["id"]))
+
+
+def contact_ids(crm, name):
+    sql, params = condition(require(crm, name))
+    return [r[0] for r in crm.store.execute(f"SELECT c.id FROM contacts c WHERE {sql} ORDER BY c.id", params)]
+
+
+def list_with_counts(crm):
+    out = []
+    for t in sorted(all_territories(crm), key=lambda t: t["name"]):
+        sql, params = condition(t)
+        t["contacts"] = crm.store.query_value(f"SELECT count(*) FROM contacts c WHERE {sql}", params)
+        out.append(t)
+    return out
+
+
+def territory_of(crm):
+    """``{contact_id: territory name}`` for every contact in some territory."""
+    owner = {}
+    for t in all_territories(crm):
+        sql, params = condition(t)
+        for (cid,) in crm.store.execute(f"SELECT c.id FROM contacts c WHERE {sql}", params):
+            owner.setdefault(cid, t["name"])
+    return owner
+
+
+def assign(crm, dry_run=False, batch=2000):
+    """Set each contact's owner to its territory's owner; returns change counts
+    per territory. One transaction; contacts-saved events in batches."""
+    from crmcore import entities
+
+    changes = {}
+    plan = []
+    seen = set()
+    for t in all_territories(crm):
+        if not t["owner"]:
+            continue
+        sql, params = condition(t)
+        for row in crm.store.query(f"SELECT c.id, c.owner FROM contacts c WHERE {sql}", params):
+            if row["id"] in seen:
+                continue
+            seen.add(row["id"])
+            if row["owner"] != t["owner"]:
+                plan.append((row["id"], row["owner"], t["owner"]))
+                changes[t["name"]] = changes.get(t["name"], 0) + 1
+    if dry_run or not plan:
+        return changes
+    stamp = normalize.now()
+    with crm.store.transaction():
+        for i in range(0, len(plan), batch):
+            chunk = plan[i:i + batch]
+            crm.store.executemany("UPDATE contacts SET owner = ?, updated_at = ? WHERE id = ?", ((new, stamp, cid) for cid, _, new in chunk))
+            for cid, old, new in chunk:
+                crm.audit("update", "contacts", cid, {"owner": [old, new]})
+            marks = ", ".join("?" * len(chunk))
+            saved = [schema.decode_row(entities.Contact, r) for r in crm.store.query(
+                f"SELECT * FROM contacts WHERE id IN ({marks}) ORDER BY id", [cid for cid, _, _ in chunk])]
+            crm.emit("crm_records_saved", crm=crm, table="contacts", records=saved)
+    return changes
