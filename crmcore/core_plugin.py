@@ -54,8 +54,10 @@ def m001_core_tables(store):
     store.execute("CREATE TABLE IF NOT EXISTS suppressions (email_hash TEXT PRIMARY KEY, reason TEXT, at TEXT)")
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def crm_register_migrations(register):
+    # First: plugin tables reference the core's (contacts.id), and pluggy
+    # otherwise calls the core, registered first, last.
     register(m001_core_tables)
 
 
