@@ -66,11 +66,16 @@ def line_chart(data, title, x_label="", y_label="", width=640, height=260):
     pairs = _pairs(data)
     left, bottom, top = 56, 46, 16
     plot_w, plot_h = width - left - 10, height - bottom - top
-    peak = max([v for _, v in pairs] + [0]) or 1
+    peak = max([v for _, v in pairs] + [0])
+    floor = min([v for _, v in pairs] + [0])  # below zero for scores such as NPS
+    span = (peak - floor) or 1
     step = plot_w / max(len(pairs) - 1, 1)
-    points = " ".join(f"{left + i * step:.1f},{top + plot_h - plot_h * v / peak:.1f}" for i, (_, v) in enumerate(pairs))
+    points = " ".join(f"{left + i * step:.1f},{top + plot_h - plot_h * (v - floor) / span:.1f}" for i, (_, v) in enumerate(pairs))
+    zero_y = top + plot_h + plot_h * floor / span
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' role='img' aria-label='{escape(title)}'>"]
-    parts.append(f"<line x1='{left}' y1='{top + plot_h}' x2='{left + plot_w}' y2='{top + plot_h}' class='axis'/>")
+    parts.append(f"<line x1='{left}' y1='{zero_y:.1f}' x2='{left + plot_w}' y2='{zero_y:.1f}' class='axis'/>")
+    if floor < 0:
+        parts.append(f"<text x='{left - 4}' y='{top + plot_h + 4}' class='tick end'>{_fmt(floor)}</text>")
     parts.append(f"<polyline points='{points}' fill='none' stroke='{PALETTE[0]}' stroke-width='2'/>")
     every = max(1, len(pairs) // 12)
     for i, (label, _) in enumerate(pairs):
