@@ -30,7 +30,7 @@ CHANNELS = {"web": "Web shop", "store": "Store", "phone": "Phone", "marketplace"
 
 
 def add_demo_survey(crm, rng, contact_ids, today=None):
-    """Create the demo survey, invite about a third of the consenting
+    """Create the demo survey, invite about half of the consenting
     contacts in monthly batches and record answers for ~40% of them."""
     if crm.store.query_value("SELECT 1 FROM surveys WHERE name = ?", (DEMO_SURVEY["name"],)):
         return
@@ -38,7 +38,7 @@ def add_demo_survey(crm, rng, contact_ids, today=None):
     create_survey(crm, DEMO_SURVEY["name"], DEMO_SURVEY["description"], DEMO_SURVEY["questions"], DEMO_SURVEY["base_url"])
     survey = get_survey(crm, DEMO_SURVEY["name"])
     consenting = [r["id"] for r in crm.store.query("SELECT id FROM contacts WHERE consent = 1 AND email IS NOT NULL ORDER BY id")]
-    invited = [cid for cid in consenting if rng.random() < 0.35]
+    invited = [cid for cid in consenting if rng.random() < 0.5]
     last_channel = {r["contact_id"]: r["channel"] for r in crm.store.query(
         "SELECT contact_id, channel FROM orders o WHERE ordered_at = (SELECT max(ordered_at) FROM orders WHERE contact_id = o.contact_id)")}
     import secrets
@@ -71,6 +71,16 @@ def add_demo_survey(crm, rng, contact_ids, today=None):
         submitted = min(today, sent + dt.timedelta(days=rng.randint(0, 10)))
         items.append({"answers": validate_all(survey, answers), "contact_id": inv["contact_id"], "invitation_id": inv_id,
                       "channel": "email", "submitted_at": f"{submitted.isoformat()}T{rng.randint(7, 21):02d}:{rng.randint(0, 59):02d}:00"})
+    # Feedback taken at the counter and on the phone, without an invitation.
+    for cid in rng.sample(contact_ids, min(len(contact_ids), max(2, len(contact_ids) // 40))):
+        channel = rng.choice(["store", "store", "phone"])
+        score = rng.choices([rng.randint(0, 6), rng.randint(7, 8), rng.randint(9, 10)], [15, 30, 55])[0]
+        answers = {"recommend": score, "satisfaction": 2 if score <= 4 else 4 if score <= 8 else 5,
+                   "bought_via": "Store" if channel == "store" else "Phone",
+                   "comment": rng.choice(COMPLAINTS if score <= 6 else NEUTRAL if score <= 8 else PRAISE)}
+        day = today - dt.timedelta(days=rng.randrange(360))
+        items.append({"answers": validate_all(survey, answers), "contact_id": cid, "channel": channel,
+                      "submitted_at": f"{day.isoformat()}T{rng.randint(9, 18):02d}:{rng.randint(0, 59):02d}:00"})
     record_responses(crm, survey, items)
     # Support has worked through the older follow-ups.
     crm.store.execute(

@@ -161,3 +161,10 @@ def test_report_and_dashboard_after_demo(cli, tmp_path):
 def test_report_of_an_unknown_survey_is_a_one_line_error(cli):
     result = cli(["report", "render", "survey", "--param", "survey=nope"])
     assert result.exit_code == 1 and result.output == "Error: no survey 'nope' (surveys: none yet)\n"
+
+
+def test_dashboard_section_without_surveys(cli, tmp_path):
+    out = tmp_path / "dash.html"
+    assert cli(["report", "render", "dashboard", "-o", str(out)]).exit_code == 0
+    html = out.read_text()
+    assert "Customer feedback" in html and "No surveys yet" in html
