@@ -99,7 +99,7 @@ def record_responses(crm, survey, items):
     """Save validated responses of one survey in one transaction; returns ids.
 
     ``items``: dicts with ``answers`` (from ``validate_all``) and optionally
-    ``contact_id``, ``invitation_id``, ``channel``, ``submitted_at``."""
+    ``contact_id``, ``invitation_id``, ``channel``, ``submitted_at``, ``ref``."""
     if not items:
         return []
     questions = {q["key"]: q for q in survey["questions"]}
@@ -107,7 +107,7 @@ def record_responses(crm, survey, items):
     rows = []
     for item in items:
         rec = Response(survey_id=survey["id"], contact_id=item.get("contact_id"), invitation_id=item.get("invitation_id"),
-                       channel=item.get("channel") or "", submitted_at=item.get("submitted_at") or stamp,
+                       channel=item.get("channel") or "", ref=item.get("ref"), submitted_at=item.get("submitted_at") or stamp,
                        created_at=stamp, updated_at=stamp)
         row = to_row(rec)
         row.pop("id")

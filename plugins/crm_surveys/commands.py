@@ -124,7 +124,7 @@ def surveys_batches(survey, fmt):
 @click.argument("survey")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), help="File format (default: from the extension).")
-@click.option("--map", "mapping", multiple=True, metavar="HEADER=KEY", help="Map a column to a question key, to token/email/contact_id/submitted_at/channel, or to - to ignore it (repeatable).")
+@click.option("--map", "mapping", multiple=True, metavar="HEADER=KEY", help="Map a column to a question key, to token/email/contact_id/submitted_at/channel/ref, or to - to ignore it (repeatable).")
 @click.option("--rejects", type=click.Path(dir_okay=False), help="Write bad rows here (row, column, reason) and import the rest.")
 @click.option("--dry-run", is_flag=True, help="Validate and count, but write nothing.")
 @click.option("--anonymous", is_flag=True, help="Accept responses that are linked to no contact.")
@@ -134,8 +134,9 @@ def surveys_import_responses(survey, file, fmt, mapping, rejects, dry_run, anony
     """Import responses exported by a survey tool (or the HTML form).
 
     Columns map to questions by key or question text; respondents are linked
-    by token, email or contact_id. Every answer is checked against its
-    question. One bad row stops the import and nothing is written, unless
+    by token, email or contact_id; rows whose response id (ref, "Response
+    ID", "Respondent ID", "#") was imported before are skipped. Every answer
+    is checked against its question. One bad row stops the import and nothing is written, unless
     --rejects is given."""
     from crmcore.importing import parse_map
 
@@ -149,7 +150,7 @@ def surveys_import_responses(survey, file, fmt, mapping, rejects, dry_run, anony
         click.echo(json.dumps(result.as_dict()))
         return
     verb = "would be imported (dry run: nothing written)" if dry_run else "imported"
-    click.echo(f"{file}: {result.created} response(s) {verb}, {len(result.rejected)} rejected")
+    click.echo(f"{file}: {result.created} response(s) {verb}, {result.skipped} already imported, {len(result.rejected)} rejected")
     if result.rejected and rejects:
         click.echo(f"Rejected rows written to {rejects}")
 

@@ -94,6 +94,7 @@ class Response:
     contact_id: int | None = column(converter=n.optional(n.integer), references="contacts")
     invitation_id: int | None = column(converter=n.optional(n.integer), references="survey_invitations")
     channel: str = column("", converter=n.text, description="web, phone, store, email, import...")
+    ref: str | None = column(converter=n.optional(n.text), description="the survey tool's response id (re-imports skip it)")
     submitted_at: str | None = column(converter=n.optional(n.timestamp), index=True)
     followup_id: int | None = column(converter=n.optional(n.integer), description="follow-up task activity")
     created_at: str | None = column(converter=n.optional(n.timestamp))

@@ -126,3 +126,25 @@ def test_a_failing_listener_rolls_the_whole_import_back(make_crm, segments, writ
     with pytest.raises(Exception, match="plugin 'broken' failed in crm_survey_response_recorded"):
         import_responses(crm, "s", write_file("r.csv", "email,nps\na@example.com,2\nb@example.com,3\n"))
     assert counts(crm) == (0, 0, 0)
+
+
+def test_a_growing_tool_export_can_be_imported_again(scrm, survey, people, write_file):
+    first = write_file("export1.csv", "Respondent ID,Email,nps,csat\nR1,ada@example.com,9,5\n")
+    second = write_file("export2.csv", "Respondent ID,Email,nps,csat\nR1,ada@example.com,9,5\nR2,bob@example.com,10,4\n")
+    assert import_responses(scrm, "feedback", first).created == 1
+    result = import_responses(scrm, "feedback", second)
+    assert (result.created, result.skipped) == (1, 1)
+    assert [r["ref"] for r in scrm.store.query("SELECT ref FROM survey_responses ORDER BY id")] == ["R1", "R2"]
+    twice = write_file("twice.csv", "#,Email,nps,csat\nR7,ada@example.com,9,5\nR7,bob@example.com,9,5\n")
+    _rejected_whole(scrm, twice, r"row 3: #: response 'R7' also in row 2")
+
+
+def test_json_rows_with_a_new_unknown_key_name_it(scrm, survey, people, write_file):
+    path = write_file("r.json", '[{"email": "ada@example.com", "nps": 9, "csat": 5},'
+                                ' {"email": "bob@example.com", "nps": 9, "csat": 5, "mood": "happy"}]')
+    _rejected_whole(scrm, path, r"r.json: row 2: mood: column 'mood' is not a question of survey 'feedback'")
+
+
+def test_errors_name_the_files_own_header(scrm, survey, write_file):
+    _rejected_whole(scrm, write_file("r.csv", "Recipient Email,nps,csat\nghost@example.com,9,5\n"),
+                    r"row 2: Recipient Email: no contact with e-mail 'ghost@example.com'")
