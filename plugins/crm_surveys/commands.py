@@ -1,7 +1,7 @@
 """``crm surveys ...``: thin click commands over the library modules."""
 
 import json
-import sys
+import re
 
 import click
 
@@ -92,7 +92,7 @@ def surveys_close(survey):
 @surveys.command("invite")
 @click.argument("survey")
 @click.option("--segment", required=True, help="Invite the contacts of this segment.")
-@click.option("--base-url", help="Base URL of the published form (default: the survey's, then setting surveys.base_url).")
+@click.option("--base-url", help="Base URL of the published form (default: the survey's base_url).")
 @click.option("--batch", help="Name of this batch of invitations (default: segment and time).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="CSV file for the mail tool (default: standard output).")
 def surveys_invite(survey, segment, base_url, batch, output):
@@ -229,7 +229,7 @@ def surveys_form(survey, output):
 
     crm = get_crm()
     row = get_survey(crm, survey)
-    path = write_form(crm, row, output or f"{row['name']}-form.html")
+    path = write_form(crm, row, output or re.sub(r"[^\w.-]+", "-", row["name"]).strip(".-") + "-form.html")
     click.echo(path)
 
 

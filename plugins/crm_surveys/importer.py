@@ -18,6 +18,7 @@ from crmcore.importing import ImportFailed, ImportResult, Reject, read_rows, wri
 
 from .answers import AnswerError, record_responses, validate
 from .definitions import get_survey, require_open
+from .records import RESERVED_KEYS
 
 IGNORE = "-"
 #: Header spellings of common survey tools for the non-question columns.
@@ -30,7 +31,7 @@ META_ALIASES = {
     "channel": "channel", "collector": "channel", "distribution channel": "channel", "source": "channel",
     "ref": "ref", "response id": "ref", "responseid": "ref", "respondent id": "ref", "submission id": "ref", "#": "ref",
 }
-META = ("token", "email", "contact_id", "submitted_at", "channel", "ref")
+META = RESERVED_KEYS
 
 
 def _key(text):

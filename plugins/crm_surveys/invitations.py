@@ -35,7 +35,7 @@ def invite(crm, survey_ref, segment, base_url=None, batch=None):
     invited to this survey. ``rows`` are the CSV rows of the new invitations."""
     survey = get_survey(crm, survey_ref)
     require_open(survey)
-    base_url = base_url or survey["base_url"] or crm.get_setting("surveys.base_url")
+    base_url = base_url or survey["base_url"]
     if not base_url:
         raise CRMError(f"survey {survey['name']!r} has no base URL for the links: give --base-url https://...")
     if not base_url.startswith(("http://", "https://")):

@@ -10,6 +10,17 @@ QUESTION_TYPES = ("nps", "csat", "ces", "rating", "choice", "multiple", "text")
 #: Fixed ranges of the scored types (``rating`` takes its own ``scale``).
 RANGES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 SURVEY_STATUSES = ("open", "closed")
+#: Column names the response import reserves for linking and metadata.
+RESERVED_KEYS = ("token", "email", "contact_id", "submitted_at", "channel", "ref")
+
+
+def _choices(value):
+    """Options from a list, or from ``"A, B, C"`` text."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    return [n.text(c) for c in value if n.text(c)]
 
 
 @record("surveys")
@@ -42,11 +53,13 @@ class Question:
     type: str = column("text", converter=n.one_of(*QUESTION_TYPES))
     required: bool = column(True, converter=n.boolean)
     scale: int | None = column(converter=n.optional(n.integer), description="highest value of a rating question")
-    choices: list = column(list, converter=lambda v: [n.text(c) for c in (v or []) if n.text(c)])
+    choices: list = column(list, converter=_choices)
 
     def __attrs_post_init__(self):
         if not self.key or not self.key.replace("_", "").replace("-", "").isalnum():
             raise FieldError("key", f"{self.key!r} must be a short name of letters, digits, - and _")
+        if self.key.lower() in RESERVED_KEYS:
+            raise FieldError("key", f"{self.key!r} is reserved for the response import ({', '.join(RESERVED_KEYS)})")
         if not self.text:
             raise FieldError("text", f"question {self.key!r} needs a text")
         if self.type == "rating":

@@ -168,3 +168,10 @@ def test_dashboard_section_without_surveys(cli, tmp_path):
     assert cli(["report", "render", "dashboard", "-o", str(out)]).exit_code == 0
     html = out.read_text()
     assert "Customer feedback" in html and "No surveys yet" in html
+
+
+def test_form_default_file_name_stays_in_the_current_folder(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli(["surveys", "create", "../up/and away", "--question", "nps:recommend:Recommend?"])
+    result = cli(["surveys", "form", "../up/and away"])
+    assert result.output.strip() == "up-and-away-form.html" and (tmp_path / "up-and-away-form.html").exists()

@@ -78,3 +78,10 @@ def test_names_are_unique_and_closing_is_recorded(scrm, survey):
 def test_unknown_survey_lists_the_known_ones(scrm, survey):
     with pytest.raises(CRMError, match=r"no survey 'nope' \(surveys: feedback\)"):
         get_survey(scrm, "nope")
+
+
+def test_reserved_keys_and_choices_from_text(scrm):
+    with pytest.raises(CRMError, match="'email' is reserved for the response import"):
+        create_survey(scrm, "x", "", [{"key": "email", "type": "text", "text": "Your e-mail?"}])
+    create_survey(scrm, "y", "", [{"key": "where", "type": "choice", "text": "Where?", "choices": "Web, Store"}])
+    assert get_survey(scrm, "y")["questions"][0]["choices"] == ["Web", "Store"]
