@@ -82,9 +82,11 @@ def add_demo_survey(crm, rng, contact_ids, today=None):
         items.append({"answers": validate_all(survey, answers), "contact_id": cid, "channel": channel,
                       "submitted_at": f"{day.isoformat()}T{rng.randint(9, 18):02d}:{rng.randint(0, 59):02d}:00"})
     record_responses(crm, survey, items)
-    # Support has worked through the older follow-ups.
-    crm.store.execute(
-        "UPDATE activities SET done_at = substr(due_at, 1, 10) || 'T16:00:00' WHERE id IN (SELECT followup_id FROM survey_responses "
-        "WHERE survey_id = ? AND followup_id IS NOT NULL AND submitted_at < ?)",
-        (survey["id"], (today - dt.timedelta(days=21)).isoformat()),
-    )
+    # Support has worked through most older follow-ups and some recent ones.
+    cutoff = (today - dt.timedelta(days=30)).isoformat()
+    done = []
+    for r in crm.store.query("SELECT r.followup_id, r.submitted_at, a.due_at FROM survey_responses r JOIN activities a ON a.id = r.followup_id "
+                             "WHERE r.survey_id = ? ORDER BY r.id", (survey["id"],)):
+        if rng.random() < (0.9 if r["submitted_at"] < cutoff else 0.3):
+            done.append((min(r["due_at"][:10], today.isoformat()) + "T16:00:00", r["followup_id"]))
+    crm.store.executemany("UPDATE activities SET done_at = ? WHERE id = ?", done)
