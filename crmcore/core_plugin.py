@@ -54,10 +54,8 @@ def m001_core_tables(store):
     store.execute("CREATE TABLE IF NOT EXISTS suppressions (email_hash TEXT PRIMARY KEY, reason TEXT, at TEXT)")
 
 
-@hookimpl(tryfirst=True)
+@hookimpl
 def crm_register_migrations(register):
-    # First: plugin tables reference the core's (contacts.id), and pluggy
-    # otherwise calls the core, registered first, last.
     register(m001_core_tables)
 
 
