@@ -174,7 +174,9 @@ class CRM:
         return results
 
     def _collect(self, hook_name, make_register, **kwargs):
-        for impl in self.hook_impls(hook_name):
+        """Call a registration hook plugin by plugin, in registration order (the
+        core first, so plugin migrations can reference core tables)."""
+        for impl in reversed(self.hook_impls(hook_name)):
             args = {k: v for k, v in kwargs.items() if k in impl.argnames}
             if "register" in impl.argnames:
                 args["register"] = make_register(impl.plugin_name)
