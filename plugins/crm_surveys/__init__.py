@@ -95,7 +95,7 @@ def crm_contacts_merged(crm, keep_id, duplicate_id):
 def crm_contact_erased(crm, contact_id):
     from .privacy import erase_contact
 
-    erase_contact(crm, contact_id)
+    return erase_contact(crm, contact_id) or None
 
 
 @hookimpl

@@ -98,8 +98,12 @@ def test_erasure_removes_free_text_and_the_link_but_keeps_anonymous_scores(scrm,
     inv = scrm.store.query_value("SELECT id FROM survey_invitations")
     record_response(scrm, survey, {"nps": 2, "csat": 1, "comment": "I am Ada, call me on 0151 123"}, contact_id=ada, invitation_id=inv)
     record_response(scrm, survey, {"nps": 10, "csat": 5, "comment": "Bob likes it"}, contact_id=bob)
+    scrm.store.execute("UPDATE survey_responses SET ref = 'TOOL-1' WHERE contact_id = ?", (ada,))
     with scrm.store.transaction():
-        scrm.emit("crm_contact_erased", crm=scrm, contact_id=ada, email="ada@example.com")
+        notes = scrm.emit("crm_contact_erased", crm=scrm, contact_id=ada, email="ada@example.com")
+    assert len(notes) == 1 and "invitation list of survey 'feedback'" in notes[0][0]
+    assert "responses TOOL-1 were imported from a survey tool" in notes[0][1]
+    assert scrm.store.query_value("SELECT count(*) FROM survey_responses WHERE ref IS NOT NULL") == 0
     assert scrm.store.query("SELECT contact_id, invitation_id, followup_id FROM survey_responses ORDER BY id") == [
         {"contact_id": None, "invitation_id": None, "followup_id": None}, {"contact_id": bob, "invitation_id": None, "followup_id": None}]
     assert [r["value"] for r in scrm.store.query("SELECT value FROM survey_answers WHERE value != ''")] == ["Bob likes it"]
