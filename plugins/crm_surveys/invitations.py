@@ -13,6 +13,8 @@ from .definitions import get_survey, require_open
 
 TOKEN_BYTES = 16  # 128 bits from the OS's CSPRNG: not guessable, not enumerable
 CSV_FIELDS = ["email", "name", "first_name", "last_name", "link", "token"]
+#: Free text typed by people; tokens may start with "-" and must stay intact.
+GUARDED = ("name", "first_name", "last_name")
 
 
 def new_token(taken):
@@ -96,7 +98,7 @@ def write_csv(rows, path=None):
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(CSV_FIELDS)
         for r in rows:
-            writer.writerow([_safe(r[f]) for f in CSV_FIELDS])
+            writer.writerow([_safe(r[f]) if f in GUARDED else r[f] for f in CSV_FIELDS])
     finally:
         if path:
             out.close()
