@@ -12,7 +12,7 @@ from crmcore import normalize
 from crmcore.app import CRMError
 from crmcore.schema import decode_row, to_row
 
-from .records import Answer, Response
+from .records import SCORED, Response, bounds
 
 #: Separator of several options in one cell (what the HTML form writes).
 MULTI_SEPARATOR = ";"
@@ -37,8 +37,8 @@ def validate(question, raw):
         if question["required"]:
             raise AnswerError(key, "an answer is required")
         return None
-    if kind in ("nps", "csat", "ces", "rating"):
-        low, high = _bounds(question)
+    if kind in SCORED:
+        low, high = bounds(question)
         try:
             score = normalize.integer(raw)
         except ValueError:
@@ -60,12 +60,6 @@ def validate(question, raw):
             return validate(question, None)
         return None, MULTI_SEPARATOR.join(picked), picked
     return None, normalize.long_text(raw), []
-
-
-def _bounds(question):
-    if question["type"] == "rating":
-        return 1, question["scale"] or 5
-    return {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[question["type"]]
 
 
 def _choice(question, raw):

@@ -196,8 +196,9 @@ def _hint(q):
         return f" [{options}{'; several separated by ;' if q['type'] == 'multiple' else ''}]"
     if q["type"] == "text":
         return ""
-    low, high = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}.get(q["type"], (1, q["scale"] or 5))
-    return f" ({low}-{high})"
+    from .records import bounds
+
+    return " ({}-{})".format(*bounds(q))
 
 
 def _prompt(q, validate, AnswerError):

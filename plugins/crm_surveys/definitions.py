@@ -150,11 +150,6 @@ def questions_of(crm, survey_id):
     return [decode_row(Question, r) for r in rows]
 
 
-def as_question(row):
-    """A ``Question`` record from a stored question dict (for validation)."""
-    return Question(**{k: v for k, v in row.items()})
-
-
 def list_surveys(crm):
     """Every survey with question, invitation and response counts."""
     return crm.store.query(

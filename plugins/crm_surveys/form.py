@@ -14,6 +14,7 @@ import os
 from crmcore.app import CRMError
 
 from .answers import MULTI_SEPARATOR
+from .records import SCORED, bounds
 
 
 def render_form(crm, survey):
@@ -25,8 +26,8 @@ def render_form(crm, survey):
     questions = []
     for q in survey["questions"]:
         item = dict(q)
-        if q["type"] in ("nps", "csat", "ces", "rating"):
-            low, high = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}.get(q["type"], (1, q["scale"] or 5))
+        if q["type"] in SCORED:
+            low, high = bounds(q)
             item["options"] = list(range(low, high + 1))
         questions.append(item)
     return env.get_template("survey_form.html").render(survey=survey, questions=questions, spec=spec)

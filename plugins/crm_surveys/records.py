@@ -9,6 +9,16 @@ from crmcore.schema import FieldError, column, record
 QUESTION_TYPES = ("nps", "csat", "ces", "rating", "choice", "multiple", "text")
 #: Fixed ranges of the scored types (``rating`` takes its own ``scale``).
 RANGES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+SCORED = ("nps", "csat", "ces", "rating")
+
+
+def bounds(question):
+    """``(low, high)`` of a scored question (a stored question dict), else ``None``."""
+    if question["type"] == "rating":
+        return 1, question["scale"] or 5
+    return RANGES.get(question["type"])
+
+
 SURVEY_STATUSES = ("open", "closed")
 #: Column names the response import reserves for linking and metadata.
 RESERVED_KEYS = ("token", "email", "contact_id", "submitted_at", "channel", "ref")
@@ -77,13 +87,6 @@ class Question:
                 raise FieldError("choices", f"question {self.key!r}: choices of a multiple-choice question cannot contain ';'")
         elif self.choices:
             raise FieldError("choices", f"question {self.key!r}: only choice questions have choices")
-
-    @property
-    def bounds(self):
-        """(low, high) of a scored question, else ``None``."""
-        if self.type == "rating":
-            return (1, self.scale)
-        return RANGES.get(self.type)
 
 
 @record("survey_invitations")

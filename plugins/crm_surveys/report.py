@@ -3,7 +3,8 @@
 from crmcore.app import CRMError
 
 from .definitions import get_survey
-from .scores import SCORED, comments, distribution, nps, scores
+from .records import SCORED, bounds
+from .scores import comments, distribution, nps, scores
 
 
 def _pick_survey(crm, params):
@@ -24,8 +25,7 @@ def context(crm, params):
     distributions = []
     for q in survey["questions"]:
         if q["type"] in SCORED:
-            low, high = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}.get(q["type"], (1, q["scale"] or 5))
-            distributions.append({"question": q, "data": distribution(crm, sid, q["id"], low, high)})
+            distributions.append({"question": q, "data": distribution(crm, sid, q["id"], *bounds(q))})
     nps_keys = [q["key"] for q in survey["questions"] if q["type"] == "nps"]
     trend = []
     if nps_keys:

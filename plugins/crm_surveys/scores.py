@@ -14,10 +14,10 @@ import math
 from crmcore.app import CRMError
 
 from .definitions import get_survey
+from .records import SCORED
 
 Z95 = 1.96
 BY = ("segment", "product", "month", "channel")
-SCORED = ("nps", "csat", "ces", "rating")
 
 
 def nps(values):

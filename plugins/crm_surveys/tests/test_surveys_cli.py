@@ -1,7 +1,6 @@
 """The `crm surveys` commands, the survey report, the dashboard section, the form and `crm demo`."""
 
 import csv
-import io
 import json
 import re
 
@@ -96,7 +95,6 @@ def test_import_responses_command_reports_row_and_column(cli, contact, write_fil
 
 def test_invite_command_writes_the_csv(cli, contact, monkeypatch, tmp_path):
     from crmcore import hookimpl, plugins
-    from crmcore.entities import Contact
 
     class Segments:
         @hookimpl

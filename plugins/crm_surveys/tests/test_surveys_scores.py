@@ -7,7 +7,7 @@ import pytest
 from crm_surveys.answers import record_response
 from crm_surveys.definitions import create_survey, get_survey
 from crm_surveys.scores import csat, mean, nps, scores
-from crmcore.entities import Contact, Order, OrderLine
+from crmcore.entities import Order, OrderLine
 
 
 def test_nps_and_its_margin_by_hand():
@@ -78,7 +78,6 @@ def test_scores_by_product_count_what_the_respondent_bought_before_answering(scr
 
 
 def test_scores_by_segment_use_the_invitation_or_current_membership(scrm, survey, people, segments):
-    from crm_surveys.importer import import_responses
     from crm_surveys.invitations import invite
 
     ada, bob, _ = people
