@@ -237,13 +237,16 @@ def surveys_form(survey, output):
 @surveys.command("scores")
 @click.argument("survey")
 @click.option("--by", type=click.Choice(["segment", "product", "month", "channel"]), help="Break the scores down.")
-@click.option("--segment", "segments", multiple=True, help="With --by segment: these segments by current membership (repeatable) instead of the invitation's segment.")
+@click.option("--segment", "segments", multiple=True, help="Break down by current membership of these segments (repeatable; implies --by segment) instead of the invitation's segment.")
 @output_options
 def surveys_scores(survey, by, segments, fmt):
     """NPS (with its 95% margin of error), CSAT (% of 4-5), CES and rating
     means per scored question, overall or by segment, product, month or channel."""
     from .scores import scores
 
+    if segments and by not in (None, "segment"):
+        raise click.UsageError("--segment goes with --by segment")
+    by = "segment" if segments else by
     rows = scores(get_crm(), survey, by, segments)
     fields = ["group", "question", "type", "responses", "score", "margin", "promoters", "passives", "detractors"]
     if fmt:
