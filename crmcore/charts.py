@@ -44,19 +44,28 @@ def _short(value):
     return _fmt(round(value, 2) if isinstance(value, float) else value)
 
 
-def _nice_ticks(peak, count=4):
-    """Round gridline values (1, 2, 2.5 or 5 times a power of ten) covering ``peak``."""
-    if peak <= 0:
+def _nice_ticks(peak, count=4, low=0):
+    """Round gridline values (1, 2, 2.5 or 5 times a power of ten) from ``low`` (zero or below) to ``peak``."""
+    low = min(low, 0)
+    if peak <= 0 and low == 0:
         return [0, 1]
-    raw = peak / count
+    raw = (max(peak, 0) - low) / count
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
-    top = step * math.ceil(peak / step - 1e-9)
-    ticks, v = [], 0.0
+    bottom = step * math.floor(low / step + 1e-9)
+    top = step * math.ceil(max(peak, 0) / step - 1e-9)
+    ticks, v = [], bottom
     while v <= top + step / 2:
-        ticks.append(v)
+        ticks.append(round(v, 12) + 0.0)
         v += step
     return ticks
+
+
+def _scale_y(value, top, plot_h, ticks):
+    """The y coordinate of ``value`` on a value axis spanning ``ticks`` (values outside are clamped)."""
+    low, high = ticks[0], ticks[-1]
+    value = min(max(value, low), high)
+    return top + plot_h - plot_h * (value - low) / (high - low)
 
 
 def _e(text):
@@ -114,7 +123,7 @@ def _value_axis(left, top, plot_w, plot_h, ticks, y_label):
     """Horizontal gridlines with compact tick labels and the rotated y-axis label."""
     parts = []
     for t in ticks:
-        y = top + plot_h - plot_h * t / ticks[-1]
+        y = _scale_y(t, top, plot_h, ticks)
         parts.append(f"<line x1='{left}' y1='{y:.1f}' x2='{left + plot_w}' y2='{y:.1f}' stroke='{GRID if t else '#9ca3af'}'/>")
         parts.append(_text(left - 6, y + 4, _short(t), "end", MUTED))
     if y_label:
@@ -233,12 +242,14 @@ def line_chart(data, title, x_label="", y_label="", width=640, height=280, color
         return _figure(title, "", "", empty=True)
     left, right, bottom, top = 62, 16, 48, 18
     plot_w, plot_h = width - left - right, height - bottom - top
-    ticks = _nice_ticks(max(v for _, v in pairs))
+    values = [v for _, v in pairs]
+    ticks = _nice_ticks(max(values), low=min(values))  # NPS and margins go below zero
     step = plot_w / max(len(pairs) - 1, 1)
-    xy = [(left + i * step, top + plot_h - plot_h * max(v, 0) / ticks[-1]) for i, (_, v) in enumerate(pairs)]
+    xy = [(left + i * step, _scale_y(v, top, plot_h, ticks)) for i, v in enumerate(values)]
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+    zero = _scale_y(0, top, plot_h, ticks)
     parts = _value_axis(left, top, plot_w, plot_h, ticks, y_label)
-    parts.append(f"<polygon points='{left:.1f},{top + plot_h:.1f} {points} {xy[-1][0]:.1f},{top + plot_h:.1f}' fill='{_e(color)}' fill-opacity='0.12'/>")
+    parts.append(f"<polygon points='{left:.1f},{zero:.1f} {points} {xy[-1][0]:.1f},{zero:.1f}' fill='{_e(color)}' fill-opacity='0.12'/>")
     parts.append(f"<polyline points='{points}' fill='none' stroke='{_e(color)}' stroke-width='2.2' stroke-linejoin='round'/>")
     for (x, y), (label, value) in zip(xy, pairs):
         parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='{3 if len(pairs) <= 40 else 1.5}' fill='{_e(color)}'><title>{_e(label)}: {_e(_fmt(value))}</title></circle>")

@@ -1,3 +1,116 @@
-"""crm_surveys: built-in plugin (work in progress)."""
+"""crm_surveys: customer feedback (NPS, CSAT, CES, ratings, choices, free text).
+
+Surveys with ordered questions, invitations with unguessable tokens for a
+segment, response import and terminal entry, scores with margins of error by
+segment, product, month and channel, a ``survey`` report and a dashboard
+section. Unhappy respondents get a follow-up task through the plugin's own
+event ``crm_survey_response_recorded``, which other plugins may implement too.
+"""
+
+import os
+
+from crmcore.hookspecs import hookimpl
+
+from . import hookspecs as crm_hookspecs  # noqa: F401  - picked up by the core plugin manager
 
 crm_api_version = 1
+TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
+
+
+@hookimpl
+def crm_register_record_types(register):
+    from .records import RECORD_TYPES
+
+    for cls in RECORD_TYPES:
+        register(cls)
+
+
+@hookimpl
+def crm_register_migrations(register):
+    from .migrations import MIGRATIONS
+
+    for fn in MIGRATIONS:
+        register(fn)
+
+
+@hookimpl
+def crm_register_commands(cli):
+    from .commands import surveys
+
+    cli.add_command(surveys)
+
+
+@hookimpl
+def crm_register_template_dirs(register):
+    register(TEMPLATES)
+
+
+@hookimpl
+def crm_register_reports(register):
+    from .report import context
+
+    register("survey", "survey.html", "One survey: scores with margins of error, distributions, trend, segments, products, "
+             "detractor comments and follow-ups (--param survey=NAME)", context)
+
+
+@hookimpl
+def crm_register_dashboard_sections(register):
+    from .report import dashboard_context
+
+    register("Customer feedback", "surveys_dashboard.html", dashboard_context)
+
+
+@hookimpl
+def crm_register_segment_fields(register):
+    from .scores import LAST_NPS_CATEGORY_SQL, LAST_NPS_SQL
+
+    register("last_nps", LAST_NPS_SQL, "number", "the contact's latest NPS answer (0-10)")
+    register("last_nps_category", LAST_NPS_CATEGORY_SQL, "text", "promoter, passive or detractor by the latest NPS answer")
+
+
+@hookimpl
+def crm_survey_response_recorded(crm, survey, response, answers):
+    """A detractor (NPS 0-6) or a CSAT of 1-2 gets a follow-up task for the contact's owner."""
+    from .answers import create_followup
+
+    create_followup(crm, survey, response, answers)
+
+
+@hookimpl
+def crm_segment_metrics(crm, segment, contact_ids):
+    """NPS of a segment over each member's latest NPS answer."""
+    from .scores import contacts_nps
+
+    result = contacts_nps(crm, contact_ids)
+    return {"NPS": None if result["score"] is None else round(result["score"], 1), "NPS responses": result["n"]}
+
+
+@hookimpl
+def crm_contacts_merged(crm, keep_id, duplicate_id):
+    crm.store.execute("UPDATE survey_responses SET contact_id = ? WHERE contact_id = ?", (keep_id, duplicate_id))
+    crm.store.execute("UPDATE survey_invitations SET contact_id = ? WHERE contact_id = ?", (keep_id, duplicate_id))
+
+
+@hookimpl
+def crm_contact_erased(crm, contact_id):
+    from .privacy import erase_contact
+
+    return erase_contact(crm, contact_id) or None
+
+
+@hookimpl
+def crm_records_deleted(crm, table, ids):
+    """A deleted contact's responses lose the link and free text (as on erasure),
+    so the foreign keys never block the delete."""
+    if table == "contacts":
+        from .privacy import erase_contact
+
+        for contact_id in ids:
+            erase_contact(crm, contact_id)
+
+
+@hookimpl
+def crm_demo_data(crm, rng, contact_ids):
+    from .demo import add_demo_survey
+
+    add_demo_survey(crm, rng, contact_ids)

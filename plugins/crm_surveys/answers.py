@@ -1,0 +1,170 @@
+"""Answer validation and the one write path for responses.
+
+Every response, whether typed at the terminal, imported from a survey tool or
+generated for the demo, goes through ``record_responses``: one transaction,
+``executemany`` for the rows, and the plugin's own event
+``crm_survey_response_recorded`` once per response inside that transaction.
+"""
+
+import json
+
+from crmcore import normalize
+from crmcore.app import CRMError
+from crmcore.schema import decode_row, to_row
+
+from .records import SCORED, Response, bounds
+
+#: Separator of several options in one cell (what the HTML form writes).
+MULTI_SEPARATOR = ";"
+
+
+class AnswerError(ValueError):
+    """An answer that does not fit its question; ``question`` names it."""
+
+    def __init__(self, question, reason):
+        super().__init__(f"{question}: {reason}")
+        self.question = question
+        self.reason = reason
+
+
+def validate(question, raw):
+    """``(number, value, choices)`` for one raw answer, or ``None`` when blank
+    and optional. ``question`` is a stored question dict. Raises ``AnswerError``."""
+    key, kind = question["key"], question["type"]
+    if isinstance(raw, str):
+        raw = raw.strip()
+    if raw is None or raw == "" or raw == []:
+        if question["required"]:
+            raise AnswerError(key, "an answer is required")
+        return None
+    if kind in SCORED:
+        low, high = bounds(question)
+        try:
+            score = normalize.integer(raw)
+        except ValueError:
+            raise AnswerError(key, f"{raw!r} is not a whole number from {low} to {high}") from None
+        if not low <= score <= high:
+            raise AnswerError(key, f"{score} is out of range {low}-{high}")
+        return float(score), "", []
+    if kind == "choice":
+        return None, _choice(question, raw), []
+    if kind == "multiple":
+        items = raw if isinstance(raw, list) else str(raw).split(MULTI_SEPARATOR)
+        picked = []
+        for item in items:
+            if str(item).strip():
+                choice = _choice(question, item)
+                if choice not in picked:
+                    picked.append(choice)
+        if not picked:
+            return validate(question, None)
+        return None, MULTI_SEPARATOR.join(picked), picked
+    return None, normalize.long_text(raw), []
+
+
+def _choice(question, raw):
+    text = normalize.text(raw)
+    for choice in question["choices"]:
+        if choice.casefold() == text.casefold():
+            return choice
+    raise AnswerError(question["key"], f"{text!r} is not one of: {', '.join(question['choices'])}")
+
+
+def validate_all(survey, given):
+    """Validate ``{question key: raw}`` against every question of ``survey``.
+
+    Returns ``{question key: (number, value, choices)}`` for the answered
+    questions; unknown keys and missing required answers raise."""
+    by_key = {q["key"]: q for q in survey["questions"]}
+    for key in given:
+        if key not in by_key:
+            raise AnswerError(key, f"no such question in survey {survey['name']!r} (questions: {', '.join(by_key)})")
+    out = {}
+    for q in survey["questions"]:
+        checked = validate(q, given.get(q["key"]))
+        if checked is not None:
+            out[q["key"]] = checked
+    if not out:
+        raise AnswerError(survey["questions"][0]["key"], "the response has no answers")
+    return out
+
+
+def record_responses(crm, survey, items):
+    """Save validated responses of one survey in one transaction; returns ids.
+
+    ``items``: dicts with ``answers`` (from ``validate_all``) and optionally
+    ``contact_id``, ``invitation_id``, ``channel``, ``submitted_at``, ``ref``."""
+    if not items:
+        return []
+    questions = {q["key"]: q for q in survey["questions"]}
+    stamp = normalize.now()
+    rows = []
+    for item in items:
+        rec = Response(survey_id=survey["id"], contact_id=item.get("contact_id"), invitation_id=item.get("invitation_id"),
+                       channel=item.get("channel") or "", ref=item.get("ref"), submitted_at=item.get("submitted_at") or stamp,
+                       created_at=stamp, updated_at=stamp)
+        row = to_row(rec)
+        row.pop("id")
+        rows.append(row)
+    survey_row = {k: v for k, v in survey.items() if k != "questions"}
+    with crm.store.transaction():
+        ids = crm.store.insert_many("survey_responses", rows)
+        answer_rows = []
+        for response_id, item in zip(ids, items):
+            for key, (number, value, choices) in item["answers"].items():
+                answer_rows.append({"response_id": response_id, "question_id": questions[key]["id"], "number": number,
+                                    "value": value, "choices": json.dumps(choices, ensure_ascii=False)})
+        crm.store.insert_many("survey_answers", answer_rows)
+        for response_id, row, item in zip(ids, rows, items):
+            row["id"] = response_id
+            answers = [{"question": key, "type": questions[key]["type"], "number": number, "value": value, "choices": choices}
+                       for key, (number, value, choices) in item["answers"].items()]
+            crm.emit("crm_survey_response_recorded", crm=crm, survey=survey_row, response=decode_row(Response, row), answers=answers)
+    return ids
+
+
+def record_response(crm, survey, answers, contact_id=None, channel="", submitted_at=None, invitation_id=None):
+    """Validate ``{key: raw}`` answers and save one response; returns its id."""
+    from .definitions import require_open
+
+    require_open(survey)
+    try:
+        checked = validate_all(survey, answers)
+    except AnswerError as exc:
+        raise CRMError(f"invalid answer to {exc.question}: {exc.reason}") from None
+    item = {"answers": checked, "contact_id": contact_id, "channel": channel, "submitted_at": submitted_at, "invitation_id": invitation_id}
+    return record_responses(crm, survey, [item])[0]
+
+
+def needs_followup(answers):
+    """The reason a response needs a follow-up (NPS 0-6 or CSAT 1-2), or ``None``."""
+    for a in answers:
+        if a["number"] is None:
+            continue
+        if a["type"] == "nps" and a["number"] <= 6:
+            return f"detractor (NPS {a['number']:.0f})"
+        if a["type"] == "csat" and a["number"] <= 2:
+            return f"unhappy (CSAT {a['number']:.0f})"
+    return None
+
+
+def create_followup(crm, survey, response, answers):
+    """Create the follow-up task for an unhappy respondent; returns its id or ``None``."""
+    import datetime as dt
+
+    from crmcore.entities import Activity
+
+    reason = needs_followup(answers)
+    if reason is None or response["contact_id"] is None:
+        return None
+    owner = crm.store.query_value("SELECT owner FROM contacts WHERE id = ?", (response["contact_id"],)) or ""
+    comments = [a["value"] for a in answers if a["type"] == "text" and a["value"]]
+    scores = ", ".join(f"{a['question']}={a['number']:.0f}" for a in answers if a["number"] is not None)
+    submitted = dt.datetime.fromisoformat(response["submitted_at"])
+    task = Activity(contact_id=response["contact_id"], kind="task", channel=response["channel"] or "survey",
+                    subject=f"Survey follow-up: {reason} in {survey['name']!r}",
+                    body="\n".join([f"Scores: {scores}"] + [f"Comment: {c}" for c in comments]),
+                    owner=owner, due_at=(submitted + dt.timedelta(days=2)).isoformat(timespec="seconds"))
+    activity_id = crm.add(task)
+    crm.store.execute("UPDATE survey_responses SET followup_id = ? WHERE id = ?", (activity_id, response["id"]))
+    return activity_id

@@ -1,0 +1,121 @@
+"""Invitations: one unguessable token per contact of a segment, honouring consent
+and the suppression list, exported as CSV any mail tool can merge."""
+
+import csv
+import secrets
+import sys
+from urllib.parse import urlencode
+
+from crmcore import normalize
+from crmcore.app import CRMError, email_hash
+
+from .definitions import get_survey, require_open
+
+TOKEN_BYTES = 16  # 128 bits from the OS's CSPRNG: not guessable, not enumerable
+CSV_FIELDS = ["email", "name", "first_name", "last_name", "link", "token"]
+#: Free text typed by people; tokens may start with "-" and must stay intact.
+GUARDED = ("name", "first_name", "last_name")
+
+
+def new_token(taken):
+    """A URL-safe random token not in ``taken`` (the set is updated)."""
+    while True:
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        if token not in taken:
+            taken.add(token)
+            return token
+
+
+def personal_link(base_url, token):
+    return base_url + ("&" if "?" in base_url else "?") + urlencode({"token": token})
+
+
+def invite(crm, survey_ref, segment, base_url=None, batch=None):
+    """Create invitations for the segment's contacts; returns ``(rows, skipped)``.
+
+    Skipped (counted by reason): no e-mail, no consent, suppressed, already
+    invited to this survey. ``rows`` are the CSV rows of the new invitations."""
+    survey = get_survey(crm, survey_ref)
+    require_open(survey)
+    base_url = base_url or survey["base_url"]
+    if not base_url:
+        raise CRMError(f"survey {survey['name']!r} has no base URL for the links: give --base-url https://...")
+    if not base_url.startswith(("http://", "https://")):
+        raise CRMError(f"--base-url {base_url!r} must start with http:// or https://")
+    ids = sorted(set(crm.segment_contact_ids(segment)))
+    stamp = normalize.now()
+    batch = batch or f"{segment} {stamp[:16].replace('T', ' ')}"
+    skipped = {"no e-mail": 0, "suppressed": 0, "no consent": 0, "already invited": 0}
+    suppressed = {r["email_hash"] for r in crm.store.query("SELECT email_hash FROM suppressions")}
+    invited = {r["contact_id"] for r in crm.store.query("SELECT contact_id FROM survey_invitations WHERE survey_id = ?", (survey["id"],))}
+    contacts = _contacts(crm, ids)
+    taken = set()
+    new_rows, out = [], []
+    for cid in ids:
+        c = contacts.get(cid)
+        if c is None or not c["email"]:
+            skipped["no e-mail"] += 1
+        elif email_hash(c["email"]) in suppressed:
+            skipped["suppressed"] += 1
+        elif not c["consent"]:
+            skipped["no consent"] += 1
+        elif cid in invited:
+            skipped["already invited"] += 1
+        else:
+            token = new_token(taken)
+            new_rows.append({"survey_id": survey["id"], "contact_id": cid, "token": token, "batch": batch, "segment": segment,
+                             "created_at": stamp, "updated_at": stamp})
+            name = f"{c['first_name']} {c['last_name']}".strip()
+            out.append({"email": c["email"], "name": name, "first_name": c["first_name"], "last_name": c["last_name"],
+                        "link": personal_link(base_url, token), "token": token})
+    with crm.store.transaction():
+        crm.store.insert_many("survey_invitations", new_rows)
+    return out, skipped
+
+
+def _contacts(crm, ids):
+    found = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        rows = crm.store.query(f"SELECT id, email, first_name, last_name, consent FROM contacts WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+        found.update({r["id"]: r for r in rows})
+    return found
+
+
+def _safe(value):
+    """Guard a cell against spreadsheet formula injection (=, +, -, @ first)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def write_csv(rows, path=None):
+    """Write the invitation list to ``path`` (atomically) or standard output."""
+    import os
+
+    tmp = f"{path}.tmp" if path else None
+    out = open(tmp, "w", encoding="utf-8", newline="") if path else sys.stdout
+    try:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_FIELDS)
+        for r in rows:
+            writer.writerow([_safe(r[f]) if f in GUARDED else r[f] for f in CSV_FIELDS])
+    finally:
+        if path:
+            out.close()
+    if path:
+        os.replace(tmp, path)
+
+
+def batches(crm, survey_ref):
+    """Invitations, responses and response rate per invitation batch."""
+    survey = get_survey(crm, survey_ref)
+    rows = crm.store.query(
+        "SELECT i.batch, i.segment, min(i.created_at) AS sent_at, count(*) AS invitations, count(r.id) AS responses "
+        "FROM survey_invitations i LEFT JOIN (SELECT DISTINCT invitation_id, min(id) AS id FROM survey_responses "
+        "WHERE invitation_id IS NOT NULL GROUP BY invitation_id) r ON r.invitation_id = i.id "
+        "WHERE i.survey_id = ? GROUP BY i.batch, i.segment ORDER BY sent_at, i.batch",
+        (survey["id"],),
+    )
+    for r in rows:
+        r["response_rate"] = round(100.0 * r["responses"] / r["invitations"], 1) if r["invitations"] else None
+    return rows

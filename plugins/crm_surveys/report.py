@@ -1,0 +1,89 @@
+"""Context of the ``survey`` report and of the dashboard section."""
+
+from crmcore.app import CRMError
+
+from .definitions import get_survey
+from .records import SCORED, bounds
+from .scores import comments, distribution, nps, scores
+
+
+def _pick_survey(crm, params):
+    ref = params.get("survey")
+    if not ref:
+        ref = crm.store.query_value("SELECT name FROM surveys ORDER BY (status = 'open') DESC, id DESC LIMIT 1")
+        if ref is None:
+            raise CRMError("no surveys yet: create one with `crm surveys create` or `crm surveys load`")
+    return get_survey(crm, ref)
+
+
+def context(crm, params):
+    survey = _pick_survey(crm, params)
+    sid = survey["id"]
+    store = crm.store
+    name = survey["name"]
+    cards = scores(crm, name)
+    distributions = []
+    for q in survey["questions"]:
+        if q["type"] in SCORED:
+            distributions.append({"question": q, "data": distribution(crm, sid, q["id"], *bounds(q))})
+    nps_keys = [q["key"] for q in survey["questions"] if q["type"] == "nps"]
+    trend = []
+    if nps_keys:
+        by_month = [r for r in scores(crm, name, "month") if r["question"] == nps_keys[0]]
+        trend = [(r["group"], r["score"]) for r in by_month]
+        trend_rows = by_month
+    else:
+        trend_rows = []
+    followups = store.query(
+        "SELECT r.id AS response, r.contact_id, coalesce(c.email, '') AS email, a.owner, a.subject, a.due_at, a.done_at, "
+        "CASE WHEN a.id IS NULL THEN 'deleted' WHEN a.done_at IS NULL THEN 'open' ELSE 'done' END AS status "
+        "FROM survey_responses r LEFT JOIN activities a ON a.id = r.followup_id LEFT JOIN contacts c ON c.id = r.contact_id "
+        "WHERE r.survey_id = ? AND r.followup_id IS NOT NULL ORDER BY r.submitted_at DESC, r.id DESC",
+        (sid,),
+    )
+    status_counts = {s: sum(1 for f in followups if f["status"] == s) for s in ("open", "done", "deleted")}
+    invitations = store.query_value("SELECT count(*) FROM survey_invitations WHERE survey_id = ?", (sid,))
+    invited_responses = store.query_value("SELECT count(DISTINCT invitation_id) FROM survey_responses WHERE survey_id = ? AND invitation_id IS NOT NULL", (sid,))
+    from .invitations import batches
+
+    return {
+        "survey": survey,
+        "responses": store.query_value("SELECT count(*) FROM survey_responses WHERE survey_id = ?", (sid,)),
+        "invitations": invitations,
+        "response_rate": round(100.0 * invited_responses / invitations, 1) if invitations else None,
+        "cards": cards,
+        "distributions": distributions,
+        "trend": trend,
+        "trend_rows": trend_rows,
+        "by_segment": scores(crm, name, "segment"),
+        "by_product": sorted((r for r in scores(crm, name, "product") if r["type"] == "nps"), key=lambda r: -r["responses"])[:20],
+        "by_channel": scores(crm, name, "channel"),
+        "batches": batches(crm, name),
+        "detractor_comments": [r for r in comments(crm, name) if r["category"] == "detractor"][:50],
+        "followups": followups,
+        "followup_counts": status_counts,
+    }
+
+
+def dashboard_context(crm):
+    """The latest open survey's NPS with its margin, responses and open follow-ups."""
+    row = crm.store.query("SELECT id, name FROM surveys ORDER BY (status = 'open') DESC, id DESC LIMIT 1")
+    if not row:
+        return {"survey": None}
+    sid = row[0]["id"]
+    values = [r["number"] for r in crm.store.query(
+        "SELECT a.number FROM survey_answers a JOIN survey_questions q ON q.id = a.question_id JOIN survey_responses r ON r.id = a.response_id "
+        "WHERE r.survey_id = ? AND q.type = 'nps' AND a.number IS NOT NULL", (sid,))]
+    result = nps(values)
+    by_month = [(r["group"], r["score"]) for r in scores(crm, row[0]["name"], "month") if r["type"] == "nps"]
+    return {
+        "survey": row[0]["name"],
+        "nps": None if result["score"] is None else round(result["score"], 1),
+        "margin": None if result["margin"] is None else round(result["margin"], 1),
+        "n": result["n"],
+        "responses": crm.store.query_value("SELECT count(*) FROM survey_responses WHERE survey_id = ?", (sid,)),
+        "open_followups": crm.store.query_value(
+            "SELECT count(*) FROM survey_responses r JOIN activities a ON a.id = r.followup_id WHERE r.survey_id = ? AND a.done_at IS NULL", (sid,)),
+        "mix": [("promoters", result["promoters"]), ("passives", result["passives"]), ("detractors", result["detractors"])],
+        "trend": by_month,
+    }
