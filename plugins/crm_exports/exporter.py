@@ -1,0 +1,245 @@
+"""Choosing the audience, writing it with a registered format, and the export log.
+
+    result = export(crm, "mailchimp", "audience.csv", segment="newsletter")
+    print(result.summary())
+
+Only contacts with marketing consent and not on the suppression list are
+written unless ``include_unconsented`` (suppressed addresses are never
+written: an unsubscribe is final). The file appears atomically (temp file and
+rename) and the export is logged in the same transaction, so there is never a
+file without its log entry or a log entry without its file.
+"""
+
+import collections
+import hashlib
+import json
+import os
+import tempfile
+
+import attrs
+
+from crmcore import normalize, schema
+from crmcore.app import CRMError, email_hash
+from crmcore.entities import Contact
+from crmcore.plugins import PluginError
+
+SUPPRESSED, NO_CONSENT = "suppressed", "no consent"
+LOG_FIELDS = ["id", "format", "segment", "exported_at", "user", "path", "row_count", "sha256", "excluded"]
+WHERE_SENT_FIELDS = ["export_id", "format", "segment", "exported_at", "path", "sha256", "contact_id", "erased"]
+
+
+@attrs.define
+class ExportResult:
+    format: str
+    segment: str
+    path: str
+    rows: int = 0
+    excluded: dict = attrs.Factory(dict)
+    sha256: str = ""
+    dry_run: bool = False
+    log_id: int | None = None
+
+    def summary(self):
+        """One line for people: what was written and who was left out, why."""
+        verb = "Would export" if self.dry_run else "Exported"
+        where = "" if self.dry_run else f" to {self.path}"
+        text = f"{verb} {self.rows} contact(s) as {self.format}{where}"
+        left = sum(self.excluded.values())
+        if left:
+            reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(self.excluded.items(), key=lambda kv: (-kv[1], kv[0])))
+            text += f"; left out {left}: {reasons}"
+        return text
+
+    def as_dict(self):
+        return attrs.asdict(self)
+
+
+def export_format(crm, name):
+    """The registered format called ``name``; ``CRMError`` listing the known ones."""
+    formats = crm.registry.export_formats
+    if name not in formats:
+        raise CRMError(f"unknown export format {name!r} (formats: {', '.join(sorted(formats)) or 'none'})")
+    return formats[name]
+
+
+def list_formats(crm):
+    """Every registered format, built-in or third-party, as dicts."""
+    return [{"name": f.name, "plugin": f.plugin, "description": f.description}
+            for f in sorted(crm.registry.export_formats.values(), key=lambda f: f.name)]
+
+
+def candidate_rows(crm, segment=None, everyone=False):
+    """``(count, rows)``: the contacts of the segment (or all), decoded, by id."""
+    if bool(segment) == bool(everyone):
+        raise CRMError("choose the audience: --segment NAME or --all")
+    if everyone:
+        count = crm.store.count("contacts")
+        rows = crm.store.iter_query("SELECT * FROM contacts ORDER BY id")
+    else:
+        ids = crm.segment_contact_ids(segment)
+        count = len(ids)
+        rows = crm.store.iter_query(
+            "SELECT * FROM contacts WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id", (json.dumps(ids),)
+        )
+    return count, (schema.decode_row(Contact, r) for r in rows)
+
+
+def _requirement(writer):
+    fields = tuple(getattr(writer, "requires", ()) or ())
+    return fields, "no " + " or ".join(f.replace("_", " ") for f in fields)
+
+
+def consenting(crm, rows, requires=(), include_unconsented=False, excluded=None, included=None, progress=None):
+    """Yield the contacts that may be exported; count the others per reason.
+
+    ``included`` collects ``(contact_id, email_hash)`` for the log."""
+    suppressed = {r["email_hash"] for r in crm.store.query("SELECT email_hash FROM suppressions")}
+    excluded = excluded if excluded is not None else collections.Counter()
+    fields, missing = requires
+    digest = hashlib.sha256
+    for n, c in enumerate(rows, 1):
+        if progress and n % 1000 == 0:
+            progress(1000)
+        email = c["email"]
+        key = digest(email.encode()).hexdigest() if email else None  # == crmcore.app.email_hash of a stored address
+        if key is not None and key in suppressed:
+            excluded[SUPPRESSED] += 1
+        elif not include_unconsented and not c["consent"]:
+            excluded[NO_CONSENT] += 1
+        elif fields and not any(c[f] for f in fields):
+            excluded[missing] += 1
+        else:
+            if included is not None:
+                included.append((c["id"], key))
+            yield c
+
+
+def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=False, dry_run=False, options=None,
+           progress=None):
+    """Write the audience in format ``fmt`` to ``path`` and log it. Returns an ``ExportResult``.
+
+    ``progress(total)`` is called once with the number of candidates and
+    returns ``update(n)``, called as contacts are read (for a progress bar)."""
+    crm.require_schema()
+    found = export_format(crm, fmt)
+    options = dict(options or {})
+    total, rows = candidate_rows(crm, segment, everyone)
+    update = progress(total) if progress else None
+    excluded, included = collections.Counter(), []
+    audience = consenting(crm, rows, _requirement(found.writer), include_unconsented, excluded, included, update)
+    result = ExportResult(format=fmt, segment=segment or "", path=str(path), dry_run=dry_run)
+    if dry_run:
+        result.rows = sum(1 for _ in audience)
+        result.excluded = dict(excluded)
+        return result
+
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        raise CRMError(f"cannot write {result.path}: folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise CRMError(f"cannot write {result.path}: it is a folder")
+    # mkstemp: a private (0600) file next to the target, so the rename is atomic.
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            try:
+                found.writer(audience, out, options)
+            except (CRMError, PluginError):
+                raise
+            except Exception as exc:
+                raise PluginError(found.plugin, f"export format {fmt!r}", exc) from exc
+        result.rows = len(included)
+        result.excluded = dict(excluded)
+        result.sha256 = file_sha256(tmp)
+        with crm.store.transaction():
+            result.log_id = log_export(crm, result, included, include_unconsented, options)
+            os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return result
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -- the log --------------------------------------------------------------------------
+
+
+def log_export(crm, result, included, include_unconsented, options):
+    """Record the export and every contact in it (ids and e-mail hashes only)."""
+    from .records import ExportLog
+
+    options = {k: v for k, v in options.items() if v not in (None, False, "")}
+    if include_unconsented:
+        options["include_unconsented"] = True
+    log_id = crm.add(ExportLog(format=result.format, segment=result.segment, exported_at=normalize.now(), user=crm.user,
+                               path=result.path, row_count=result.rows, sha256=result.sha256,
+                               excluded=result.excluded, options=options))
+    crm.store.executemany(
+        "INSERT INTO export_log_contacts (export_id, contact_id, email_hash) VALUES (?, ?, ?)",
+        ((log_id, cid, key) for cid, key in included),
+    )
+    return log_id
+
+
+def export_log(crm, limit=100):
+    """Logged exports, newest first."""
+    from .records import ExportLog
+
+    sql = "SELECT * FROM export_log ORDER BY id DESC" + (" LIMIT ?" if limit else "")
+    return [schema.decode_row(ExportLog, r) for r in crm.store.query(sql, (limit,) if limit else ())]
+
+
+def where_sent(crm, ref):
+    """Exports that included the contact ``ref`` (id or e-mail), oldest first.
+
+    Works after the contact was erased: by its old id, or by its e-mail
+    address, which is matched through its hash."""
+    sql = ("SELECT l.id AS export_id, l.format, l.segment, l.exported_at, l.path, l.sha256, e.contact_id, "
+           "e.erased_at IS NOT NULL AS erased FROM export_log_contacts e JOIN export_log l ON l.id = e.export_id WHERE ")
+    try:
+        contact = crm.find_contact(ref)
+    except CRMError:
+        contact = None
+    ref = str(ref).strip()
+    if contact is not None:
+        key = email_hash(contact["email"]) if contact["email"] else None
+        rows = crm.store.query(sql + "((e.contact_id = ? AND e.erased_at IS NULL) OR e.email_hash = ?) ORDER BY l.id",
+                               (contact["id"], key))
+    elif ref.isdigit():
+        rows = crm.store.query(sql + "e.contact_id = ? ORDER BY l.id", (int(ref),))
+    else:
+        try:
+            key = email_hash(ref)
+        except ValueError:
+            raise CRMError(f"{ref!r} is neither a contact id nor an e-mail address") from None
+        rows = crm.store.query(sql + "e.email_hash = ? ORDER BY l.id", (key,))
+    if contact is None and not rows:
+        raise CRMError(f"no contact {ref!r} and no export of it in the log")
+    for r in rows:
+        r["erased"] = bool(r["erased"])
+    return rows
+
+
+def forget_contact(crm, contact_id):
+    """The contact is gone (erased or deleted): flag its log entries so a
+    later contact that reuses the id is not mistaken for it. The entries
+    keep only the id and the e-mail hash: no personal data."""
+    crm.store.execute(
+        "UPDATE export_log_contacts SET erased_at = ? WHERE contact_id = ? AND erased_at IS NULL",
+        (normalize.now(), contact_id),
+    )
+
+
+def move_contact(crm, keep_id, duplicate_id):
+    crm.store.execute(
+        "UPDATE export_log_contacts SET contact_id = ? WHERE contact_id = ? AND erased_at IS NULL", (keep_id, duplicate_id)
+    )
