@@ -127,6 +127,6 @@ def where_sent(contact, fmt):
     from .exporter import WHERE_SENT_FIELDS, where_sent as find
 
     crm = get_crm()
-    if not crm.store.table_exists("export_log_contacts"):
+    if "export_log" not in crm.registry.record_types:  # the exports plugin is disabled here
         raise CRMError("where-sent needs the exports plugin: crm plugins enable exports")
     print_rows(find(crm, contact), WHERE_SENT_FIELDS, fmt)
