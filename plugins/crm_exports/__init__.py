@@ -46,10 +46,10 @@ def crm_register_commands(cli):
 
 
 @hookimpl
-def crm_contact_erased(crm, contact_id):
+def crm_contact_erased(crm, contact_id, email):
     from .exporter import forget_contact
 
-    forget_contact(crm, contact_id)
+    forget_contact(crm, contact_id, email)
 
 
 @hookimpl

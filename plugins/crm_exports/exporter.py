@@ -68,20 +68,58 @@ def list_formats(crm):
             for f in sorted(crm.registry.export_formats.values(), key=lambda f: f.name)]
 
 
-def candidate_rows(crm, segment=None, everyone=False):
-    """``(count, rows)``: the contacts of the segment (or all), decoded, by id."""
+def _columns(writer):
+    """The contact fields to read: the writer's ``fields`` plus what the
+    consent check needs, or all. Reading 8 columns instead of 26 is about
+    three times faster on a big export."""
+    from crmcore.schema import field_names
+
+    wanted = getattr(writer, "fields", None)
+    known = field_names(Contact)
+    if not wanted:
+        return known
+    names = ["id", "email", "consent"] + [f for f in wanted if f not in ("id", "email", "consent")]
+    unknown = [f for f in names if f not in known]
+    if unknown:
+        raise CRMError(f"export format needs unknown contact field(s): {', '.join(unknown)}")
+    return names
+
+
+def _decoded(rows, names):
+    """Stored rows -> contact dicts (bools, lists, dicts restored), in place;
+    like ``schema.decode_row`` but only for the columns read."""
+    decoders = []
+    for f in schema.fields(Contact):
+        kind = schema.field_kind(f)
+        if f.name in names and kind in (bool, list, dict):
+            decoders.append((f.name, bool if kind is bool else (lambda v, k=kind: k() if v in (None, "") else json.loads(v))))
+    for row in rows:
+        for name, decode in decoders:
+            value = row[name]
+            row[name] = None if value is None and decode is bool else decode(value)
+        yield row
+
+
+def candidate_rows(crm, segment=None, everyone=False, names=None):
+    """``(count, rows)``: the contacts of the segment (or all), decoded, by id.
+
+    ``names``: the fields to read (default: all)."""
+    from crmcore.store import quote_name
+
     if bool(segment) == bool(everyone):
         raise CRMError("choose the audience: --segment NAME or --all")
+    names = names or schema.field_names(Contact)
+    columns = ", ".join(quote_name(n) for n in names)
     if everyone:
         count = crm.store.count("contacts")
-        rows = crm.store.iter_query("SELECT * FROM contacts ORDER BY id")
+        rows = crm.store.iter_query(f"SELECT {columns} FROM contacts ORDER BY id")
     else:
         ids = crm.segment_contact_ids(segment)
         count = len(ids)
         rows = crm.store.iter_query(
-            "SELECT * FROM contacts WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id", (json.dumps(ids),)
+            f"SELECT {columns} FROM contacts WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id", (json.dumps(ids),)
         )
-    return count, (schema.decode_row(Contact, r) for r in rows)
+    return count, _decoded(rows, names)
 
 
 def _requirement(writer):
@@ -89,28 +127,31 @@ def _requirement(writer):
     return fields, "no " + " or ".join(f.replace("_", " ") for f in fields)
 
 
-def consenting(crm, rows, requires=(), include_unconsented=False, excluded=None, included=None, progress=None):
+def consenting(crm, rows, requires=((), ""), include_unconsented=False, excluded=None, included=None, progress=None):
     """Yield the contacts that may be exported; count the others per reason.
 
-    ``included`` collects ``(contact_id, email_hash)`` for the log."""
+    ``included`` collects the ids of the contacts yielded, for the log."""
     suppressed = {r["email_hash"] for r in crm.store.query("SELECT email_hash FROM suppressions")}
     excluded = excluded if excluded is not None else collections.Counter()
     fields, missing = requires
+    counts = excluded
+    keep = included.append if included is not None else (lambda _: None)
     digest = hashlib.sha256
-    for n, c in enumerate(rows, 1):
+    n = 0
+    for c in rows:
+        n += 1
         if progress and n % 1000 == 0:
             progress(1000)
         email = c["email"]
-        key = digest(email.encode()).hexdigest() if email else None  # == crmcore.app.email_hash of a stored address
-        if key is not None and key in suppressed:
-            excluded[SUPPRESSED] += 1
+        # A stored address is normalised, so this equals crmcore.app.email_hash.
+        if suppressed and email and digest(email.encode()).hexdigest() in suppressed:
+            counts[SUPPRESSED] += 1
         elif not include_unconsented and not c["consent"]:
-            excluded[NO_CONSENT] += 1
-        elif fields and not any(c[f] for f in fields):
-            excluded[missing] += 1
+            counts[NO_CONSENT] += 1
+        elif fields and not any(map(c.get, fields)):
+            counts[missing] += 1
         else:
-            if included is not None:
-                included.append((c["id"], key))
+            keep(c["id"])
             yield c
 
 
@@ -123,7 +164,7 @@ def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=Fal
     crm.require_schema()
     found = export_format(crm, fmt)
     options = dict(options or {})
-    total, rows = candidate_rows(crm, segment, everyone)
+    total, rows = candidate_rows(crm, segment, everyone, _columns(found.writer))
     update = progress(total) if progress else None
     excluded, included = collections.Counter(), []
     audience = consenting(crm, rows, _requirement(found.writer), include_unconsented, excluded, included, update)
@@ -174,7 +215,7 @@ def file_sha256(path):
 
 
 def log_export(crm, result, included, include_unconsented, options):
-    """Record the export and every contact in it (ids and e-mail hashes only)."""
+    """Record the export and the ids of every contact in it."""
     from .records import ExportLog
 
     options = {k: v for k, v in options.items() if v not in (None, False, "")}
@@ -183,9 +224,10 @@ def log_export(crm, result, included, include_unconsented, options):
     log_id = crm.add(ExportLog(format=result.format, segment=result.segment, exported_at=normalize.now(), user=crm.user,
                                path=result.path, row_count=result.rows, sha256=result.sha256,
                                excluded=result.excluded, options=options))
-    crm.store.executemany(
-        "INSERT INTO export_log_contacts (export_id, contact_id, email_hash) VALUES (?, ?, ?)",
-        ((log_id, cid, key) for cid, key in included),
+    # One statement over a JSON array: SQLite does the million inserts in C.
+    crm.store.execute(
+        "INSERT INTO export_log_contacts (contact_id, export_id) SELECT value, ? FROM json_each(?)",
+        (log_id, json.dumps(included)),
     )
     return log_id
 
@@ -202,18 +244,16 @@ def where_sent(crm, ref):
     """Exports that included the contact ``ref`` (id or e-mail), oldest first.
 
     Works after the contact was erased: by its old id, or by its e-mail
-    address, which is matched through its hash."""
+    address, matched through the hash kept at erasure."""
     sql = ("SELECT l.id AS export_id, l.format, l.segment, l.exported_at, l.path, l.sha256, e.contact_id, "
-           "e.erased_at IS NOT NULL AS erased FROM export_log_contacts e JOIN export_log l ON l.id = e.export_id WHERE ")
+           "e.erasure_id IS NOT NULL AS erased FROM export_log_contacts e JOIN export_log l ON l.id = e.export_id WHERE ")
     try:
         contact = crm.find_contact(ref)
     except CRMError:
         contact = None
     ref = str(ref).strip()
     if contact is not None:
-        key = email_hash(contact["email"]) if contact["email"] else None
-        rows = crm.store.query(sql + "((e.contact_id = ? AND e.erased_at IS NULL) OR e.email_hash = ?) ORDER BY l.id",
-                               (contact["id"], key))
+        rows = crm.store.query(sql + "e.contact_id = ? AND e.erasure_id IS NULL ORDER BY l.id", (contact["id"],))
     elif ref.isdigit():
         rows = crm.store.query(sql + "e.contact_id = ? ORDER BY l.id", (int(ref),))
     else:
@@ -221,7 +261,9 @@ def where_sent(crm, ref):
             key = email_hash(ref)
         except ValueError:
             raise CRMError(f"{ref!r} is neither a contact id nor an e-mail address") from None
-        rows = crm.store.query(sql + "e.email_hash = ? ORDER BY l.id", (key,))
+        rows = crm.store.query(
+            sql + "e.erasure_id IN (SELECT id FROM export_erasures WHERE email_hash = ?) ORDER BY l.id", (key,)
+        )
     if contact is None and not rows:
         raise CRMError(f"no contact {ref!r} and no export of it in the log")
     for r in rows:
@@ -229,17 +271,32 @@ def where_sent(crm, ref):
     return rows
 
 
-def forget_contact(crm, contact_id):
-    """The contact is gone (erased or deleted): flag its log entries so a
-    later contact that reuses the id is not mistaken for it. The entries
-    keep only the id and the e-mail hash: no personal data."""
+def forget_contact(crm, contact_id, email=None):
+    """The contact is being erased or deleted: keep its old id and e-mail hash
+    (no personal data) so where-sent still answers, and detach its log rows
+    from the id, which SQLite may give to a new contact later."""
+    if crm.store.query_value(
+        "SELECT 1 FROM export_log_contacts WHERE contact_id = ? AND erasure_id IS NULL LIMIT 1", (contact_id,)
+    ) is None:
+        return
+    if email is None:
+        email = crm.store.query_value("SELECT email FROM contacts WHERE id = ?", (contact_id,))
+    try:
+        key = email_hash(email) if email else None
+    except ValueError:  # an address stored before validation: hash it as stored
+        key = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    erasure = crm.store.execute(
+        "INSERT INTO export_erasures (contact_id, email_hash, at) VALUES (?, ?, ?)", (contact_id, key, normalize.now())
+    ).lastrowid
     crm.store.execute(
-        "UPDATE export_log_contacts SET erased_at = ? WHERE contact_id = ? AND erased_at IS NULL",
-        (normalize.now(), contact_id),
+        "UPDATE export_log_contacts SET erasure_id = ? WHERE contact_id = ? AND erasure_id IS NULL", (erasure, contact_id)
     )
 
 
 def move_contact(crm, keep_id, duplicate_id):
+    """A merge: the duplicate's exports now belong to the kept contact."""
     crm.store.execute(
-        "UPDATE export_log_contacts SET contact_id = ? WHERE contact_id = ? AND erased_at IS NULL", (keep_id, duplicate_id)
+        "UPDATE OR IGNORE export_log_contacts SET contact_id = ? WHERE contact_id = ? AND erasure_id IS NULL",
+        (keep_id, duplicate_id),
     )
+    crm.store.execute("DELETE FROM export_log_contacts WHERE contact_id = ? AND erasure_id IS NULL", (duplicate_id,))

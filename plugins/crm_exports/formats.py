@@ -10,6 +10,9 @@ Optional writer attributes, read by the exporter and the CLI:
 
 - ``requires``: the contact must have one of these fields to be exported
   (e.g. ``("email",)``); others are left out as "no email".
+- ``fields``: the contact fields the writer reads; only those (and ``id``,
+  ``email``, ``consent``) are loaded, which is much faster. Without it,
+  contacts have every field.
 - ``click_options``: extra ``click.Option`` objects for ``crm export NAME``.
 
 Every cell of a CSV format goes through ``safe_cell`` so a spreadsheet never
@@ -85,6 +88,13 @@ def country_name(code):
     return getattr(found, "common_name", None) or (found.name if found else code)
 
 
+def csv_field(value):
+    """One CSV field quoted as the csv module would (RFC 4180), for hand-joined rows."""
+    if "," in value or '"' in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
 def _csv(fileobj, header):
     writer = csv.writer(fileobj, lineterminator="\r\n")
     writer.writerow(header)
@@ -131,6 +141,8 @@ def write_mailchimp(contacts, fileobj, options):
 
 
 write_mailchimp.requires = ("email",)
+write_mailchimp.fields = ("first_name", "last_name", "street", "city", "region", "postal_code", "country", "phone",
+                          "birth_date", "tags")
 
 
 # -- HubSpot ----------------------------------------------------------------------
@@ -152,6 +164,8 @@ def write_hubspot(contacts, fileobj, options):
 
 
 write_hubspot.requires = ("email",)
+write_hubspot.fields = ("first_name", "last_name", "phone", "company", "job_title", "street", "city", "region",
+                        "postal_code", "country")
 
 
 # -- Google Ads Customer Match ------------------------------------------------------
@@ -176,26 +190,35 @@ def write_google_customer_match(contacts, fileobj, options):
                    safe_cell(google_normal(c.get("first_name"))), safe_cell(google_normal(c.get("last_name"))),
                    c.get("country") or "", safe_cell(c.get("postal_code") or "")])
         return
+    # The hot loop of a million-contact export. Hex digests and ISO country
+    # codes never need CSV quoting, so rows are joined by hand (the csv
+    # module's per-character scan cost more than the hashing); only the
+    # free-text zip goes through csv_field.
     digest = hashlib.sha256
+    fullmatch = _E164.fullmatch
+    lines = []
     for c in contacts:
-        # Inlined hashing: this loop is what the benchmark measures.
         email = (c["email"] or "").strip().lower()
         first = (c["first_name"] or "").strip().lower()
         last = (c["last_name"] or "").strip().lower()
         phone = c["phone"]
-        if phone and not _E164.fullmatch(phone):
+        if phone and not fullmatch(phone):
             phone = e164(phone, c["country"])
-        write([
-            digest(email.encode()).hexdigest() if email else "",
-            digest(phone.encode()).hexdigest() if phone else "",
-            digest(first.encode()).hexdigest() if first else "",
-            digest(last.encode()).hexdigest() if last else "",
-            c["country"] or "",
-            safe_cell(c["postal_code"] or ""),
-        ])
+        lines.append(
+            f"{digest(email.encode()).hexdigest() if email else ''},"
+            f"{digest(phone.encode()).hexdigest() if phone else ''},"
+            f"{digest(first.encode()).hexdigest() if first else ''},"
+            f"{digest(last.encode()).hexdigest() if last else ''},"
+            f"{csv_field(safe_cell(c['country'] or ''))},{csv_field(safe_cell(c['postal_code'] or ''))}\r\n"
+        )
+        if len(lines) == 10000:
+            fileobj.write("".join(lines))
+            lines.clear()
+    fileobj.write("".join(lines))
 
 
 write_google_customer_match.requires = ("email", "phone")
+write_google_customer_match.fields = ("phone", "first_name", "last_name", "country", "postal_code")
 write_google_customer_match.click_options = [
     click.Option(["--unhashed"], is_flag=True, help="Write e-mail, phone and names in clear (normalised, not hashed)."),
 ]
@@ -250,6 +273,8 @@ def write_meta_custom_audience(contacts, fileobj, options):
 
 
 write_meta_custom_audience.requires = ("email", "phone")
+write_meta_custom_audience.fields = ("phone", "first_name", "last_name", "city", "region", "postal_code", "country",
+                                     "birth_date", "gender")
 
 
 # -- every field: CSV and JSON -----------------------------------------------------------

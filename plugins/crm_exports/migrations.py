@@ -7,17 +7,23 @@ from .records import ExportLog
 
 def m001_export_log(store):
     schema.ensure_table(store.db, ExportLog)
-    # One row per contact per export. Only ids and the e-mail hash (the same
-    # key as the suppression list): after an erasure this still says where
-    # the person was sent, without holding any of their personal data.
+    # Which contacts each export held: ids only, one b-tree keyed for
+    # "where was this contact sent?". A million-row export adds a million
+    # rows here, so no other index.
     store.execute(
         "CREATE TABLE IF NOT EXISTS export_log_contacts ("
-        "export_id INTEGER NOT NULL REFERENCES export_log(id), contact_id INTEGER NOT NULL, "
-        "email_hash TEXT, erased_at TEXT)"
+        "contact_id INTEGER NOT NULL, export_id INTEGER NOT NULL REFERENCES export_log(id), "
+        "erasure_id INTEGER REFERENCES export_erasures(id), PRIMARY KEY (contact_id, export_id)) WITHOUT ROWID"
     )
-    store.execute("CREATE INDEX IF NOT EXISTS ix_export_log_contacts_contact ON export_log_contacts (contact_id)")
-    store.execute("CREATE INDEX IF NOT EXISTS ix_export_log_contacts_hash ON export_log_contacts (email_hash)")
-    store.execute("CREATE INDEX IF NOT EXISTS ix_export_log_contacts_export ON export_log_contacts (export_id)")
+    # A contact erased (or deleted) after being exported: its old id and the
+    # hash of its e-mail (the suppression list's key), never the address itself.
+    # Its log rows point here, so a new contact reusing the id is not mixed up
+    # with it and where-sent still answers for the erased address.
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS export_erasures (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, "
+        "email_hash TEXT, at TEXT NOT NULL)"
+    )
+    store.execute("CREATE INDEX IF NOT EXISTS ix_export_erasures_hash ON export_erasures (email_hash)")
 
 
 MIGRATIONS = [m001_export_log]

@@ -108,10 +108,8 @@ def test_export_is_logged_with_checksum_and_contacts(crm, tmp_path):
     assert entry["format"] == "hubspot" and entry["segment"] == "vip" and entry["row_count"] == 3
     assert entry["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest() == result.sha256
     assert entry["path"] == str(out) and entry["user"] == "tester"
-    logged = crm.store.query("SELECT contact_id, email_hash FROM export_log_contacts ORDER BY contact_id")
-    assert logged == [{"contact_id": 1, "email_hash": hashlib.sha256(b"ada@example.com").hexdigest()},
-                      {"contact_id": 3, "email_hash": hashlib.sha256(b"cy@example.com").hexdigest()},
-                      {"contact_id": 4, "email_hash": hashlib.sha256(b"di@example.com").hexdigest()}]
+    logged = crm.store.query("SELECT contact_id, export_id FROM export_log_contacts ORDER BY contact_id")
+    assert logged == [{"contact_id": 1, "export_id": 1}, {"contact_id": 3, "export_id": 1}, {"contact_id": 4, "export_id": 1}]
 
 
 def test_dry_run_counts_but_writes_and_logs_nothing(crm, tmp_path):
@@ -136,7 +134,9 @@ def test_where_sent_survives_erasure_without_personal_data(crm, tmp_path):
     assert [(r["format"], r["erased"]) for r in by_id] == [("mailchimp", True), ("vcard", True)]
     assert [r["format"] for r in where_sent(crm, "ADA@example.com")] == ["mailchimp", "vcard"]
     # The log keeps ids and hashes only: no name, no address.
-    for table in ("export_log", "export_log_contacts"):
+    (erasure,) = crm.store.query("SELECT contact_id, email_hash FROM export_erasures")
+    assert erasure == {"contact_id": 1, "email_hash": hashlib.sha256(b"ada@example.com").hexdigest()}
+    for table in ("export_log", "export_log_contacts", "export_erasures"):
         for row in crm.store.query(f"SELECT * FROM {table}"):
             assert not any("ada" in str(v).lower() for v in row.values())
 
@@ -151,9 +151,18 @@ def test_where_sent_unknown_contact(crm):
 
 
 def test_merge_moves_log_entries(crm, tmp_path):
+    export(crm, "mailchimp", str(tmp_path / "a.csv"), segment="vip")  # Ada and Cy
+    export(crm, "hubspot", str(tmp_path / "b.csv"), everyone=True, include_unconsented=True)  # Ada, Bob, Cy, Di
+    crm.merge_contacts("bob@example.com", "cy@example.com")
+    assert [r["format"] for r in where_sent(crm, "bob@example.com")] == ["mailchimp", "hubspot"]
+    crm.merge_contacts("ada@example.com", "bob@example.com")  # both were in both exports
+    assert [(r["format"], r["contact_id"]) for r in where_sent(crm, "1")] == [("mailchimp", 1), ("hubspot", 1)]
+
+
+def test_deleting_a_contact_keeps_where_it_was_sent(crm, tmp_path):
     export(crm, "mailchimp", str(tmp_path / "a.csv"), segment="vip")
-    crm.merge_contacts("ada@example.com", "cy@example.com")
-    assert [r["contact_id"] for r in where_sent(crm, "1")] == [1, 1]
+    crm.delete("contacts", [4])
+    assert [(r["format"], r["erased"]) for r in where_sent(crm, "di@example.com")] == [("mailchimp", True)]
 
 
 class BrokenFormat:

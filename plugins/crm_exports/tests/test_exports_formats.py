@@ -8,6 +8,8 @@ import io
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import vobject
 
 import crm_exports
@@ -188,3 +190,32 @@ def test_clear_phone_keeps_valid_e164_and_neutralises_the_rest():
     assert clear_phone("+4930123456") == "+4930123456"
     assert clear_phone("+1+1") == "'+1+1"
     assert clear_phone("=1") == "'=1"
+
+
+def test_hand_joined_customer_match_rows_quote_like_the_csv_module(make_crm, tmp_path):
+    crm = make_crm(plugins=[crm_exports])
+    crm.add(Contact(email="q@example.com", postal_code='A,"1" 2', consent=True))
+    crm.add(Contact(email="f@example.com", postal_code="=1+2", consent=True))
+    _, data = run(crm, tmp_path, "google-customer-match")
+    rows = rows_of(data)
+    assert [r[5] for r in rows[1:]] == ['A,"1" 2', "'=1+2"]
+    assert all(len(r) == 6 for r in rows)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_csv_field_round_trips_through_the_csv_reader(value):
+    from crm_exports.formats import csv_field
+
+    assert next(csv.reader(io.StringIO(csv_field(value) + ",end\r\n", newline=""))) == [value, "end"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from("\n,;\\"), max_size=300))
+def test_vcard_note_round_trips_through_vobject(value):
+    from crm_exports.vcard import escape, fold
+
+    lines = fold("NOTE:" + escape(value))
+    assert all(len(line.encode("utf-8")) <= 75 for line in lines)
+    card = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:x\r\n" + "\r\n".join(lines) + "\r\nEND:VCARD\r\n"
+    assert vobject.readOne(card).note.value == value
