@@ -47,9 +47,11 @@ def crm_register_commands(cli):
 
 @hookimpl
 def crm_contact_erased(crm, contact_id, email):
+    """Keep where the person was sent (ids and the e-mail hash only) and tell
+    whoever runs the erasure which destinations must be asked to erase too."""
     from .exporter import forget_contact
 
-    forget_contact(crm, contact_id, email)
+    return forget_contact(crm, contact_id, email)
 
 
 @hookimpl

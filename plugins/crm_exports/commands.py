@@ -107,13 +107,20 @@ def export_formats(fmt):
 
 
 @export.command("log")
+@click.argument("export_id", required=False, type=int)
 @click.option("--limit", default=100, show_default=True, help="Show at most N exports (0 for all).")
 @output_options
-def export_log_command(limit, fmt):
-    """Logged exports, newest first: format, segment, time, rows, file checksum."""
-    from .exporter import LOG_FIELDS, export_log
+def export_log_command(export_id, limit, fmt):
+    """Logged exports, newest first: format, segment, time, rows, file checksum.
 
-    rows = export_log(get_crm(), limit)
+    With EXPORT_ID: the contacts that export included."""
+    from .exporter import LOG_FIELDS, export_contacts, export_log
+
+    crm = get_crm()
+    if export_id is not None:
+        print_rows(export_contacts(crm, export_id), ["contact_id", "erased"], fmt)
+        return
+    rows = export_log(crm, limit)
     print_rows(rows, LOG_FIELDS + ["options"], fmt, ["id", "exported_at", "format", "segment", "row_count", "path", "sha256"])
 
 

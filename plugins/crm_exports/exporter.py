@@ -240,6 +240,17 @@ def export_log(crm, limit=100):
     return [schema.decode_row(ExportLog, r) for r in crm.store.query(sql, (limit,) if limit else ())]
 
 
+def export_contacts(crm, export_id):
+    """The contacts one export included: ids, and whether each was erased since."""
+    if crm.store.get("export_log", export_id) is None:
+        raise CRMError(f"no export {export_id} in the log (see crm export log)")
+    rows = crm.store.query(
+        "SELECT contact_id, erasure_id IS NOT NULL AS erased FROM export_log_contacts WHERE export_id = ? ORDER BY contact_id",
+        (export_id,),
+    )
+    return [{"contact_id": r["contact_id"], "erased": bool(r["erased"])} for r in rows]
+
+
 def where_sent(crm, ref):
     """Exports that included the contact ``ref`` (id or e-mail), oldest first.
 
@@ -274,11 +285,17 @@ def where_sent(crm, ref):
 def forget_contact(crm, contact_id, email=None):
     """The contact is being erased or deleted: keep its old id and e-mail hash
     (no personal data) so where-sent still answers, and detach its log rows
-    from the id, which SQLite may give to a new contact later."""
-    if crm.store.query_value(
-        "SELECT 1 FROM export_log_contacts WHERE contact_id = ? AND erasure_id IS NULL LIMIT 1", (contact_id,)
-    ) is None:
-        return
+    from the id, which SQLite may give to a new contact later.
+
+    Returns one note per export that included the contact (for ``crm
+    contacts erase``), or ``None`` when it was never exported."""
+    sent = crm.store.query(
+        "SELECT l.id, l.format, l.segment, l.exported_at, l.path FROM export_log_contacts e "
+        "JOIN export_log l ON l.id = e.export_id WHERE e.contact_id = ? AND e.erasure_id IS NULL ORDER BY l.id",
+        (contact_id,),
+    )
+    if not sent:
+        return None
     if email is None:
         email = crm.store.query_value("SELECT email FROM contacts WHERE id = ?", (contact_id,))
     try:
@@ -291,6 +308,8 @@ def forget_contact(crm, contact_id, email=None):
     crm.store.execute(
         "UPDATE export_log_contacts SET erasure_id = ? WHERE contact_id = ? AND erasure_id IS NULL", (erasure, contact_id)
     )
+    return [f"was exported in export {r['id']}: {r['format']}" + (f" segment {r['segment']}" if r["segment"] else "")
+            + f" at {r['exported_at']} to {r['path']}; ask that destination to erase it too" for r in sent]
 
 
 def move_contact(crm, keep_id, duplicate_id):

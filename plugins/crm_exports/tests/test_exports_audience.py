@@ -123,13 +123,16 @@ def test_dry_run_counts_but_writes_and_logs_nothing(crm, tmp_path):
 def test_where_sent_survives_erasure_without_personal_data(crm, tmp_path):
     export(crm, "mailchimp", str(tmp_path / "a.csv"), everyone=True)
     export(crm, "vcard", str(tmp_path / "b.vcf"), segment="vip")
+    vcard_log, mailchimp_log = export_log(crm)  # newest first
     assert [r["format"] for r in where_sent(crm, "ada@example.com")] == ["mailchimp", "vcard"]
     assert [r["format"] for r in where_sent(crm, "4")] == ["mailchimp", "vcard"]
 
     # An erasure: every plugin drops its personal data, then the contact goes.
     with crm.store.transaction():
-        crm.emit("crm_contact_erased", crm=crm, contact_id=1, email="ada@example.com")
+        notes = crm.emit("crm_contact_erased", crm=crm, contact_id=1, email="ada@example.com")
         crm.delete("contacts", [1])
+    assert notes == [[f"was exported in export 1: mailchimp at {mailchimp_log['exported_at']} to {tmp_path / 'a.csv'}; ask that destination to erase it too",
+                      f"was exported in export 2: vcard segment vip at {vcard_log['exported_at']} to {tmp_path / 'b.vcf'}; ask that destination to erase it too"]]
     by_id = where_sent(crm, "1")
     assert [(r["format"], r["erased"]) for r in by_id] == [("mailchimp", True), ("vcard", True)]
     assert [r["format"] for r in where_sent(crm, "ADA@example.com")] == ["mailchimp", "vcard"]

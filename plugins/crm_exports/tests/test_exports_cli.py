@@ -94,6 +94,10 @@ def test_log_and_where_sent(cli, tmp_path):
     assert [(e["format"], e["row_count"], e["segment"]) for e in log] == [("json", 3, ""), ("vcard", 2, "")]
     assert set(log[0]) == {"id", "format", "segment", "exported_at", "user", "path", "row_count", "sha256", "excluded", "options"}
     assert log[0]["options"] == {"include_unconsented": True}
+    included = json.loads(cli(["export", "log", str(log[1]["id"]), "--json"], plugins="exports").output)
+    assert included == [{"contact_id": 1, "erased": False}, {"contact_id": 3, "erased": False}]
+    result = cli(["export", "log", "99"], plugins="exports")
+    assert result.exit_code == 1 and "no export 99 in the log" in result.output
     sent = json.loads(cli(["contacts", "where-sent", "bob@example.com", "--json"], plugins="exports").output)
     assert [s["format"] for s in sent] == ["json"]
     table = cli(["contacts", "where-sent", "1"], plugins="exports").output
