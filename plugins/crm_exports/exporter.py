@@ -72,13 +72,14 @@ def _columns(writer):
     """The contact fields to read: the writer's ``fields`` plus what the
     consent check needs, or all. Reading 8 columns instead of 26 is about
     three times faster on a big export."""
-    from crmcore.schema import field_names
-
     wanted = getattr(writer, "fields", None)
-    known = field_names(Contact)
+    known = schema.field_names(Contact)
     if not wanted:
         return known
-    names = ["id", "email", "consent"] + [f for f in wanted if f not in ("id", "email", "consent")]
+    names = ["id", "email", "consent"]
+    for f in (*wanted, *getattr(writer, "requires", ())):
+        if f not in names:
+            names.append(f)
     unknown = [f for f in names if f not in known]
     if unknown:
         raise CRMError(f"export format needs unknown contact field(s): {', '.join(unknown)}")
@@ -88,15 +89,20 @@ def _columns(writer):
 def _decoded(rows, names):
     """Stored rows -> contact dicts (bools, lists, dicts restored), in place;
     like ``schema.decode_row`` but only for the columns read."""
+    def to_bool(value):
+        return None if value is None else bool(value)
+
+    def from_json(kind):
+        return lambda value: kind() if value in (None, "") else json.loads(value)
+
     decoders = []
     for f in schema.fields(Contact):
         kind = schema.field_kind(f)
         if f.name in names and kind in (bool, list, dict):
-            decoders.append((f.name, bool if kind is bool else (lambda v, k=kind: k() if v in (None, "") else json.loads(v))))
+            decoders.append((f.name, to_bool if kind is bool else from_json(kind)))
     for row in rows:
         for name, decode in decoders:
-            value = row[name]
-            row[name] = None if value is None and decode is bool else decode(value)
+            row[name] = decode(row[name])
         yield row
 
 
@@ -134,7 +140,6 @@ def consenting(crm, rows, requires=((), ""), include_unconsented=False, excluded
     suppressed = {r["email_hash"] for r in crm.store.query("SELECT email_hash FROM suppressions")}
     excluded = excluded if excluded is not None else collections.Counter()
     fields, missing = requires
-    counts = excluded
     keep = included.append if included is not None else (lambda _: None)
     digest = hashlib.sha256
     n = 0
@@ -145,11 +150,11 @@ def consenting(crm, rows, requires=((), ""), include_unconsented=False, excluded
         email = c["email"]
         # A stored address is normalised, so this equals crmcore.app.email_hash.
         if suppressed and email and digest(email.encode()).hexdigest() in suppressed:
-            counts[SUPPRESSED] += 1
+            excluded[SUPPRESSED] += 1
         elif not include_unconsented and not c["consent"]:
-            counts[NO_CONSENT] += 1
+            excluded[NO_CONSENT] += 1
         elif fields and not any(map(c.get, fields)):
-            counts[missing] += 1
+            excluded[missing] += 1
         else:
             keep(c["id"])
             yield c

@@ -197,3 +197,38 @@ def test_third_party_formats_are_listed_and_used(make_crm, tmp_path):
                        "json": "exports", "mailchimp": "exports", "meta-custom-audience": "exports", "vcard": "exports"}
     with pytest.raises(CRMError, match="unknown export format 'nope'"):
         export(crm, "nope", str(tmp_path / "x"), everyone=True)
+
+
+class Recording:
+    """A third-party format that records what it was given."""
+
+    crm_plugin_name = "recording"
+
+    def __init__(self):
+        self.seen = {}
+
+    @hookimpl
+    def crm_register_export_formats(self, register):
+        def narrow(contacts, fileobj, options):
+            self.seen["narrow"] = [dict(c) for c in contacts]
+
+        narrow.fields, narrow.requires = ("city",), ("phone",)
+
+        def wide(contacts, fileobj, options):
+            self.seen["wide"] = [dict(c) for c in contacts]
+
+        register("narrow", narrow, "reads city, needs a phone")
+        register("wide", wide, "reads everything")
+
+
+def test_writer_fields_and_requires(make_crm, tmp_path):
+    plugin = Recording()
+    crm = make_crm(plugins=[crm_exports, plugin])
+    crm.add_many([Contact(email="a@example.com", city="Köln", phone="+4930123456", tags=["x"], consent=True),
+                  Contact(email="b@example.com", city="Bonn", consent=True)])
+    result = export(crm, "narrow", str(tmp_path / "n"), everyone=True)
+    assert plugin.seen["narrow"] == [{"id": 1, "email": "a@example.com", "consent": True, "city": "Köln", "phone": "+4930123456"}]
+    assert result.excluded == {"no phone": 1}
+    export(crm, "wide", str(tmp_path / "w"), everyone=True)
+    first = plugin.seen["wide"][0]
+    assert first == crm.get("contacts", 1) and first["tags"] == ["x"] and first["custom"] == {}
