@@ -112,6 +112,15 @@ def test_export_is_logged_with_checksum_and_contacts(crm, tmp_path):
     assert logged == [{"contact_id": 1, "export_id": 1}, {"contact_id": 3, "export_id": 1}, {"contact_id": 4, "export_id": 1}]
 
 
+def test_exported_file_is_private_and_replaces_the_old_one(crm, tmp_path):
+    out = tmp_path / "a.csv"
+    out.write_text("old")
+    export(crm, "mailchimp", str(out), everyone=True)
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert out.read_text(encoding="utf-8").startswith("Email Address,")
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("crm.db")] == ["a.csv"]  # no temp file left
+
+
 def test_dry_run_counts_but_writes_and_logs_nothing(crm, tmp_path):
     out = tmp_path / "a.csv"
     result = export(crm, "mailchimp", str(out), everyone=True, dry_run=True)
