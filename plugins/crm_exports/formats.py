@@ -237,6 +237,21 @@ def letters_only(value):
     return "".join(ch for ch in (value or "").lower() if ch.isalpha())
 
 
+@functools.lru_cache(maxsize=None)
+def _us_states():
+    import pycountry
+
+    return {letters_only(s.name): s.code.split("-")[1].lower() for s in pycountry.subdivisions.get(country_code="US")}
+
+
+def meta_state(value, country):
+    """Letters only, lower-case; a US state as its two-letter code (Meta's rule)."""
+    state = letters_only(value)
+    if country == "US" and len(state) > 2:
+        return _us_states().get(state, state)
+    return state
+
+
 def meta_zip(value, country):
     """Lower-case, no spaces or dashes; US zips are the first five digits."""
     value = re.sub(r"[\s-]", "", (value or "").lower())
@@ -255,7 +270,7 @@ def meta_values(c):
         letters_only(c.get("first_name")),
         letters_only(c.get("last_name")),
         letters_only(c.get("city")),
-        letters_only(c.get("region")),
+        meta_state(c.get("region"), c.get("country")),
         meta_zip(c.get("postal_code"), c.get("country")),
         (c.get("country") or "").lower(),
         f"{birth.year:04d}" if birth else "",

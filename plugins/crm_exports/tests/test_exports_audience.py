@@ -1,15 +1,21 @@
 """Who gets exported (consent, suppression, segments), the export log,
 erasure, and that a failed export leaves nothing behind."""
 
+import collections
 import csv
 import hashlib
+import os
+import shutil
+import tempfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import crm_exports
 from crm_exports.exporter import export, export_log, list_formats, where_sent
 from crmcore import hookimpl
-from crmcore.app import CRMError
+from crmcore.app import CRM, CRMError
 from crmcore.entities import Contact
 from crmcore.plugins import PluginError
 
@@ -241,3 +247,34 @@ def test_writer_fields_and_requires(make_crm, tmp_path):
     export(crm, "wide", str(tmp_path / "w"), everyone=True)
     first = plugin.seen["wide"][0]
     assert first == crm.get("contacts", 1) and first["tags"] == ["x"] and first["custom"] == {}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans()), max_size=12), st.booleans())
+def test_exactly_the_allowed_contacts_are_exported(people, include_unconsented):
+    """(has_email, consent, suppressed) per contact, against a filter written out here."""
+    folder = tempfile.mkdtemp()
+    crm = CRM(":memory:", plugins=[crm_exports])
+    try:
+        crm.migrate()
+        for i, (has_email, consent, suppressed) in enumerate(people):
+            crm.add(Contact(first_name=f"P{i}", email=f"p{i}@example.com" if has_email else None, consent=consent))
+            if suppressed and has_email:
+                crm.store.execute("INSERT INTO suppressions (email_hash, reason, at) VALUES (?, 'test', 'now')",
+                                  (hashlib.sha256(f"p{i}@example.com".encode()).hexdigest(),))
+        result = export(crm, "mailchimp", os.path.join(folder, "a.csv"), everyone=True, include_unconsented=include_unconsented)
+        expected, reasons = [], collections.Counter()
+        for i, (has_email, consent, suppressed) in enumerate(people):
+            if has_email and suppressed:
+                reasons["suppressed"] += 1
+            elif not consent and not include_unconsented:
+                reasons["no consent"] += 1
+            elif not has_email:
+                reasons["no email"] += 1
+            else:
+                expected.append(f"p{i}@example.com")
+        assert emails_in(os.path.join(folder, "a.csv")) == expected
+        assert result.excluded == dict(reasons) and result.rows == len(expected)
+    finally:
+        crm.close()
+        shutil.rmtree(folder)

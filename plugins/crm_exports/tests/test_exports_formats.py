@@ -107,11 +107,13 @@ def test_meta_custom_audience_normalises_by_meta_rules_then_hashes(crm, tmp_path
     assert rows[3] == ["", sha("12125550100"), sha("pho"), sha("only"), "", "", "", sha("us"), "", "", "", ""]
 
 
-def test_meta_us_zip_is_five_digits():
-    from crm_exports.formats import meta_zip
+def test_meta_us_zip_is_five_digits_and_states_two_letters():
+    from crm_exports.formats import meta_state, meta_zip
 
     assert meta_zip("10001-1234", "US") == "10001"
     assert meta_zip("SW1A 1AA", "GB") == "sw1a1aa"
+    assert meta_state("New York", "US") == "ny" and meta_state("CA", "US") == "ca"
+    assert meta_state("Île-de-France", "FR") == "îledefrance"
 
 
 def test_vcard_parses_back_with_vobject(crm, tmp_path):
