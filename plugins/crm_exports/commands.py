@@ -51,7 +51,10 @@ class ExportGroup(click.Group):
 
 def format_command(found):
     """The click command for one export format."""
+
     def run(segment, everyone, output, include_unconsented, dry_run, as_json, **options):
+        import contextlib
+
         from crmcore.output import progress
 
         from .exporter import export
@@ -59,18 +62,13 @@ def format_command(found):
         if not output and not dry_run:
             raise click.UsageError("give the file to write with -o FILE")
         crm = get_crm()
-        bars = []
+        with contextlib.ExitStack() as stack:
+            # A bar on a terminal once the audience size is known; silent otherwise.
+            def start(total):
+                return stack.enter_context(progress(total, f"Exporting {found.name}")).update
 
-        def start(total):
-            bars.append(progress(total, f"Exporting {found.name}"))
-            return bars[-1].__enter__().update
-
-        try:
             result = export(crm, found.name, output or "", segment=segment, everyone=everyone,
                             include_unconsented=include_unconsented, dry_run=dry_run, options=options, progress=start)
-        finally:
-            for bar in bars:
-                bar.__exit__(None, None, None)
         click.echo(json.dumps(result.as_dict()) if as_json else result.summary())
 
     params = [

@@ -158,6 +158,8 @@ def consenting(crm, rows, requires=((), ""), include_unconsented=False, excluded
         else:
             keep(c["id"])
             yield c
+    if progress:
+        progress(n % 1000)
 
 
 def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=False, dry_run=False, options=None,
