@@ -229,7 +229,7 @@ def log_export(crm, result, included, include_unconsented, options):
     if include_unconsented:
         options["include_unconsented"] = True
     log_id = crm.add(ExportLog(format=result.format, segment=result.segment, exported_at=normalize.now(), user=crm.user,
-                               path=result.path, row_count=result.rows, sha256=result.sha256,
+                               path=os.path.abspath(result.path), row_count=result.rows, sha256=result.sha256,
                                excluded=result.excluded, options=options))
     # One statement over a JSON array: SQLite does the million inserts in C.
     crm.store.execute(

@@ -18,7 +18,7 @@ class ExportLog:
     segment: str = column("", converter=n.text, description="segment name, or empty for --all")
     exported_at: str | None = column(converter=n.optional(n.timestamp), index=True)
     user: str = column("", converter=n.text)
-    path: str = column("", converter=n.text, description="file written")
+    path: str = column("", converter=n.long_text, description="absolute path of the file written")
     row_count: int = column(0, converter=n.integer)
     sha256: str = column("", converter=n.text, description="SHA-256 of the file written")
     excluded: dict = column(dict, converter=n.json_object, description="contacts left out, per reason")

@@ -125,3 +125,11 @@ def test_disabled_plugin_hides_its_commands(cli):
     assert result.exit_code != 0 and "disabled" in result.output
     result = cli(["contacts", "where-sent", "1"], plugins="exports")
     assert result.exit_code != 0 and "crm plugins enable exports" in result.output
+
+
+def test_log_keeps_the_absolute_path(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli(["export", "csv", "--all", "-o", "rel.csv"], plugins="exports")
+    assert "to rel.csv" in result.output
+    (entry,) = json.loads(cli(["export", "log", "--json"], plugins="exports").output)
+    assert entry["path"] == str(tmp_path / "rel.csv")
