@@ -36,6 +36,20 @@ def crm_register_export_formats(register):
 
 
 @hookimpl
+def crm_register_template_dirs(register):
+    import os
+
+    register(os.path.join(os.path.dirname(__file__), "templates"))
+
+
+@hookimpl
+def crm_register_dashboard_sections(register):
+    from .exporter import dashboard_context
+
+    register("Marketing exports", "exports_section.html", dashboard_context)
+
+
+@hookimpl
 def crm_register_commands(cli):
     from .commands import export, where_sent
 

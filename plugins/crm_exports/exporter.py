@@ -247,6 +247,19 @@ def export_log(crm, limit=100):
     return [schema.decode_row(ExportLog, r) for r in crm.store.query(sql, (limit,) if limit else ())]
 
 
+def dashboard_context(crm):
+    """Figures for the dashboard's exports section."""
+    recent = export_log(crm, 10)
+    for r in recent:
+        r["left_out"] = sum(r["excluded"].values())
+    return {
+        "consented": crm.store.query_value("SELECT count(*) FROM contacts WHERE consent = 1"),
+        "suppressed": crm.store.count("suppressions"),
+        "exports": crm.store.count("export_log"),
+        "recent": recent,
+    }
+
+
 def export_contacts(crm, export_id):
     """The contacts one export included: ids, and whether each was erased since."""
     if crm.store.get("export_log", export_id) is None:

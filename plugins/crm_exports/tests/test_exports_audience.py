@@ -278,3 +278,17 @@ def test_exactly_the_allowed_contacts_are_exported(people, include_unconsented):
     finally:
         crm.close()
         shutil.rmtree(folder)
+
+
+def test_dashboard_section_lists_recent_exports_escaped(make_crm, tmp_path):
+    from crmcore.reports import render
+
+    crm = make_crm(plugins=[crm_exports, FakeSegments({"<b>vip</b>": [1, 2]})])
+    crm.add_many([Contact(email="a@example.com", consent=True), Contact(email="b@example.com", consent=False)])
+    crm.suppress("gone@example.com")
+    export(crm, "hubspot", str(tmp_path / "h.csv"), segment="<b>vip</b>")
+    html = render(crm, "dashboard")
+    section = html[html.index('data-plugin="exports"'):]
+    assert "Marketing exports" in section and "hubspot" in section
+    assert "&lt;b&gt;vip&lt;/b&gt;" in section and "<b>vip</b>" not in section
+    assert '<div class="value">1</div><div class="label">Suppressed addresses</div>' in section
