@@ -252,6 +252,7 @@ def dashboard_context(crm):
     recent = export_log(crm, 10)
     for r in recent:
         r["left_out"] = sum(r["excluded"].values())
+        r["segment"] = r["segment"] or "(all)"
     return {
         "consented": crm.store.query_value("SELECT count(*) FROM contacts WHERE consent = 1"),
         "suppressed": crm.store.count("suppressions"),
