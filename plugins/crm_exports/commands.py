@@ -10,17 +10,18 @@ from crmcore.cli import get_crm
 from crmcore.output import output_options, print_rows
 
 
-def _crm_of(ctx):
+def _formats(ctx):
+    """Export formats of the command's database (its disabled plugins left
+    out); without a database file, those of every installed plugin, so that
+    help never creates a database."""
+    from crmcore.app import CRM, resolve_location
     from crmcore.cli import State
 
-    state = ctx.find_object(State) or State()
-    return state.crm()
-
-
-def _db_exists(ctx):
-    from crmcore.app import resolve_location
-
-    return os.path.isfile(resolve_location(ctx.find_root().params.get("db")))
+    if os.path.isfile(resolve_location(ctx.find_root().params.get("db"))):
+        state = ctx.find_object(State) or State()
+        return state.crm().registry.export_formats
+    with CRM(":memory:") as crm:
+        return crm.registry.export_formats
 
 
 class ExportGroup(click.Group):
@@ -28,15 +29,12 @@ class ExportGroup(click.Group):
     format added by any plugin is a command with the same options."""
 
     def list_commands(self, ctx):
-        names = set(self.commands)
-        if _db_exists(ctx):  # never create a database just to print help
-            names |= set(_crm_of(ctx).registry.export_formats)
-        return sorted(names)
+        return sorted(set(self.commands) | set(_formats(ctx)))
 
     def get_command(self, ctx, name):
         if name in self.commands:
             return self.commands[name]
-        found = _crm_of(ctx).registry.export_formats.get(name)
+        found = _formats(ctx).get(name)
         if found is None:
             return None
         return format_command(found)
@@ -44,7 +42,7 @@ class ExportGroup(click.Group):
     def resolve_command(self, ctx, args):
         name = args[0] if args else None
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
-            known = ", ".join(sorted(_crm_of(ctx).registry.export_formats)) or "none"
+            known = ", ".join(sorted(_formats(ctx))) or "none"
             raise click.UsageError(f"unknown export format {name!r} (formats: {known}; see crm export formats)")
         return super().resolve_command(ctx, args)
 

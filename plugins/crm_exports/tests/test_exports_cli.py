@@ -133,3 +133,11 @@ def test_log_keeps_the_absolute_path(cli, tmp_path, monkeypatch):
     assert "to rel.csv" in result.output
     (entry,) = json.loads(cli(["export", "log", "--json"], plugins="exports").output)
     assert entry["path"] == str(tmp_path / "rel.csv")
+
+
+def test_help_never_creates_a_database(run_cli, tmp_path):
+    db = str(tmp_path / "none.db")
+    result = run_cli(["export", "google-customer-match", "--help"], db=db, plugins="exports")
+    assert result.exit_code == 0 and "--unhashed" in result.output
+    assert "mailchimp" in run_cli(["export", "--help"], db=db, plugins="exports").output
+    assert not (tmp_path / "none.db").exists()
