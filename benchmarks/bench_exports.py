@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -65,6 +66,14 @@ def main():
     n = SCALES[args.scale]
     repeats = 5 if args.scale == "small" else 2
 
+    folder = tempfile.mkdtemp(prefix="bench-exports-")
+    try:
+        run(n, repeats, folder, args.json)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(n, repeats, folder, as_json):
     import crm_exports
     from crm_exports.exporter import export
     from crm_exports.formats import write_google_customer_match
@@ -72,7 +81,6 @@ def main():
     from crmcore.entities import Contact
     from crmcore.schema import decode_row
 
-    folder = tempfile.mkdtemp(prefix="bench-exports-")
     crm = CRM(os.path.join(folder, "bench.db"), plugins=[crm_exports])
     crm.migrate()
     rows = list(make_rows(n))
@@ -121,16 +129,13 @@ def main():
         {"workload": "crm export google-customer-match --all", "size": f"{n:,} contacts", "ours_s": t_export,
          "baseline_s": t_base, "baseline": baseline, "ratio": t_export / t_base, "target": "close to 1x"},
     ]
-    if args.json:
+    if as_json:
         print(json.dumps(results))
     else:
         print(f"contacts: {n:,}  hashes: {len(strings):,}  (best of {repeats}, interleaved)")
         print(f"baseline sha256 loop : {t_base:8.3f} s  {len(strings) / t_base:12,.0f} hashes/s  {n / t_base:12,.0f} contacts/s")
         print(f"writer only          : {t_writer:8.3f} s  {n / t_writer:12,.0f} contacts/s  ratio {t_writer / t_base:5.2f}")
         print(f"full export + log    : {t_export:8.3f} s  {n / t_export:12,.0f} contacts/s  ratio {t_export / t_base:5.2f}")
-    for name in os.listdir(folder):
-        os.unlink(os.path.join(folder, name))
-    os.rmdir(folder)
 
 
 if __name__ == "__main__":
