@@ -1,3 +1,84 @@
-"""crm_exports: built-in plugin (work in progress)."""
+"""crm_exports: marketing audiences out of the CRM, respecting consent.
+
+``crm export FORMAT --segment NAME -o FILE`` writes a segment for Mailchimp,
+HubSpot, Google Ads Customer Match, Meta Custom Audiences, vCard 4.0, CSV or
+JSON; other plugins add formats through ``crm_register_export_formats``.
+Every export is logged with the contacts it held, so ``crm contacts
+where-sent`` can answer "who received this person?", even after an erasure.
+"""
+
+from crmcore.hookspecs import hookimpl
 
 crm_api_version = 1
+
+
+@hookimpl
+def crm_register_record_types(register):
+    from .records import ExportLog
+
+    register(ExportLog)
+
+
+@hookimpl
+def crm_register_migrations(register):
+    from .migrations import MIGRATIONS
+
+    for fn in MIGRATIONS:
+        register(fn)
+
+
+@hookimpl
+def crm_register_export_formats(register):
+    from .formats import BUILTIN_FORMATS
+
+    for name, writer, description in BUILTIN_FORMATS:
+        register(name, writer, description)
+
+
+@hookimpl
+def crm_register_template_dirs(register):
+    import os
+
+    register(os.path.join(os.path.dirname(__file__), "templates"))
+
+
+@hookimpl
+def crm_register_dashboard_sections(register):
+    from .exporter import dashboard_context
+
+    register("Marketing exports", "exports_section.html", dashboard_context)
+
+
+@hookimpl
+def crm_register_commands(cli):
+    from .commands import export, where_sent
+
+    cli.add_command(export)
+    contacts = cli.commands.get("contacts")
+    if contacts is not None:
+        contacts.add_command(where_sent)
+
+
+@hookimpl
+def crm_contact_erased(crm, contact_id, email):
+    """Keep where the person was sent (ids and the e-mail hash only) and tell
+    whoever runs the erasure which destinations must be asked to erase too."""
+    from .exporter import forget_contact
+
+    return forget_contact(crm, contact_id, email)
+
+
+@hookimpl
+def crm_records_deleted(crm, table, ids):
+    if table == "contacts":
+        from .exporter import forget_contact
+
+        for contact_id in ids:
+            forget_contact(crm, contact_id)
+
+
+@hookimpl
+def crm_contacts_merged(crm, keep_id, duplicate_id):
+    from .exporter import move_contact
+
+    move_contact(crm, keep_id, duplicate_id)
