@@ -291,4 +291,4 @@ def test_dashboard_section_lists_recent_exports_escaped(make_crm, tmp_path):
     section = html[html.index('data-plugin="exports"'):]
     assert "Marketing exports" in section and "hubspot" in section
     assert "&lt;b&gt;vip&lt;/b&gt;" in section and "<b>vip</b>" not in section
-    assert '<div class="value">1</div><div class="label">Suppressed addresses</div>' in section
+    assert '<div class="label">Suppressed addresses</div><div class="value">1</div>' in section
