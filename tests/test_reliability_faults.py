@@ -43,18 +43,17 @@ TRACED_CRM = r"""
 import os, sqlite3, sys
 fd = int(os.environ.pop("CRM_TRACE_FD"))
 connect = sqlite3.connect
-def trace(sql):
-    word = sql.lstrip()[:6].upper()
-    if word.startswith(("BEGIN", "COMMIT")):
-        os.write(fd, word.split()[0].encode() + b"\n")
 class Traced(sqlite3.Connection):
+    def execute(self, sql, *args):
+        word = sql.lstrip()[:6].upper()
+        if word.startswith(("BEGIN", "COMMIT")):
+            os.write(fd, word.split()[0].encode() + b"\n")
+        return super().execute(sql, *args)
     def backup(self, *args, **kwargs):
         os.write(fd, b"BACKUP\n")
         return super().backup(*args, **kwargs)
 def traced_connect(*args, **kwargs):
-    conn = connect(*args, factory=Traced, **kwargs)
-    conn.set_trace_callback(trace)
-    return conn
+    return connect(*args, factory=Traced, **kwargs)
 sqlite3.connect = traced_connect
 from crmcore.cli import main
 sys.argv[0] = "crm"
