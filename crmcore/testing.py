@@ -161,7 +161,7 @@ def database_digest(path, ignore_times=False):
     """SHA-256 over the schema and every table's rows (in rowid order).
 
     Equal digests mean equal content. ``ignore_times`` blanks timestamp
-    columns (``at`` and ``*_at``) so two runs of one command compare equal.
+    columns (``at``, ``since`` and ``*_at``) so two runs of one command compare equal.
     A missing file counts as an empty database."""
     import hashlib
     import sqlite3
@@ -182,7 +182,7 @@ def database_digest(path, ignore_times=False):
             except sqlite3.OperationalError:  # a WITHOUT ROWID table
                 cur, ordered = conn.execute(f'SELECT * FROM "{table}"'), False
             cols = [d[0] for d in cur.description]
-            blank = [i for i, c in enumerate(cols) if ignore_times and (c == "at" or c.endswith("_at"))]
+            blank = [i for i, c in enumerate(cols) if ignore_times and (c in ("at", "since") or c.endswith("_at"))]
             rows = cur.fetchall()
             if blank:
                 rows = [tuple(None if i in blank else v for i, v in enumerate(r)) for r in rows]

@@ -1,7 +1,7 @@
 """Faults: `crm` killed with SIGKILL at random points, a read-only database
 file, a full disk. Real subprocesses against real files.
 
-The kill loop runs CRM_KILL_ITERATIONS kills per scenario (default 3, so CI
+The kill loop runs CRM_KILL_ITERATIONS kills per scenario (default 6, so CI
 stays within seconds; run e.g. CRM_KILL_ITERATIONS=200 locally). Delays come
 from CRM_KILL_SEED (random when unset; every failure message prints it).
 
@@ -33,7 +33,7 @@ from crmcore.app import CRM
 from crmcore.entities import Activity, Contact, Deal, Order, OrderLine
 from crmcore.testing import crm_argv, crm_env, database_digest, integrity_check, write_contacts_csv
 
-ITERATIONS = int(os.environ.get("CRM_KILL_ITERATIONS", "3"))
+ITERATIONS = int(os.environ.get("CRM_KILL_ITERATIONS", "6"))
 SEED = int(os.environ.get("CRM_KILL_SEED") or random.SystemRandom().randrange(1 << 30))
 
 # Runs `crm` exactly as the console script does, reporting on the pipe
@@ -120,6 +120,28 @@ def merge_scenario(tmp_path_factory):
     return path, ["contacts", "merge", "1", "2"], crm_env("")
 
 
+@pytest.fixture(scope="module")
+def segment_refresh_scenario(tmp_path_factory):
+    # 20,000 contacts, 2,000 in segment "fr"; the refresh lets 1,000 leave and
+    # 9,000 enter, writing membership rows and history in one transaction.
+    folder = tmp_path_factory.mktemp("kill-segments")
+    path, env = str(folder / "pristine.db"), crm_env("segments")
+
+    def crm(*args):
+        subprocess.run(crm_argv(path, *args), env=env, check=True, capture_output=True)
+
+    def set_countries(case):
+        with CRM(path, plugins=[]) as crm_db, crm_db.store.transaction():
+            crm_db.store.execute(f"UPDATE contacts SET country = {case}")
+
+    crm("init")
+    crm("contacts", "import", write_contacts_csv(folder / "big.csv", 20000))
+    set_countries("CASE WHEN id <= 2000 THEN 'FR' ELSE 'DE' END")
+    crm("segments", "create", "fr", "--rule", 'country == "FR"')
+    set_countries("CASE WHEN id % 2 THEN 'FR' ELSE 'DE' END")
+    return path, ["segments", "refresh", "fr"], env
+
+
 @pytest.fixture
 def init_core_scenario(tmp_path):
     return str(tmp_path / "fresh.db"), ["init"], crm_env("")
@@ -131,7 +153,7 @@ def init_all_plugins_scenario(tmp_path):
     return str(tmp_path / "fresh.db"), ["init"], crm_env(None)
 
 
-@pytest.mark.parametrize("scenario", ["import_scenario", "merge_scenario", "init_core_scenario", "init_all_plugins_scenario"])
+@pytest.mark.parametrize("scenario", ["import_scenario", "merge_scenario", "segment_refresh_scenario", "init_core_scenario", "init_all_plugins_scenario"])
 def test_sigkill_at_random_points_leaves_the_database_as_before(scenario, request, tmp_path):
     pristine, args, env = request.getfixturevalue(scenario)
     rng = random.Random(f"{SEED}-{scenario}")
