@@ -15,7 +15,7 @@ import os
 import attrs
 
 from . import entities, normalize, schema
-from .plugins import CORE, PluginError, as_plugin, discover, make_manager
+from .plugins import CORE, PluginError, as_plugin, discover, make_manager, refuse_unsupported
 from .store import StoreError, open_store
 
 DEFAULT_DB = "crm.db"
@@ -102,6 +102,8 @@ class CRM:
             self.plugins, self.plugin_failures = [as_plugin(p) for p in plugins], []
         self.templates = templates or os.environ.get("CRM_TEMPLATES") or None
         self.store = open_store(self.location)
+        self.plugins, refused = refuse_unsupported(self.plugins, self.store.kind)
+        self.plugin_failures = [*self.plugin_failures, *refused]
         self.pm = make_manager(self.plugins)
         self.user = current_user()
         self._registry = None
@@ -317,7 +319,7 @@ class CRM:
     # -- audit --------------------------------------------------------------
     def audit(self, action, table, record_id, changes=None):
         self.store.execute(
-            "INSERT INTO _crm_audit (at, user, action, table_name, record_id, changes) VALUES (?, ?, ?, ?, ?, ?)",
+            'INSERT INTO _crm_audit (at, "user", action, table_name, record_id, changes) VALUES (?, ?, ?, ?, ?, ?)',
             (normalize.now(), self.user, action, table, record_id, json.dumps(changes or {}, ensure_ascii=False, default=str)),
         )
 
@@ -361,17 +363,15 @@ class CRM:
         return self.add_many([rec])[0]
 
     def _integrity(self, table, exc):
-        import sqlite3
-
-        if isinstance(exc, sqlite3.IntegrityError):
-            text = str(exc)
-            if "UNIQUE" in text:
-                column = text.rsplit(".", 1)[-1]
-                return CRMError(f"{table}: another record already has this {column}")
-            if "FOREIGN KEY" in text:
-                return CRMError(f"{table}: refers to a record that does not exist")
-            return CRMError(f"{table}: {text}")
-        return exc
+        problem = self.store.integrity_problem(exc)
+        if problem is None:
+            return exc
+        kind, detail = problem
+        if kind == "unique":
+            return CRMError(f"{table}: another record already has this {detail}")
+        if kind == "foreign key":
+            return CRMError(f"{table}: refers to a record that does not exist")
+        return CRMError(f"{table}: {detail}")
 
     def get(self, table, id):
         """One record as a decoded dict, or ``None``."""
@@ -500,7 +500,7 @@ class CRM:
         key = email_hash(email)
         with self.store.transaction():
             self.store.execute(
-                "INSERT OR IGNORE INTO suppressions (email_hash, reason, at) VALUES (?, ?, ?)", (key, reason, normalize.now())
+                "INSERT INTO suppressions (email_hash, reason, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (key, reason, normalize.now())
             )
             self.store.execute(
                 "UPDATE contacts SET consent = 0, consent_at = ?, consent_source = ? WHERE email = ?",
@@ -516,16 +516,11 @@ class CRM:
     def search_contacts(self, text, limit=20):
         """Full-text search: every word must prefix-match a word of the contact.
 
-        Words are quoted for FTS5, so user text is never FTS syntax."""
+        The store does the matching (FTS5 on SQLite, tsvector on PostgreSQL)."""
         words = [w for w in normalize.text(text).replace('"', " ").split(" ") if w]
         if not words:
             return []
-        match = " ".join(f'"{w}"*' for w in words)
-        rows = self.store.query(
-            "SELECT contacts.* FROM contacts_fts JOIN contacts ON contacts.rowid = contacts_fts.rowid "
-            "WHERE contacts_fts MATCH ? ORDER BY rank LIMIT ?",
-            (match, limit),
-        )
+        rows = self.store.search("contacts", schema.fts_columns(entities.Contact), words, limit)
         return [schema.decode_row(entities.Contact, r) for r in rows]
 
     def segment_contact_ids(self, name):

@@ -77,6 +77,17 @@ def _disabled_plugins(ctx):
         return set()
 
 
+def _store_refusal(ctx, plugin):
+    """Why ``plugin`` cannot run on the store of ``--db`` (None when it can)."""
+    from .app import resolve_location
+    from .plugins import discover, unsupported_store
+
+    if not resolve_location(ctx.find_root().params.get("db")).startswith(("postgresql://", "postgres://")):
+        return None
+    module = next((p.module for p in discover()[0] if p.name == plugin), None)
+    return module and unsupported_store(module, "postgres")
+
+
 class CRMGroup(click.Group):
     """The root group: lazily adds plugin commands, hides disabled ones and
     turns user errors into one-line messages."""
@@ -113,6 +124,8 @@ class CRMGroup(click.Group):
     def get_command(self, ctx, name):
         self._load_plugin_commands()
         plugin = self._plugin_of.get(name)
+        if plugin and _store_refusal(ctx, plugin):
+            raise click.UsageError(f"'{name}' belongs to plugin {plugin!r}, which {_store_refusal(ctx, plugin)}")
         if plugin and plugin in _disabled_plugins(ctx):
             raise click.UsageError(f"'{name}' belongs to plugin {plugin!r}, which is disabled for this database: crm plugins enable {plugin}")
         return self.commands.get(name)
@@ -128,7 +141,7 @@ class CRMGroup(click.Group):
 # disabled plugins' commands it must hide.
 @click.group(cls=CRMGroup)
 @click.version_option(package_name="crmcore", prog_name="crm")
-@click.option("--db", envvar="CRM_DB", metavar="PATH", is_eager=True, help="SQLite database file (default: CRM_DB or ./crm.db).")
+@click.option("--db", envvar="CRM_DB", metavar="PATH", is_eager=True, help="SQLite database file or postgresql:// URL (default: CRM_DB or ./crm.db).")
 @click.option("--templates", envvar="CRM_TEMPLATES", metavar="DIR", type=click.Path(file_okay=False), help="Folder of report templates that override the built-in ones.")
 @click.pass_context
 def cli(ctx, db, templates):

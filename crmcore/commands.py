@@ -108,7 +108,7 @@ def contacts_list(country, owner, tag, company, consent, sort, limit, fmt):
         ("country = ?", normalize.country(country) if country else None),
         ("owner = ?", owner),
         ("company = ?", company),
-        ("EXISTS (SELECT 1 FROM json_each(contacts.tags) WHERE value = ?)", tag),
+        (crm.store.dialect.json_array_contains("contacts.tags"), tag),
         ("consent = ?", None if consent is None else int(consent)),
     ]
     sql, params = _query_list(crm, "contacts", filters, sort, limit, _fields("contacts"))
@@ -307,7 +307,7 @@ def contacts_history(contact, fmt):
     """Changes to a contact: who, when, which fields, old and new values."""
     crm = get_crm()
     row = crm.find_contact(contact)
-    rows = crm.store.query("SELECT at, user, action, changes FROM _crm_audit WHERE table_name = 'contacts' AND record_id = ? ORDER BY id", (row["id"],))
+    rows = crm.store.query("SELECT at, \"user\", action, changes FROM _crm_audit WHERE table_name = 'contacts' AND record_id = ? ORDER BY id", (row["id"],))
     for r in rows:
         r["changes"] = json.loads(r["changes"] or "{}")
     print_rows(rows, ["at", "user", "action", "changes"], fmt)
@@ -592,7 +592,7 @@ def orders_show(order, fmt):
     from .app import CRMError
 
     crm = get_crm()
-    rows = crm.store.query("SELECT * FROM orders WHERE ref = ? OR (id = ? AND ? GLOB '[0-9]*')", (order, order, order))
+    rows = crm.store.query("SELECT * FROM orders WHERE ref = ? OR id = ?", (order, int(order) if order.isdigit() else None))
     if not rows:
         raise CRMError(f"no order {order!r}")
     head = rows[0]

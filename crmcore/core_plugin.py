@@ -40,14 +40,13 @@ def crm_register_record_types(register):
 
 
 def m001_core_tables(store):
-    db = store.db
     for cls in entities.CORE_RECORD_TYPES:
-        schema.ensure_table(db, cls)
-    db["orders"].create_index(["contact_id", "ordered_at"], if_not_exists=True, index_name="ix_orders_contact_date")
-    db["order_lines"].create_index(["sku", "order_id"], if_not_exists=True, index_name="ix_order_lines_sku_order")
+        store.ensure_table(cls)
+    store.create_index("orders", ["contact_id", "ordered_at"], "ix_orders_contact_date")
+    store.create_index("order_lines", ["sku", "order_id"], "ix_order_lines_sku_order")
     store.execute("CREATE TABLE IF NOT EXISTS _crm_settings (key TEXT PRIMARY KEY, value TEXT)")
     store.execute(
-        "CREATE TABLE IF NOT EXISTS _crm_audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT, action TEXT NOT NULL, "
+        f'CREATE TABLE IF NOT EXISTS _crm_audit (id {store.dialect.auto_id}, at TEXT NOT NULL, "user" TEXT, action TEXT NOT NULL, '
         "table_name TEXT NOT NULL, record_id INTEGER, changes TEXT)"
     )
     store.execute("CREATE INDEX IF NOT EXISTS ix_audit_record ON _crm_audit (table_name, record_id)")

@@ -93,6 +93,29 @@ def reset_discovery():
     _discovered = None
 
 
+def unsupported_store(module, kind):
+    """Why a plugin cannot run on a ``kind`` store, or ``None``.
+
+    A plugin whose SQL works only on some stores lists them in ``crm_stores``
+    (no list: every store); it is then left out there, and the CRM still works."""
+    stores = getattr(module, "crm_stores", None)
+    if stores is None or kind in stores:
+        return None
+    return f"supports only the {' and '.join(stores)} store, not {kind} (not yet ported)"
+
+
+def refuse_unsupported(plugins, kind):
+    """``(plugins that run on a kind store, failures for the others)``."""
+    kept, refused = [], []
+    for plugin in plugins:
+        reason = unsupported_store(plugin.module, kind)
+        if reason:
+            refused.append(PluginFailure(plugin.name, reason))
+        else:
+            kept.append(plugin)
+    return kept, refused
+
+
 def as_plugin(obj):
     """Accept a ``Plugin``, a ``(name, module)`` pair or a module/object."""
     if isinstance(obj, Plugin):

@@ -169,6 +169,11 @@ def from_row(cls, row):
     return cls(**{k: v for k, v in decoded.items() if k in attrs.fields_dict(cls)})
 
 
+def fts_columns(cls):
+    """Columns of ``cls`` in its full-text search, in field order."""
+    return [f.name for f in attrs.fields(cls) if f.metadata.get("fts")]
+
+
 def ensure_table(db, cls):
     """Create the table of ``cls`` or add the columns it is missing.
 

@@ -10,6 +10,11 @@ depends on crmcore gets these fixtures:
 - ``run_cli(args, db=..., plugins="a,b")``: run the ``crm`` command in-process;
   ``plugins`` becomes ``CRM_LOAD_PLUGINS`` (only those installed plugins load).
 - ``write_file(name, text)``: a file in the test's temporary folder.
+- ``new_db(name)``: the location of a fresh, empty database on the store
+  under test: a file in the temporary folder, or with ``--store=postgres`` a
+  URL of a new PostgreSQL schema (``CRM_TEST_POSTGRES_URL``, or a throw-away
+  server this plugin starts). Tests that only make sense on SQLite files
+  are marked ``@pytest.mark.sqlite_only("why")``.
 
 Tests never load whatever happens to be installed unless they ask to.
 """
@@ -19,14 +24,70 @@ import os
 import pytest
 
 
+def pytest_addoption(parser):
+    parser.addoption("--store", choices=("sqlite", "postgres"), default=os.environ.get("CRM_TEST_STORE", "sqlite"),
+                     help="store the CRM fixtures use (default: CRM_TEST_STORE or sqlite)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--store") == "sqlite":
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker:
+            reason = marker.args[0] if marker.args else "SQLite-specific"
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url(request, tmp_path_factory):
+    """URL of a PostgreSQL database for the tests: ``CRM_TEST_POSTGRES_URL``,
+    or a throw-away server started for this session."""
+    from . import pgserver
+
+    url = os.environ.get("CRM_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    try:
+        server = pgserver.start(tmp_path_factory.mktemp("postgres"))
+    except pgserver.ServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def make_crm(tmp_path):
+def new_db(request, tmp_path):
+    """``new_db(name)``: location of a fresh database on the store under test."""
+    if request.config.getoption("--store") == "sqlite":
+        yield lambda name="crm.db": str(tmp_path / name)
+        return
+    from . import pgserver
+
+    base = request.getfixturevalue("postgres_url")
+    made = []
+
+    def make(name="crm.db"):
+        url = pgserver.new_schema(base)
+        made.append(url)
+        return url
+
+    yield make
+    for url in made:
+        pgserver.drop_schema(url)
+
+
+@pytest.fixture
+def make_crm(new_db):
     from .app import CRM
 
     opened = []
 
     def make(plugins=(), name="crm.db", templates=None):
-        crm = CRM(str(tmp_path / name), plugins=list(plugins), templates=templates)
+        crm = CRM(new_db(name), plugins=list(plugins), templates=templates)
         crm.migrate()
         opened.append(crm)
         return crm
@@ -71,14 +132,14 @@ def write_file(tmp_path):
 
 
 @pytest.fixture
-def run_cli(tmp_path, monkeypatch):
+def run_cli(new_db, monkeypatch):
     """Invoke ``crm`` in-process. Returns click's ``Result`` (exit_code, output)."""
     from click.testing import CliRunner
 
     from . import plugins as plugin_module
     from .cli import cli
 
-    default_db = str(tmp_path / "cli.db")
+    default_db = new_db("cli.db")
 
     def run(args, db=default_db, plugins="", input=None, env=None):
         monkeypatch.setenv("CRM_LOAD_PLUGINS", plugins)
@@ -98,6 +159,7 @@ def run_cli(tmp_path, monkeypatch):
 
 def pytest_configure(config):
     os.environ.setdefault("CRM_USER", "tester")
+    config.addinivalue_line("markers", "sqlite_only(reason): the test is about SQLite files; skipped with --store=postgres")
 
 
 def write_plugin_dist(folder, name, module, source, version="0.1"):

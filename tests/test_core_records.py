@@ -111,7 +111,7 @@ def test_identifiers_are_whitelisted():
 def test_update_validates_audits_and_ignores_unchanged(crm):
     cid = crm.add(Contact(email="a@example.com", first_name="Ada"))
     crm.update("contacts", cid, {"first_name": "Ada", "city": "London"})
-    history = crm.store.query("SELECT user, action, changes FROM _crm_audit WHERE record_id = ?", (cid,))
+    history = crm.store.query('SELECT "user", action, changes FROM _crm_audit WHERE record_id = ?', (cid,))
     assert history[-1]["action"] == "update" and "city" in history[-1]["changes"] and "first_name" not in history[-1]["changes"]
     assert history[-1]["user"] == "tester"
     with pytest.raises(FieldError):

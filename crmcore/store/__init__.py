@@ -1,7 +1,10 @@
 """The storage seam: the CRM talks to a store, never to a driver directly.
 
 ``open_store(location)`` picks the implementation from the location; SQLite
-(one file) is the embedded default. Every method takes SQL with ``?``
+(one file) is the embedded default, a ``postgresql://`` URL opens PostgreSQL.
+Where SQL differs between them, the store provides the piece: ``ensure_table``,
+``create_index``, ``search``, ``integrity_problem`` and the fragments of
+``store.dialect``. Every method takes SQL with ``?``
 placeholders and bound values; table and column names go through
 ``quote_name``, which accepts only plain identifiers.
 """
@@ -12,7 +15,11 @@ __all__ = ["SQLiteStore", "StoreError", "open_store", "quote_name"]
 
 
 def open_store(location):
-    """Open the store at ``location`` (a SQLite file path)."""
+    """Open the store at ``location`` (a SQLite file path or a PostgreSQL URL)."""
+    if str(location).startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStore
+
+        return PostgresStore(location)
     if "://" in str(location) and not str(location).startswith("file:"):
-        raise StoreError(f"unsupported database location {location!r}: only SQLite files are supported in this version")
+        raise StoreError(f"unsupported database location {location!r}: use a SQLite file path or a postgresql:// URL")
     return SQLiteStore(location)

@@ -45,8 +45,20 @@ def _friendly(exc):
     return None
 
 
+class SQLiteDialect:
+    """SQL fragments that differ between the stores (see ``postgres.Dialect``)."""
+
+    auto_id = "INTEGER PRIMARY KEY"
+
+    @staticmethod
+    def json_array_contains(column):
+        """True when the JSON array in ``column`` holds the one bound value."""
+        return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = ?)"
+
+
 class SQLiteStore:
     kind = "sqlite"
+    dialect = SQLiteDialect()
 
     def __init__(self, path):
         self.path = str(path)
@@ -239,3 +251,39 @@ class SQLiteStore:
 
     def delete_many(self, table, ids):
         self.executemany(f"DELETE FROM {quote_name(table)} WHERE id = ?", ((i,) for i in ids))
+
+    # -- pieces that differ between the stores --------------------------------
+    def ensure_table(self, cls):
+        """Create the table of a record class or add its missing columns."""
+        from ..schema import ensure_table
+
+        return ensure_table(self.db, cls)
+
+    def create_index(self, table, columns, name, unique=False):
+        self.db[table].create_index(columns, unique=unique, if_not_exists=True, index_name=name)
+
+    def search(self, table, columns, words, limit):
+        """Rows of ``table`` where every word prefix-matches a word of its
+        full-text columns; words are quoted, so user text is never FTS syntax."""
+        match = " ".join(f'"{w}"*' for w in words)
+        fts = quote_name(f"{table}_fts")
+        return self.query(
+            f"SELECT {quote_name(table)}.* FROM {fts} JOIN {quote_name(table)} ON {quote_name(table)}.rowid = {fts}.rowid "
+            f"WHERE {fts} MATCH ? ORDER BY rank LIMIT ?",
+            (match, limit),
+        )
+
+    @staticmethod
+    def integrity_problem(exc):
+        """``("unique", column)``, ``("foreign key", None)``, ``("other", text)`` or ``None``."""
+        if not isinstance(exc, sqlite3.IntegrityError):
+            return None
+        text = str(exc)
+        if "UNIQUE" in text:
+            return ("unique", text.rsplit(".", 1)[-1])
+        if "FOREIGN KEY" in text:
+            return ("foreign key", None)
+        return ("other", text)
+
+    def reset_id_sequence(self, table):
+        """Nothing to do: SQLite's next id always follows the largest."""
