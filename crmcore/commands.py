@@ -721,4 +721,5 @@ def quickstart(n_contacts, output):
 
 
 from . import maintenance  # noqa: E402,F401  - registers backup, restore and doctor on `cli`
+from . import migrate_store  # noqa: E402,F401  - registers migrate-store on `cli`
 from . import scaffold  # noqa: E402,F401  - adds `crm plugins new`

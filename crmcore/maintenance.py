@@ -33,6 +33,12 @@ def _error(message):
     return CRMError(message)
 
 
+def _require_sqlite(crm, what):
+    """Backups, restores and checks here work on the SQLite file itself."""
+    if crm.store.kind != "sqlite":
+        raise _error(f"{what} works on SQLite files; for a {crm.store.kind} database use the server's tools (pg_dump, pg_restore)")
+
+
 def _friendly(exc, what):
     from .store.sqlite import _friendly as store_friendly
 
@@ -96,6 +102,7 @@ def backup(crm, dest, force=False):
     """Write a consistent copy of ``crm``'s database to ``dest``; return row counts.
 
     Readable by its owner only (a backup holds the same personal data)."""
+    _require_sqlite(crm, "backup")
     dest = os.path.abspath(dest)
     if crm.location != ":memory:" and os.path.exists(dest) and os.path.samefile(dest, crm.location):
         raise _error(f"{dest} is the database itself; choose another file for the backup")
@@ -184,6 +191,7 @@ def restore(crm, source, yes=False):
 
     Returns ``(counts, kept)``: the restored row counts and the file the
     previous database was saved to (``None`` if it held no tables)."""
+    _require_sqlite(crm, "restore")
     if os.path.exists(source) and os.path.exists(crm.location) and os.path.samefile(source, crm.location):
         raise _error(f"{source} is the database itself")
     counts = verify_backup(source)
@@ -312,6 +320,7 @@ def _permissions(crm):
 
 def doctor(crm):
     """Health findings: dicts with check, status (ok/warning/problem), message, fix."""
+    _require_sqlite(crm, "doctor")
     found = _integrity(crm)
     if found[0]["status"] != "ok":
         return found  # queries on a damaged file only add noise

@@ -1,9 +1,9 @@
 """A throw-away PostgreSQL server for tests, CI and benchmarks.
 
-``start(folder)`` runs ``initdb`` and ``pg_ctl`` from the system's PostgreSQL
+``start()`` runs ``initdb`` and ``pg_ctl`` from the system's PostgreSQL
 packages on 127.0.0.1 at a free port, with durability off (the data is thrown
-away). PostgreSQL refuses to run as root, so as root the server runs as the
-``postgres`` user. ``new_schema(url)`` gives each test its own empty schema.
+away, with its temporary folder, by ``stop()``). PostgreSQL refuses to run
+as root, so as root the server runs as the ``postgres`` user. ``new_schema(url)`` gives each test its own empty schema.
 """
 
 import glob
@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 
 import attrs
 
@@ -31,6 +32,7 @@ class Server:
 
     def stop(self):
         _run(self, [os.path.join(self.bin, "pg_ctl"), "stop", "-D", self.data, "-m", "immediate", "-s"], check=False)
+        shutil.rmtree(os.path.dirname(self.data), ignore_errors=True)
 
 
 def find_bin():
@@ -60,8 +62,8 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def start(folder):
-    """Initialise and start a server with its data under ``folder``."""
+def start():
+    """Initialise and start a server in a new temporary folder."""
     bin_dir = find_bin()
     user = None
     if os.geteuid() == 0:
@@ -72,8 +74,9 @@ def start(folder):
             entry = pwd.getpwnam(user)
         except KeyError:
             raise ServerError("running as root needs a 'postgres' user to run the server as (the postgresql package creates it)") from None
-    data = os.path.join(str(folder), "data")
-    os.makedirs(data, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="crm-postgres-")
+    data = os.path.join(folder, "data")
+    os.makedirs(data)
     if user:
         os.chmod(str(folder), 0o755)
         os.chown(data, entry.pw_uid, entry.pw_gid)

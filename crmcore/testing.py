@@ -30,17 +30,18 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--store") == "sqlite":
-        return
+    store = config.getoption("--store")
     for item in items:
-        marker = item.get_closest_marker("sqlite_only")
-        if marker:
+        if store == "postgres" and item.get_closest_marker("sqlite_only"):
+            marker = item.get_closest_marker("sqlite_only")
             reason = marker.args[0] if marker.args else "SQLite-specific"
             item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+        if store == "sqlite" and item.get_closest_marker("postgres_only"):
+            item.add_marker(pytest.mark.skip(reason="PostgreSQL store test: run with --store=postgres"))
 
 
 @pytest.fixture(scope="session")
-def postgres_url(request, tmp_path_factory):
+def postgres_url():
     """URL of a PostgreSQL database for the tests: ``CRM_TEST_POSTGRES_URL``,
     or a throw-away server started for this session."""
     from . import pgserver
@@ -50,7 +51,7 @@ def postgres_url(request, tmp_path_factory):
         yield url
         return
     try:
-        server = pgserver.start(tmp_path_factory.mktemp("postgres"))
+        server = pgserver.start()
     except pgserver.ServerError as exc:
         pytest.fail(str(exc), pytrace=False)
     try:
@@ -160,6 +161,7 @@ def run_cli(new_db, monkeypatch):
 def pytest_configure(config):
     os.environ.setdefault("CRM_USER", "tester")
     config.addinivalue_line("markers", "sqlite_only(reason): the test is about SQLite files; skipped with --store=postgres")
+    config.addinivalue_line("markers", "postgres_only: the test is about the PostgreSQL store; runs with --store=postgres")
 
 
 def write_plugin_dist(folder, name, module, source, version="0.1"):

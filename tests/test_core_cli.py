@@ -18,6 +18,7 @@ def ok(result):
     return result.output
 
 
+@pytest.mark.sqlite_only("the default ./crm.db file and CRM_DB as a file path")
 def test_init_uses_crm_db_then_default(run_cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert "Initialised crm.db" in ok(run_cli(["init"], db=None))
@@ -150,10 +151,10 @@ def test_orders(cli, write_file):
     assert shown["lines"][0]["sku"] == "X-1"
 
 
-def test_demo_is_reproducible(run_cli, tmp_path):
+def test_demo_is_reproducible(run_cli, new_db):
     outputs = []
     for name in ("a.db", "b.db"):
-        db = str(tmp_path / name)
+        db = new_db(name)
         ok(run_cli(["demo", "--contacts", "120", "--seed", "7"], db=db))
         outputs.append(ok(run_cli(["contacts", "list", "--json", "--limit", "0"], db=db)))
     first = json.loads(outputs[0])
@@ -162,8 +163,8 @@ def test_demo_is_reproducible(run_cli, tmp_path):
     assert strip(outputs[0]) == strip(outputs[1])
 
 
-def test_report_render(run_cli, tmp_path):
-    db = str(tmp_path / "r.db")
+def test_report_render(run_cli, new_db, tmp_path):
+    db = new_db("r.db")
     ok(run_cli(["demo", "--contacts", "60"], db=db))
     assert "dashboard" in ok(run_cli(["report", "list"], db=db))
     out = str(tmp_path / "dash.html")
@@ -174,6 +175,7 @@ def test_report_render(run_cli, tmp_path):
     assert result.exit_code == 1 and "no report named 'nope'" in result.output
 
 
+@pytest.mark.sqlite_only("quickstart creates ./crm.db in the current folder")
 def test_quickstart(run_cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = ok(run_cli(["quickstart", "--contacts", "80"], db=None))

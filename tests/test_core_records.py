@@ -62,6 +62,7 @@ def test_business_rules_on_other_records():
     assert build(Deal, {"title": "x", "amount": "1.234,5".replace(".", "")}).amount == 1234.5
 
 
+@pytest.mark.sqlite_only("file permissions and WAL mode of a database file")
 def test_new_database_is_private_and_uses_wal(tmp_path):
     path = tmp_path / "new.db"
     crm = CRM(str(path), plugins=[])
@@ -72,6 +73,7 @@ def test_new_database_is_private_and_uses_wal(tmp_path):
     crm.close()
 
 
+@pytest.mark.sqlite_only("the folder of a database file")
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(StoreError, match="does not exist"):
         CRM(str(tmp_path / "nope" / "crm.db"), plugins=[])

@@ -333,6 +333,22 @@ class PostgresStore:
     def delete_many(self, table, ids):
         self.execute(f"DELETE FROM {quote_name(table)} WHERE id = ANY(?)", (list(ids),))
 
+    def references(self, table):
+        """Tables that ``table`` refers to by foreign key."""
+        return {r[0] for r in self.execute(
+            "SELECT DISTINCT p.relname FROM pg_constraint c JOIN pg_class t ON c.conrelid = t.oid "
+            "JOIN pg_class p ON c.confrelid = p.oid JOIN pg_namespace n ON t.relnamespace = n.oid "
+            "WHERE c.contype = 'f' AND n.nspname = current_schema() AND t.relname = ?", (table,))}
+
+    def copy_rows(self, table, columns, rows):
+        """Bulk-load tuples with their ids as they are, through ``COPY``."""
+        try:
+            with self.conn.cursor() as cur, cur.copy(f"COPY {quote_name(table)} ({', '.join(map(quote_name, columns))}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except self._psycopg.Error as exc:
+            raise self._friendly(exc) or exc from None
+
     def reset_id_sequence(self, table):
         """After rows were copied in with their ids: the next new id follows the largest."""
         self.execute(

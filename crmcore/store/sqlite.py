@@ -287,3 +287,12 @@ class SQLiteStore:
 
     def reset_id_sequence(self, table):
         """Nothing to do: SQLite's next id always follows the largest."""
+
+    def references(self, table):
+        """Tables that ``table`` refers to by foreign key."""
+        return {r["table"] for r in self.query(f"PRAGMA foreign_key_list({quote_name(table)})")}
+
+    def copy_rows(self, table, columns, rows):
+        """Bulk-load tuples with their ids as they are (``migrate-store``)."""
+        marks = ", ".join("?" * len(columns))
+        self.executemany(f"INSERT INTO {quote_name(table)} ({', '.join(map(quote_name, columns))}) VALUES ({marks})", rows)

@@ -1,0 +1,42 @@
+"""`crm migrate-store`: a SQLite CRM copied whole into the store under test
+(PostgreSQL with --store=postgres)."""
+
+import json
+
+
+def ok(result):
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_copy_keeps_ids_history_and_settings_and_refuses_a_filled_target(run_cli, new_db, tmp_path):
+    source = str(tmp_path / "source.db")
+    ok(run_cli(["demo", "--contacts", "150", "--seed", "3"], db=source))
+    ok(run_cli(["contacts", "edit", "5", "--city", "Zürich"], db=source))
+    ok(run_cli(["contacts", "erase", "7", "--yes"], db=source))
+    ok(run_cli(["deals", "stages", "lead=10", "qualified=20", "proposal=50", "negotiation=80", "won=100", "lost=0"], db=source))
+    target = new_db("target.db")
+
+    out = ok(run_cli(["migrate-store", "--from", source, "--to", target], db=None))
+    assert "contacts: 149 rows, checksum" in out and "verified" in out
+
+    def dump(db, *args):
+        return json.loads(ok(run_cli([*args, "--json"], db=db)))
+
+    for args in (["contacts", "list", "--limit", "0"], ["deals", "list", "--limit", "0"], ["orders", "list", "--limit", "0"],
+                 ["contacts", "history", "5"], ["deals", "pipeline"]):
+        assert dump(target, *args) == dump(source, *args), args
+    assert 5 in [c["id"] for c in dump(target, "contacts", "search", "Zürich")]  # full-text index built on the target
+    assert "Added contact 151" in ok(run_cli(["contacts", "add", "--email", "new@example.com"], db=target))  # after the largest copied id
+
+    again = run_cli(["migrate-store", "--from", source, "--to", target], db=None)
+    assert again.exit_code == 1 and "already holds data (table" in again.output and "--force" in again.output
+    assert "Traceback" not in again.output
+    ok(run_cli(["migrate-store", "--from", source, "--to", target, "--force"], db=None))
+    assert dump(target, "contacts", "list", "--limit", "0") == dump(source, "contacts", "list", "--limit", "0")
+
+
+def test_missing_source_is_one_line(run_cli, new_db, tmp_path):
+    result = run_cli(["migrate-store", "--from", str(tmp_path / "nope.db"), "--to", new_db("t.db")], db=None)
+    assert result.exit_code == 1 and "no database at" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "nope.db").exists()
