@@ -37,7 +37,7 @@ def context(crm, params):
     owner = params.get("owner") or None
     store = crm.store
     q, v = store.query, store.query_value
-    as_of = v("SELECT max(d) FROM (SELECT max(ordered_at) AS d FROM orders UNION ALL SELECT max(substr(created_at, 1, 10)) FROM contacts)")
+    as_of = v("SELECT max(d) FROM (SELECT max(ordered_at) AS d FROM orders UNION ALL SELECT max(substr(created_at, 1, 10)) FROM contacts) AS latest")
     last_month = (as_of or dt.date(2000, 1, 1).isoformat())[:7]
     months = _months(last_month, 24)
     contacts = store.count("contacts")
@@ -58,7 +58,7 @@ def context(crm, params):
     pipeline_rows = crm.pipeline(owner=owner)
     closed = {r["status"]: r for r in q(
         "SELECT status, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals "
-        "WHERE status != 'open' AND (? IS NULL OR owner = ?) GROUP BY status", (owner, owner))}
+        "WHERE status != 'open' AND (CAST(? AS TEXT) IS NULL OR owner = ?) GROUP BY status", (owner, owner))}
     won, lost = closed.get("won", {}).get("deals", 0), closed.get("lost", {}).get("deals", 0)
 
     countries = q("SELECT coalesce(country, '–') AS country, count(*) AS contacts FROM contacts GROUP BY country ORDER BY contacts DESC, country")
