@@ -89,6 +89,12 @@ class Dialect:
         """True when the JSON array in ``column`` holds the one bound value."""
         return f"EXISTS (SELECT 1 FROM jsonb_array_elements_text(CAST({column} AS jsonb)) AS j(value) WHERE j.value = ?)"
 
+    @staticmethod
+    def json_values(kind="int"):
+        """A subquery of the ``value``s of one bound JSON array (``kind``: int or text)."""
+        value = "CAST(j.value AS BIGINT)" if kind == "int" else "j.value"
+        return f"SELECT {value} AS value FROM jsonb_array_elements_text(CAST(? AS jsonb)) AS j(value)"
+
 
 class PostgresStore:
     kind = "postgres"

@@ -55,6 +55,12 @@ class SQLiteDialect:
         """True when the JSON array in ``column`` holds the one bound value."""
         return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = ?)"
 
+    @staticmethod
+    def json_values(kind="int"):
+        """A subquery of the ``value``s of one bound JSON array (``kind``: int or text),
+        for ``x IN (...)`` over a list of any length."""
+        return "SELECT value FROM json_each(?)"
+
 
 class SQLiteStore:
     kind = "sqlite"

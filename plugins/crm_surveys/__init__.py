@@ -14,7 +14,6 @@ from crmcore.hookspecs import hookimpl
 from . import hookspecs as crm_hookspecs  # noqa: F401  - picked up by the core plugin manager
 
 crm_api_version = 1
-crm_stores = ("sqlite",)  # its SQL is not yet ported to PostgreSQL
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 
 

@@ -175,7 +175,7 @@ def contacts_nps(crm, contact_ids):
     values = [r["number"] for r in crm.store.query(
         "SELECT number FROM (SELECT a.number, row_number() OVER (PARTITION BY r.contact_id ORDER BY r.submitted_at DESC, r.id DESC) AS k "
         "FROM survey_answers a JOIN survey_questions q ON q.id = a.question_id JOIN survey_responses r ON r.id = a.response_id "
-        "WHERE q.type = 'nps' AND a.number IS NOT NULL AND r.contact_id IN (SELECT value FROM json_each(?))) WHERE k = 1",
+        f"WHERE q.type = 'nps' AND a.number IS NOT NULL AND r.contact_id IN ({crm.store.dialect.json_values()})) AS latest WHERE k = 1",
         (json.dumps(list(contact_ids)),))]
     return nps(values)
 
