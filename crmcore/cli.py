@@ -65,6 +65,8 @@ def _disabled_plugins(ctx):
 
     root = ctx.find_root()
     path = resolve_location(root.params.get("db"))
+    if path.startswith(("postgresql://", "postgres://")):
+        return _disabled_plugins_on_server(path)
     if not os.path.isfile(path):
         return set()
     try:
@@ -75,6 +77,23 @@ def _disabled_plugins(ctx):
             conn.close()
     except sqlite3.Error:
         return set()
+
+
+def _disabled_plugins_on_server(url):
+    """The same for a database server (an unreachable one hides nothing; the
+    command itself then reports the connection problem)."""
+    from .store import StoreError, open_store
+
+    try:
+        store = open_store(url)
+    except StoreError:
+        return set()
+    try:
+        if not store.table_exists("_crm_plugins"):
+            return set()
+        return {r["name"] for r in store.query("SELECT name FROM _crm_plugins WHERE enabled = 0")}
+    finally:
+        store.close()
 
 
 def _store_refusal(ctx, plugin):

@@ -49,6 +49,7 @@ class SQLiteDialect:
     """SQL fragments that differ between the stores (see ``postgres.Dialect``)."""
 
     auto_id = "INTEGER PRIMARY KEY"
+    without_rowid = " WITHOUT ROWID"  # table option for a table keyed by its primary key
 
     @staticmethod
     def json_array_contains(column):

@@ -10,7 +10,6 @@ where-sent`` can answer "who received this person?", even after an erasure.
 from crmcore.hookspecs import hookimpl
 
 crm_api_version = 1
-crm_stores = ("sqlite",)  # its SQL is not yet ported to PostgreSQL
 
 
 @hookimpl

@@ -123,7 +123,7 @@ def candidate_rows(crm, segment=None, everyone=False, names=None):
         ids = crm.segment_contact_ids(segment)
         count = len(ids)
         rows = crm.store.iter_query(
-            f"SELECT {columns} FROM contacts WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id", (json.dumps(ids),)
+            f"SELECT {columns} FROM contacts WHERE id IN ({crm.store.dialect.json_values()}) ORDER BY id", (json.dumps(ids),)
         )
     return count, _decoded(rows, names)
 
@@ -231,9 +231,9 @@ def log_export(crm, result, included, include_unconsented, options):
     log_id = crm.add(ExportLog(format=result.format, segment=result.segment, exported_at=normalize.now(), user=crm.user,
                                path=os.path.abspath(result.path), row_count=result.rows, sha256=result.sha256,
                                excluded=result.excluded, options=options))
-    # One statement over a JSON array: SQLite does the million inserts in C.
+    # One statement over a JSON array: the database does the million inserts.
     crm.store.execute(
-        "INSERT INTO export_log_contacts (contact_id, export_id) SELECT value, ? FROM json_each(?)",
+        f"INSERT INTO export_log_contacts (contact_id, export_id) SELECT v.value, ? FROM ({crm.store.dialect.json_values()}) AS v",
         (log_id, json.dumps(included)),
     )
     return log_id
@@ -323,9 +323,7 @@ def forget_contact(crm, contact_id, email=None):
         key = email_hash(email) if email else None
     except ValueError:  # an address stored before validation: hash it as stored
         key = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-    erasure = crm.store.execute(
-        "INSERT INTO export_erasures (contact_id, email_hash, at) VALUES (?, ?, ?)", (contact_id, key, normalize.now())
-    ).lastrowid
+    erasure = crm.store.insert("export_erasures", {"contact_id": contact_id, "email_hash": key, "at": normalize.now()})
     crm.store.execute(
         "UPDATE export_log_contacts SET erasure_id = ? WHERE contact_id = ? AND erasure_id IS NULL", (erasure, contact_id)
     )
@@ -336,7 +334,8 @@ def forget_contact(crm, contact_id, email=None):
 def move_contact(crm, keep_id, duplicate_id):
     """A merge: the duplicate's exports now belong to the kept contact."""
     crm.store.execute(
-        "UPDATE OR IGNORE export_log_contacts SET contact_id = ? WHERE contact_id = ? AND erasure_id IS NULL",
-        (keep_id, duplicate_id),
+        "UPDATE export_log_contacts SET contact_id = ? WHERE contact_id = ? AND erasure_id IS NULL "
+        "AND export_id NOT IN (SELECT export_id FROM export_log_contacts WHERE contact_id = ?)",
+        (keep_id, duplicate_id, keep_id),
     )
     crm.store.execute("DELETE FROM export_log_contacts WHERE contact_id = ? AND erasure_id IS NULL", (duplicate_id,))
