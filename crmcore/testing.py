@@ -69,15 +69,15 @@ def new_db(request, tmp_path):
     from . import pgserver
 
     base = request.getfixturevalue("postgres_url")
-    made = []
+    made = {}
 
     def make(name="crm.db"):
-        url = pgserver.new_schema(base)
-        made.append(url)
-        return url
+        if name not in made:  # the same name is the same database, as with files
+            made[name] = pgserver.new_schema(base)
+        return made[name]
 
     yield make
-    for url in made:
+    for url in made.values():
         pgserver.drop_schema(url)
 
 

@@ -50,14 +50,21 @@ def _row_factory(cursor):
 
 
 _translated = {}
+# SQLite planner hints, which mean nothing to PostgreSQL's planner: an index
+# pinned with INDEXED BY, and CROSS JOIN ... ON fixing the join order.
+_INDEXED_BY = re.compile(r"\s+INDEXED\s+BY\s+\w+", re.IGNORECASE)
+_CROSS_JOIN_ON = re.compile(r"\bCROSS\s+JOIN(\s+\w+(?:\s+(?:AS\s+)?\w+)?\s+ON)\b", re.IGNORECASE)
 
 
 def translate(sql):
-    """``?`` placeholders -> ``%s`` (outside quotes), ``%`` -> ``%%``."""
+    """``?`` placeholders -> ``%s`` (outside quotes), ``%`` -> ``%%``, SQLite
+    planner hints dropped."""
     try:
         return _translated[sql]
     except KeyError:
         pass
+    key = sql
+    sql = _CROSS_JOIN_ON.sub(r"JOIN\1", _INDEXED_BY.sub("", sql))
     out, quote = [], None
     for ch in sql:
         if ch == "%":
@@ -75,7 +82,7 @@ def translate(sql):
             out.append(ch)
     result = "".join(out)
     if len(_translated) < 2000:
-        _translated[sql] = result
+        _translated[key] = result
     return result
 
 

@@ -9,7 +9,6 @@ import os
 from crmcore import hookimpl
 
 crm_api_version = 1
-crm_stores = ("sqlite",)  # its SQL is not yet ported to PostgreSQL
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 

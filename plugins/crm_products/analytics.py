@@ -114,7 +114,7 @@ def _with_contacts(crm, contact_ids, sql, params):
     store.execute("CREATE TEMP TABLE IF NOT EXISTS temp_contacts (id INTEGER PRIMARY KEY)")
     try:
         store.execute("DELETE FROM temp_contacts")
-        store.executemany("INSERT OR IGNORE INTO temp_contacts (id) VALUES (?)", ((i,) for i in contact_ids))
+        store.executemany("INSERT INTO temp_contacts (id) VALUES (?) ON CONFLICT DO NOTHING", ((i,) for i in contact_ids))
         return store.query(sql, params)
     finally:
         store.execute("DELETE FROM temp_contacts")
@@ -136,7 +136,7 @@ def sales_by_segment(crm, segments, since=None, until=None):
 def orders_with(crm, sku):
     """Orders with at least one line of ``sku``. The subquery's DISTINCT
     streams over the (sku, order_id) index instead of building a b-tree."""
-    return crm.store.query_value("SELECT count(*) FROM (SELECT DISTINCT order_id FROM order_lines WHERE sku = ?)", (sku,))
+    return crm.store.query_value("SELECT count(*) FROM (SELECT DISTINCT order_id FROM order_lines WHERE sku = ?) AS x", (sku,))
 
 
 def order_count(crm):
@@ -177,7 +177,7 @@ BOUGHT_TOGETHER_SQL = (
     "SELECT b.sku AS sku, count(DISTINCT b.order_id) AS orders_together "
     "FROM order_lines a JOIN order_lines b INDEXED BY ix_order_lines_order_sku ON b.order_id = a.order_id "
     "WHERE a.sku = ? AND b.sku != a.sku "
-    "GROUP BY b.sku HAVING orders_together >= ? ORDER BY orders_together DESC, b.sku LIMIT ?"
+    "GROUP BY b.sku HAVING count(DISTINCT b.order_id) >= ? ORDER BY orders_together DESC, b.sku LIMIT ?"
 )
 
 
@@ -234,7 +234,7 @@ def recent_sales(crm, sku, days=90, today=None):
 def top_customers(crm, sku, limit=10):
     return crm.store.query(
         "SELECT c.id, trim(c.first_name || ' ' || c.last_name) AS name, c.email, sum(ol.quantity) AS units, "
-        "round(sum(ol.quantity * ol.unit_price), 2) AS revenue, count(DISTINCT o.id) AS orders "
+        "round(CAST(sum(ol.quantity * ol.unit_price) AS NUMERIC), 2) AS revenue, count(DISTINCT o.id) AS orders "
         "FROM order_lines ol JOIN orders o ON o.id = ol.order_id JOIN contacts c ON c.id = o.contact_id "
         "WHERE ol.sku = ? GROUP BY c.id ORDER BY revenue DESC, c.id LIMIT ?", (sku, limit))
 

@@ -18,8 +18,9 @@ def products_context(crm, params):
     by_category = sales(crm, "category")
     by_month = sales(crm, "month")[-24:]
     counts = crm.store.query(
-        "SELECT count(*) AS products, coalesce(sum(active = 1 AND lifecycle = 'active'), 0) AS active, "
-        "coalesce(sum(lifecycle = 'discontinued'), 0) AS discontinued, coalesce(sum(lifecycle = 'planned'), 0) AS planned "
+        "SELECT count(*) AS products, coalesce(sum(CASE WHEN active = 1 AND lifecycle = 'active' THEN 1 ELSE 0 END), 0) AS active, "
+        "coalesce(sum(CASE WHEN lifecycle = 'discontinued' THEN 1 ELSE 0 END), 0) AS discontinued, "
+        "coalesce(sum(CASE WHEN lifecycle = 'planned' THEN 1 ELSE 0 END), 0) AS planned "
         "FROM products")[0]
     stock_value = crm.store.query_value(
         "SELECT coalesce(sum(m.quantity * p.cost), 0) FROM stock_movements m JOIN products p ON p.id = m.product_id")
@@ -32,8 +33,8 @@ def products_context(crm, params):
         "stock_value": stock_value,
         "revenue_12m": last_year[0]["revenue"] if last_year else 0.0,
         "catalogue": crm.store.query(
-            "SELECT category, count(*) AS products, round(avg(price), 2) AS avg_price, "
-            "round(avg(CASE WHEN price > 0 AND cost IS NOT NULL THEN 100.0 * (price - cost) / price END), 1) AS avg_margin_pct "
+            "SELECT category, count(*) AS products, round(CAST(avg(price) AS NUMERIC), 2) AS avg_price, "
+            "round(CAST(avg(CASE WHEN price > 0 AND cost IS NOT NULL THEN 100.0 * (price - cost) / price END) AS NUMERIC), 1) AS avg_margin_pct "
             "FROM products GROUP BY category ORDER BY category"),
         "top_sellers": by_product[:15],
         "by_category": by_category,

@@ -141,7 +141,7 @@ def levels(crm, location=None, sku=None):
     if sku:
         sql += " AND p.sku = ?"
         params.append(sku)
-    return crm.store.query(sql + " GROUP BY m.product_id, m.location ORDER BY p.sku, m.location", params)
+    return crm.store.query(sql + " GROUP BY m.product_id, m.location, p.sku, p.name, r.reorder_point, r.reorder_quantity ORDER BY p.sku, m.location", params)
 
 
 def ledger(crm, sku=None, location=None, limit=100):

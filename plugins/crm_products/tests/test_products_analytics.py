@@ -47,6 +47,7 @@ def test_bought_together_figures(shop):
         analytics.bought_together(shop, "Z")
 
 
+@pytest.mark.sqlite_only("SQLite's query plan")
 def test_bought_together_uses_the_covering_indexes(shop):
     plan = " | ".join(r["detail"] for r in shop.store.query("EXPLAIN QUERY PLAN " + analytics.BOUGHT_TOGETHER_SQL, ("A", 1, 10)))
     assert "SEARCH a USING COVERING INDEX ix_order_lines_sku_" in plan, plan
@@ -105,7 +106,7 @@ def test_segment_fields_select_the_contacts_purchases(shop):
     fields = shop.registry.segment_fields
     assert fields["bought_sku"].type == fields["bought_category"].type == "set"
     ann = shop.contacts["ann"]
-    skus = [r[0] for r in shop.store.execute(f"SELECT * FROM ({fields['bought_sku'].sql.replace('c.id', '?')})", (ann,))]
+    skus = [r[0] for r in shop.store.execute(f"SELECT * FROM ({fields['bought_sku'].sql.replace('c.id', '?')}) AS bought", (ann,))]
     assert sorted(set(skus)) == ["A", "B", "C"]
     members = shop.store.query(
         f"SELECT c.id FROM contacts c WHERE 'Veg' IN ({fields['bought_category'].sql}) ORDER BY c.id")
@@ -157,7 +158,8 @@ def test_whole_history_fast_path_agrees_with_the_filtered_query(run_cli, tmp_pat
         slow = analytics.sales(crm, "month", since="1900-01-01")
         assert len(fast) > 12 and fast == slow
         assert analytics.sales(crm, "total") == analytics.sales(crm, "total", since="1900-01-01")
-        plan = " ".join(r["detail"] for r in crm.store.query("EXPLAIN QUERY PLAN " + analytics._per_order_sales_sql("month", None)))
-        assert "SCAN ol USING COVERING INDEX ix_order_lines_order_sku" in plan, plan
+        if crm.store.kind == "sqlite":  # the index pinned for SQLite's planner
+            plan = " ".join(r["detail"] for r in crm.store.query("EXPLAIN QUERY PLAN " + analytics._per_order_sales_sql("month", None)))
+            assert "SCAN ol USING COVERING INDEX ix_order_lines_order_sku" in plan, plan
     finally:
         crm.close()
