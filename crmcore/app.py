@@ -243,7 +243,7 @@ class CRM:
         self._collect("crm_register_template_dirs", template_dirs)
         self._collect("crm_register_dashboard_sections", sections)
         self._collect("crm_register_import_aliases", aliases)
-        self._collect("crm_register_segment_fields", segment_fields)
+        self._collect("crm_register_segment_fields", segment_fields, store=self.store)
         self._collect("crm_register_export_formats", export_formats)
         return reg
 

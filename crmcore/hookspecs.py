@@ -82,14 +82,15 @@ def crm_register_import_aliases(register):
 
 
 @hookspec
-def crm_register_segment_fields(register):
+def crm_register_segment_fields(register, store):
     """Add fields usable in segment rules.
 
     ``register(name, sql, type, description="")``: ``sql`` is a SQL expression
     over the contact row aliased ``c`` (e.g. a correlated sub-select); ``type``
     is one of ``text``, ``number``, ``date``, ``bool`` or ``set`` (``sql``
     then selects the values of the contact, and ``==``/``in`` mean membership).
-    Names must be plain identifiers; the SQL is the plugin's, never user text."""
+    Names must be plain identifiers; the SQL is the plugin's, never user text.
+    ``store.dialect`` gives the SQL that differs between stores (optional argument)."""
 
 
 @hookspec

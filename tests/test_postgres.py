@@ -5,19 +5,41 @@ import pytest
 from crmcore import CRM
 from crmcore.entities import Contact
 from crmcore.store import StoreError
+from crmcore.testing import write_plugin_dist
 
 pytestmark = pytest.mark.postgres_only
 
 
-def test_plugins_not_yet_ported_are_refused_with_one_line(run_cli):
-    result = run_cli(["init"], plugins="segments")
+SQLITE_ONLY = """
+import click
+from crmcore import hookimpl
+
+crm_api_version = 1
+crm_stores = ("sqlite",)
+
+@hookimpl
+def crm_register_commands(cli):
+    @cli.command("lite-only")
+    def lite_only():
+        click.echo("ran")
+"""
+
+
+def test_a_plugin_for_sqlite_only_is_refused_with_one_line(run_cli, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(write_plugin_dist(tmp_path / "dist", "lite", "crm_lite_only", SQLITE_ONLY))
+    result = run_cli(["init"], plugins="lite")
     assert result.exit_code == 0, result.output
-    assert "plugin 'segments' not loaded: supports only the sqlite store, not postgres" in result.output
+    assert "plugin 'lite' not loaded: supports only the sqlite store, not postgres" in result.output
     assert "Traceback" not in result.output
-    result = run_cli(["segments", "list"], plugins="segments")
-    assert result.exit_code == 2 and "belongs to plugin 'segments', which supports only the sqlite store" in result.output
-    assert "Traceback" not in result.output
-    assert run_cli(["contacts", "add", "--email", "a@example.com"], plugins="segments").exit_code == 0
+    result = run_cli(["lite-only"], plugins="lite")
+    assert result.exit_code == 2 and "belongs to plugin 'lite', which supports only the sqlite store" in result.output
+    assert "Traceback" not in result.output and "ran" not in result.output
+    assert run_cli(["contacts", "add", "--email", "a@example.com"], plugins="lite").exit_code == 0
+
+
+def test_every_builtin_plugin_loads(run_cli):
+    result = run_cli(["init"], plugins="products,segments,surveys,exports")
+    assert result.exit_code == 0 and "not loaded" not in result.output, result.output
 
 
 def test_connection_errors_are_one_line_without_the_password():

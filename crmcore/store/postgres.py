@@ -97,6 +97,30 @@ class Dialect:
         """True when the JSON array in ``column`` holds the one bound value."""
         return f"EXISTS (SELECT 1 FROM jsonb_array_elements_text(CAST({column} AS jsonb)) AS j(value) WHERE j.value = ?)"
 
+    real = "DOUBLE PRECISION"  # PostgreSQL's REAL has 6 digits
+
+    @staticmethod
+    def json_array_values(column):
+        """A subquery of the values of the JSON array in ``column``."""
+        return f"SELECT jsonb_array_elements_text(CAST({column} AS jsonb))"
+
+    @staticmethod
+    def json_field(column, key):
+        """The value under ``key`` (a plain identifier) of the JSON object in ``column``, as text."""
+        quote_name(key)
+        return f"(CAST({column} AS jsonb) ->> '{key}')"
+
+    @staticmethod
+    def contains_text(column):
+        """True when the text in ``column`` contains the one bound value (case-sensitive)."""
+        return f"strpos({column}, ?) > 0"
+
+    @staticmethod
+    def days_between(later, earlier):
+        """Whole days from the ISO date or timestamp ``earlier`` to ``later`` (truncated)."""
+        return (f"CAST(trunc(EXTRACT(EPOCH FROM (CAST({later} AS TIMESTAMP) - CAST({earlier} AS TIMESTAMP))) / 86400) "
+                "AS INTEGER)")
+
     @staticmethod
     def json_values(kind="int"):
         """A subquery of the ``value``s of one bound JSON array (``kind``: int or text)."""
@@ -115,6 +139,7 @@ class PostgresStore:
         except ImportError:
             raise StoreError("a postgresql:// database needs psycopg 3: pip install 'crmcore[postgres]'") from None
         self._psycopg = psycopg
+        self.sql_errors = (psycopg.Error,)  # what the database raises for SQL it refuses
         self.url = str(url)
         try:
             self.conn = psycopg.connect(self.url, autocommit=True, row_factory=_row_factory, connect_timeout=10)

@@ -56,6 +56,29 @@ class SQLiteDialect:
         """True when the JSON array in ``column`` holds the one bound value."""
         return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = ?)"
 
+    real = "REAL"  # column type of a float
+
+    @staticmethod
+    def json_array_values(column):
+        """A subquery of the values of the JSON array in ``column``."""
+        return f"SELECT value FROM json_each({column})"
+
+    @staticmethod
+    def json_field(column, key):
+        """The value under ``key`` (a plain identifier) of the JSON object in ``column``."""
+        quote_name(key)
+        return f"json_extract({column}, '$.{key}')"
+
+    @staticmethod
+    def contains_text(column):
+        """True when the text in ``column`` contains the one bound value (case-sensitive)."""
+        return f"instr({column}, ?) > 0"
+
+    @staticmethod
+    def days_between(later, earlier):
+        """Whole days from the ISO date or timestamp ``earlier`` to ``later`` (truncated)."""
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
     @staticmethod
     def json_values(kind="int"):
         """A subquery of the ``value``s of one bound JSON array (``kind``: int or text),
@@ -66,6 +89,7 @@ class SQLiteDialect:
 class SQLiteStore:
     kind = "sqlite"
     dialect = SQLiteDialect()
+    sql_errors = (sqlite3.Error,)  # what the database raises for SQL it refuses
 
     def __init__(self, path):
         self.path = str(path)

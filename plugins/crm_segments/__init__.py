@@ -16,7 +16,6 @@ from crmcore import hookimpl
 from . import hookspecs as crm_hookspecs  # noqa: F401 - added to the plugin manager by the core
 
 crm_api_version = 1
-crm_stores = ("sqlite",)  # its SQL is not yet ported to PostgreSQL
 
 
 @hookimpl

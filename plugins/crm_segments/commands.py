@@ -91,8 +91,8 @@ def check_cmd(rule, show_sql, as_of):
 
     crm = get_crm()
     sql, params = compile_segment_rule(crm, rule, _as_of(as_of))
-    with database_refusal("rule"):
-        count = crm.store.query_value(f"SELECT count(*) FROM ({sql})", params)
+    with database_refusal(crm.store, "rule"):
+        count = crm.store.query_value(f"SELECT count(*) FROM ({sql}) AS matched", params)
     click.echo(f"{count:,} contacts match")
     if show_sql:
         click.echo(sql)

@@ -37,7 +37,10 @@ RFM_FIELDS = [
 ]
 
 
-def contact_fields():
+def contact_fields(dialect=None):
+    from crmcore.store.sqlite import SQLiteDialect
+
+    dialect = dialect or SQLiteDialect()
     out = []
     for f in schema.fields(entities.Contact):
         if f.name in _HIDDEN:
@@ -46,7 +49,7 @@ def contact_fields():
         if f.name in _TIMESTAMPS:
             out.append(Field(f.name, f"substr({col}, 1, 10)", "date", f"date part of {f.name}"))
         elif f.name == "tags":
-            out.append(Field(f.name, f"SELECT value FROM json_each({col})", "set", "tags (use contains)"))
+            out.append(Field(f.name, dialect.json_array_values(col), "set", "tags (use contains)"))
         elif f.name == "country":
             out.append(Field(f.name, col, "text", "ISO country code; names are accepted in rules", normalise=normalize.country))
         else:
@@ -58,17 +61,18 @@ def contact_fields():
 def build_fields(crm, today=None):
     """``{name: Field}`` for rules evaluated on ``today`` (a date, default now)."""
     today = (today or dt.date.today()).isoformat()
-    fields = {f.name: f for f in contact_fields()}
+    fields = {f.name: f for f in contact_fields(crm.store.dialect)}
+    # Dates are ISO text: year and month-day by position.
     fields["age"] = Field(
         "age",
-        "CAST(strftime('%Y', ?) AS INTEGER) - CAST(strftime('%Y', c.birth_date) AS INTEGER)"
-        " - (strftime('%m-%d', ?) < strftime('%m-%d', c.birth_date))",
+        "CAST(substr(?, 1, 4) AS INTEGER) - CAST(substr(c.birth_date, 1, 4) AS INTEGER)"
+        " - CASE WHEN substr(?, 6, 5) < substr(c.birth_date, 6, 5) THEN 1 ELSE 0 END",
         "number", "age in whole years from birth_date", params=(today, today),
     )
     for name, sql, kind, desc in PURCHASE_FIELDS:
         fields[name] = Field(name, sql, kind, desc)
     fields["days_since_last_order"] = Field(
-        "days_since_last_order", f"CAST(julianday(?) - julianday((SELECT max(o.ordered_at) {_ORDERS})) AS INTEGER)",
+        "days_since_last_order", crm.store.dialect.days_between("?", f"(SELECT max(o.ordered_at) {_ORDERS})"),
         "number", "days from the latest order to today", params=(today,),
     )
     for name, col, kind, desc in RFM_FIELDS:

@@ -1,28 +1,26 @@
 """Schema steps of the segments plugin, applied once per database in order."""
 
-from crmcore import schema
-
 from .records import RECORD_TYPES
 
 
 def m001_segment_tables(store):
     for cls in RECORD_TYPES:
-        schema.ensure_table(store.db, cls)
+        store.ensure_table(cls)
     # Current membership: the static list, or the last refresh of a dynamic segment.
     store.execute(
         "CREATE TABLE IF NOT EXISTS segment_members (segment_id INTEGER NOT NULL REFERENCES segments(id), "
-        "contact_id INTEGER NOT NULL, since TEXT NOT NULL, PRIMARY KEY (segment_id, contact_id)) WITHOUT ROWID"
+        f"contact_id INTEGER NOT NULL, since TEXT NOT NULL, PRIMARY KEY (segment_id, contact_id)){store.dialect.without_rowid}"
     )
     store.execute("CREATE INDEX IF NOT EXISTS ix_segment_members_contact ON segment_members (contact_id)")
     # One row per refresh (or static change): size over time.
     store.execute(
-        "CREATE TABLE IF NOT EXISTS segment_refreshes (id INTEGER PRIMARY KEY, segment_id INTEGER NOT NULL REFERENCES segments(id), "
-        "at TEXT NOT NULL, size INTEGER NOT NULL, entered INTEGER NOT NULL, left INTEGER NOT NULL)"
+        f"CREATE TABLE IF NOT EXISTS segment_refreshes (id {store.dialect.auto_id}, segment_id INTEGER NOT NULL REFERENCES segments(id), "
+        'at TEXT NOT NULL, size INTEGER NOT NULL, entered INTEGER NOT NULL, "left" INTEGER NOT NULL)'
     )
     store.execute("CREATE INDEX IF NOT EXISTS ix_segment_refreshes_segment ON segment_refreshes (segment_id, id)")
     # Who entered or left, and when.
     store.execute(
-        "CREATE TABLE IF NOT EXISTS segment_history (id INTEGER PRIMARY KEY, segment_id INTEGER NOT NULL REFERENCES segments(id), "
+        f"CREATE TABLE IF NOT EXISTS segment_history (id {store.dialect.auto_id}, segment_id INTEGER NOT NULL REFERENCES segments(id), "
         "refresh_id INTEGER NOT NULL, contact_id INTEGER NOT NULL, change TEXT NOT NULL CHECK (change IN ('entered', 'left')), at TEXT NOT NULL)"
     )
     store.execute("CREATE INDEX IF NOT EXISTS ix_segment_history_segment ON segment_history (segment_id, refresh_id)")
@@ -30,7 +28,7 @@ def m001_segment_tables(store):
     # RFM scores of every customer with orders, recomputed as a whole.
     store.execute(
         "CREATE TABLE IF NOT EXISTS segment_rfm (contact_id INTEGER PRIMARY KEY, as_of TEXT NOT NULL, last_order TEXT, "
-        "recency_days INTEGER, frequency INTEGER, monetary REAL, r INTEGER, f INTEGER, m INTEGER, score TEXT, segment TEXT)"
+        f"recency_days INTEGER, frequency INTEGER, monetary {store.dialect.real}, r INTEGER, f INTEGER, m INTEGER, score TEXT, segment TEXT)"
     )
 
 

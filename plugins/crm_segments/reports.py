@@ -15,7 +15,7 @@ def segment_metrics(crm, segment, ids, total_contacts, as_of=None):
     ids_json = json.dumps(ids)
     orders = crm.store.query(
         "SELECT count(*) AS orders, coalesce(sum(total), 0) AS revenue, count(DISTINCT contact_id) AS buyers "
-        "FROM orders WHERE contact_id IN (SELECT value FROM json_each(?))", (ids_json,))[0]
+        f"FROM orders WHERE contact_id IN ({crm.store.dialect.json_values()})", (ids_json,))[0]
     pipe = targets.pipeline(crm, ids, as_of=as_of)
     target = targets.attainment(crm, "segment", segment["name"], as_of)
     extra = {}
@@ -84,9 +84,9 @@ def segment_context(crm, params):
     history = refreshes(crm, name)
     rfm_mix = [r for r in rfm.summary(crm, ids) if r["customers"]]
     top_products = crm.store.query(
-        "SELECT l.sku, max(l.description) AS description, sum(l.quantity) AS units, round(sum(l.quantity * l.unit_price), 2) AS revenue, "
+        "SELECT l.sku, max(l.description) AS description, sum(l.quantity) AS units, round(CAST(sum(l.quantity * l.unit_price) AS NUMERIC), 2) AS revenue, "
         "count(DISTINCT o.contact_id) AS customers FROM order_lines l JOIN orders o ON o.id = l.order_id "
-        "WHERE o.contact_id IN (SELECT value FROM json_each(?)) GROUP BY l.sku ORDER BY revenue DESC, l.sku LIMIT 10", (ids_json,))
+        f"WHERE o.contact_id IN ({crm.store.dialect.json_values()}) GROUP BY l.sku ORDER BY revenue DESC, l.sku LIMIT 10", (ids_json,))
     where = territories.territory_of(crm)
     by_territory = {}
     for cid in ids:
@@ -96,7 +96,7 @@ def segment_context(crm, params):
     territory_rows = [{"territory": k, "owner": owners.get(k, ""), "customers": v, "share": 100.0 * v / len(ids) if ids else 0.0}
                       for k, v in sorted(by_territory.items(), key=lambda kv: (-kv[1], kv[0]))]
     countries = crm.store.query(
-        "SELECT coalesce(country, '–') AS country, count(*) AS customers FROM contacts WHERE id IN (SELECT value FROM json_each(?)) "
+        f"SELECT coalesce(country, '–') AS country, count(*) AS customers FROM contacts WHERE id IN ({crm.store.dialect.json_values()}) "
         "GROUP BY country ORDER BY customers DESC, country", (ids_json,))
     metrics = segment_metrics(crm, segment, ids, crm.store.count("contacts"), as_of)
     return {

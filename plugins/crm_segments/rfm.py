@@ -109,14 +109,14 @@ FROM orders WHERE contact_id IS NOT NULL AND ordered_at <= ? GROUP BY contact_id
 SCORE_SQL = """
 WITH scored AS MATERIALIZED (
     SELECT contact_id, last_order, frequency, monetary,
-           1 + (last_order > ?) + (last_order > ?) + (last_order > ?) + (last_order > ?) AS r,
-           1 + (frequency > ?) + (frequency > ?) + (frequency > ?) + (frequency > ?) AS f,
-           1 + (monetary > ?) + (monetary > ?) + (monetary > ?) + (monetary > ?) AS m
+           1 + CAST(last_order > ? AS INTEGER) + CAST(last_order > ? AS INTEGER) + CAST(last_order > ? AS INTEGER) + CAST(last_order > ? AS INTEGER) AS r,
+           1 + CAST(frequency > ? AS INTEGER) + CAST(frequency > ? AS INTEGER) + CAST(frequency > ? AS INTEGER) + CAST(frequency > ? AS INTEGER) AS f,
+           1 + CAST(monetary > ? AS INTEGER) + CAST(monetary > ? AS INTEGER) + CAST(monetary > ? AS INTEGER) + CAST(monetary > ? AS INTEGER) AS m
     FROM _rfm_agg
 )
 INSERT INTO segment_rfm (contact_id, as_of, last_order, recency_days, frequency, monetary, r, f, m, score, segment)
-SELECT contact_id, ?, last_order, CAST(julianday(?) - julianday(last_order) AS INTEGER), frequency, round(monetary, 2),
-       r, f, m, r || f || m, {case}
+SELECT contact_id, ?, last_order, {days}, frequency, round(CAST(monetary AS NUMERIC), 2),
+       r, f, m, CAST(r AS TEXT) || CAST(f AS TEXT) || CAST(m AS TEXT), {case}
 FROM scored
 """
 MEASURES = ("last_order", "frequency", "monetary")
@@ -150,7 +150,7 @@ def score(crm, as_of=None, progress=None):
     store = crm.store
     step = progress or (lambda n: None)
     with store.transaction():
-        store.execute("DROP TABLE IF EXISTS temp._rfm_agg")
+        store.execute("DROP TABLE IF EXISTS _rfm_agg")
         store.execute(AGGREGATE_SQL, (as_of,))
         step(1)
         n = store.query_value("SELECT count(*) FROM _rfm_agg")
@@ -161,8 +161,9 @@ def score(crm, as_of=None, progress=None):
                 cuts.extend(cut_points([r[0] for r in store.execute(f"SELECT {measure} FROM _rfm_agg")]))
             step(1)
         if n:
-            store.execute(SCORE_SQL.format(case=case), [*cuts, as_of, as_of, *case_params])
-        store.execute("DROP TABLE temp._rfm_agg")
+            days = store.dialect.days_between("?", "last_order")
+            store.execute(SCORE_SQL.format(case=case, days=days), [*cuts, as_of, as_of, *case_params])
+        store.execute("DROP TABLE _rfm_agg")
         step(1)
         return n
 
@@ -188,9 +189,9 @@ def rows(crm, segment=None, limit=None):
 def summary(crm, contact_ids=None):
     """Named-segment sizes with revenue, in table order (all scored customers,
     or only ``contact_ids``)."""
-    where, params = _only(contact_ids)
+    where, params = _only(crm, contact_ids)
     found = {r["segment"]: r for r in crm.store.query(
-        f"SELECT segment, count(*) AS customers, round(sum(monetary), 2) AS revenue FROM segment_rfm x {where} GROUP BY segment", params)}
+        f"SELECT segment, count(*) AS customers, round(CAST(sum(monetary) AS NUMERIC), 2) AS revenue FROM segment_rfm x {where} GROUP BY segment", params)}
     total = sum(r["customers"] for r in found.values()) or 1
     names = list(dict.fromkeys([t[0] for t in named_table(crm)] + sorted(found)))
     return [{"segment": n, "customers": found.get(n, {}).get("customers", 0), "revenue": found.get(n, {}).get("revenue") or 0.0,
@@ -200,15 +201,15 @@ def summary(crm, contact_ids=None):
 def grid(crm):
     """The 5x5 recency x frequency grid: ``{(r, f): {"customers", "revenue"}}``."""
     cells = {(r, f): {"customers": 0, "revenue": 0.0} for r in range(1, 6) for f in range(1, 6)}
-    for row in crm.store.query("SELECT r, f, count(*) AS customers, round(sum(monetary), 2) AS revenue FROM segment_rfm GROUP BY r, f"):
+    for row in crm.store.query("SELECT r, f, count(*) AS customers, round(CAST(sum(monetary) AS NUMERIC), 2) AS revenue FROM segment_rfm GROUP BY r, f"):
         cells[(row["r"], row["f"])] = {"customers": row["customers"], "revenue": row["revenue"] or 0.0}
     return cells
 
 
-def _only(contact_ids):
+def _only(crm, contact_ids):
     if contact_ids is None:
         return "", []
-    return "WHERE x.contact_id IN (SELECT value FROM json_each(?))", [_json(contact_ids)]
+    return f"WHERE x.contact_id IN ({crm.store.dialect.json_values()})", [_json(contact_ids)]
 
 
 def _json(ids):

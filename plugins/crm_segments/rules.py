@@ -88,6 +88,8 @@ _TOKEN = re.compile(
 def tokenize(text):
     if not isinstance(text, str):
         raise RuleError("a rule must be text")
+    if "\x00" in text:  # no database text can hold it (PostgreSQL refuses it outright)
+        raise RuleError("a rule cannot contain a NUL character", text.index("\x00") + 1)
     tokens, i = [], 0
     while i < len(text):
         m = _TOKEN.match(text, i)
@@ -310,9 +312,12 @@ class Compiler:
     """Tree -> (sql, params). ``segments(name)`` returns ``None`` for an
     unknown segment, ``("static", id)`` or ``("dynamic", rule_text)``."""
 
-    def __init__(self, fields, segments=None):
+    def __init__(self, fields, segments=None, dialect=None):
+        from crmcore.store.sqlite import SQLiteDialect
+
         self.fields = fields
         self.segments = segments or (lambda name: None)
+        self.dialect = dialect or SQLiteDialect()
         self.stack = []
 
     def compile(self, tree):
@@ -326,7 +331,7 @@ class Compiler:
             return sql, [p for _, ps in parts for p in ps]
         if isinstance(node, Not):
             sql, params = self.node(node.item)
-            return f"NOT coalesce(({sql}), 0)", params
+            return f"NOT coalesce(({sql}), FALSE)", params
         if isinstance(node, SegmentRef):
             return self.segment(node)
         return self.test(node)
@@ -416,7 +421,7 @@ class Compiler:
                 sql, params = sql + known, params + fparams
         elif op == "!=":
             sql, params = f"{fsql} = ?", fparams + values
-            return f"NOT coalesce({sql}, 0)", params
+            return f"NOT coalesce({sql}, FALSE)", params
         elif op == "in":
             sql, params = f"{fsql} IN ({', '.join('?' * len(values))})", fparams + values
         elif op == "between":
@@ -424,9 +429,9 @@ class Compiler:
             if known:
                 sql, params = sql + known, params + fparams
         else:  # contains on text: a substring
-            sql, params = f"instr({fsql}, ?) > 0", fparams + values
+            sql, params = self.dialect.contains_text(fsql), fparams + values
         if node.negate:
-            return f"NOT coalesce(({sql}), 0)", params
+            return f"NOT coalesce(({sql}), FALSE)", params
         return sql, params
 
     def set_test(self, field, fsql, fparams, node, values):
@@ -438,19 +443,20 @@ class Compiler:
             sql, params = f"? IN {fsql}", values + fparams
         elif op == "!=":
             sql, params = f"? IN {fsql}", values + fparams
-            return f"NOT coalesce({sql}, 0)", params
+            return f"NOT coalesce({sql}, FALSE)", params
         else:  # in
             sql = " OR ".join(f"? IN {fsql}" for _ in values)
             params = [p for v in values for p in [v, *fparams]]
             sql = f"({sql})"
         if node.negate:
-            return f"NOT coalesce({sql}, 0)", params
+            return f"NOT coalesce({sql}, FALSE)", params
         return sql, params
 
 
-def compile_rule(text, fields, segments=None):
-    """A rule -> ``(sql, params)``: a condition over the contact row ``c``."""
-    return Compiler(fields, segments).compile(parse(text))
+def compile_rule(text, fields, segments=None, dialect=None):
+    """A rule -> ``(sql, params)``: a condition over the contact row ``c``
+    (``dialect``: the store's, for the SQL that differs; SQLite's by default)."""
+    return Compiler(fields, segments, dialect).compile(parse(text))
 
 
 def referenced_segments(text):

@@ -8,7 +8,6 @@ transaction, records who entered and who left, and fires
 
 import contextlib
 import datetime as dt
-import sqlite3
 
 from crmcore import normalize, schema
 from crmcore.app import CRMError
@@ -56,18 +55,19 @@ def segment_lookup(crm):
 
 def compile_segment_rule(crm, rule, today=None):
     """``(sql, params)`` selecting the ids of contacts matching ``rule``."""
-    where, params = compile_rule(rule, field_registry.build_fields(crm, today), segment_lookup(crm))
+    where, params = compile_rule(rule, field_registry.build_fields(crm, today), segment_lookup(crm), crm.store.dialect)
     return f"SELECT c.id FROM contacts c WHERE {where}", params
 
 
 @contextlib.contextmanager
-def database_refusal(what):
+def database_refusal(store, what):
     """Our SQL is checked, but a plugin's registered field SQL may be broken:
     say so in one line instead of a traceback."""
     try:
         yield
-    except sqlite3.Error as exc:
-        raise CRMError(f"{what}: the database refused the rule's SQL ({exc}); a field a plugin registered may be broken "
+    except store.sql_errors as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CRMError(f"{what}: the database refused the rule's SQL ({reason}); a field a plugin registered may be broken "
                        "(crm segments fields lists who registered each)") from None
 
 
@@ -96,7 +96,7 @@ def _check_rule(crm, name, rule):
     if name in referenced_segments(rule):
         raise RuleError(f"segment {name!r} cannot refer to itself")
     sql, params = compile_segment_rule(crm, rule)
-    with database_refusal(f"segment {name!r}"):
+    with database_refusal(crm.store, f"segment {name!r}"):
         crm.store.execute("EXPLAIN " + sql, params)
     # A rule may make an existing segment refer back to this one.
     for row in crm.store.query("SELECT name, rule FROM segments WHERE kind = 'dynamic' AND name != ?", (name,)):
@@ -193,7 +193,7 @@ def contact_ids(crm, name, today=None):
         return None
     if row["kind"] == "dynamic" and row["refreshed_at"] is None:
         sql, params = compile_segment_rule(crm, row["rule"], today)
-        with database_refusal(f"segment {name!r}"):
+        with database_refusal(crm.store, f"segment {name!r}"):
             return [r[0] for r in crm.store.execute(sql + " ORDER BY c.id", params)]
     return [r[0] for r in crm.store.execute(
         "SELECT contact_id FROM segment_members WHERE segment_id = ? ORDER BY contact_id", (row["id"],))]
@@ -208,8 +208,7 @@ def _apply(crm, segment, at):
     store = crm.store
     sid = segment["id"]
     size = store.query_value("SELECT count(*) FROM _segment_new")
-    refresh_id = store.execute("INSERT INTO segment_refreshes (segment_id, at, size, entered, left) VALUES (?, ?, ?, 0, 0)",
-                               (sid, at, size)).lastrowid
+    refresh_id = store.insert("segment_refreshes", {"segment_id": sid, "at": at, "size": size, "entered": 0, "left": 0})
     entered = store.execute(
         "INSERT INTO segment_history (segment_id, refresh_id, contact_id, change, at) "
         "SELECT ?, ?, n.contact_id, 'entered', ? FROM _segment_new n WHERE NOT EXISTS "
@@ -224,9 +223,9 @@ def _apply(crm, segment, at):
     if left:
         store.execute(f"DELETE FROM segment_members WHERE segment_id = ? AND contact_id IN ({changed})", (sid, sid, refresh_id, "left"))
     if entered:
-        store.execute(f"INSERT INTO segment_members (segment_id, contact_id, since) SELECT ?, contact_id, ? FROM ({changed})",
+        store.execute(f"INSERT INTO segment_members (segment_id, contact_id, since) SELECT ?, contact_id, ? FROM ({changed}) AS ch",
                       (sid, at, sid, refresh_id, "entered"))
-    store.execute("UPDATE segment_refreshes SET entered = ?, left = ? WHERE id = ?", (entered, left, refresh_id))
+    store.execute('UPDATE segment_refreshes SET entered = ?, "left" = ? WHERE id = ?', (entered, left, refresh_id))
     if (entered or left) and crm.hook_impls("crm_segment_membership_changed"):
         ids = {kind: [r[0] for r in store.execute(changed + " ORDER BY contact_id", (sid, refresh_id, kind))] for kind in ("entered", "left")}
         crm.emit("crm_segment_membership_changed", crm=crm, segment=_public(segment), entered=ids["entered"], left=ids["left"])
@@ -280,7 +279,7 @@ def refresh(crm, names=None, today=None, at=None):
         sql, params = compile_segment_rule(crm, segment["rule"], today)
         with crm.store.transaction():
             _temp_table(crm.store)
-            with database_refusal(f"segment {segment['name']!r}"):
+            with database_refusal(crm.store, f"segment {segment['name']!r}"):
                 crm.store.execute(f"INSERT INTO _segment_new (contact_id) {sql}", params)
             results.append(_apply(crm, segment, stamp))
             crm.store.execute("UPDATE segments SET refreshed_at = ? WHERE id = ?", (stamp, segment["id"]))
@@ -341,7 +340,7 @@ def members(crm, name, limit=None, today=None):
     if limit:
         sql += " LIMIT ?"
         params = [*params, limit]
-    with database_refusal(f"segment {name!r}"):
+    with database_refusal(crm.store, f"segment {name!r}"):
         return crm.store.query(sql, params)
 
 
@@ -359,14 +358,14 @@ def history(crm, name, limit=None):
 
 def refreshes(crm, name):
     segment = require_segment(crm, name)
-    return crm.store.query("SELECT at, size, entered, left FROM segment_refreshes WHERE segment_id = ? ORDER BY id", (segment["id"],))
+    return crm.store.query('SELECT at, size, entered, "left" FROM segment_refreshes WHERE segment_id = ? ORDER BY id', (segment["id"],))
 
 
 def show(crm, name, today=None):
     """Size, rule, last refresh and what changed then; for a dynamic segment
     also who would enter or leave if it were refreshed now."""
     segment = require_segment(crm, name)
-    last = crm.store.query("SELECT at, size, entered, left FROM segment_refreshes WHERE segment_id = ? ORDER BY id DESC LIMIT 1",
+    last = crm.store.query('SELECT at, size, entered, "left" FROM segment_refreshes WHERE segment_id = ? ORDER BY id DESC LIMIT 1',
                            (segment["id"],))
     last = last[0] if last else None
     info = {"name": segment["name"], "kind": segment["kind"], "rule": segment["rule"] or None,
@@ -375,7 +374,7 @@ def show(crm, name, today=None):
             "left_last_refresh": last["left"] if last else None}
     if segment["kind"] == "dynamic" and last is not None:
         sql, params = compile_segment_rule(crm, segment["rule"], today)
-        with database_refusal(f"segment {name!r}"):
+        with database_refusal(crm.store, f"segment {name!r}"):
             now = {r[0] for r in crm.store.execute(sql, params)}
         stored = set(contact_ids(crm, name))
         info["would_enter_now"] = len(now - stored)
@@ -483,7 +482,7 @@ def load(crm, path, today=None):
                     except CRMError as exc:
                         raise CRMError(f"{path}: segment {i} ({name}): {exc}") from None
                 _temp_table(crm.store)
-                crm.store.executemany("INSERT OR IGNORE INTO _segment_new (contact_id) VALUES (?)", ((c,) for c in ids))
+                crm.store.executemany("INSERT INTO _segment_new (contact_id) VALUES (?) ON CONFLICT DO NOTHING", ((c,) for c in ids))
                 stamp = normalize.now()
                 _apply(crm, segment, stamp)
                 crm.store.execute("UPDATE segments SET refreshed_at = ? WHERE id = ?", (stamp, segment["id"]))
@@ -502,8 +501,9 @@ def forget_contacts(crm, ids):
 def merge_contacts(crm, keep_id, duplicate_id):
     """Static lists keep the person: the kept contact takes the duplicate's places."""
     crm.store.execute(
-        "INSERT OR IGNORE INTO segment_members (segment_id, contact_id, since) SELECT m.segment_id, ?, m.since "
-        "FROM segment_members m JOIN segments s ON s.id = m.segment_id WHERE s.kind = 'static' AND m.contact_id = ?",
+        "INSERT INTO segment_members (segment_id, contact_id, since) SELECT m.segment_id, ?, m.since "
+        "FROM segment_members m JOIN segments s ON s.id = m.segment_id WHERE s.kind = 'static' AND m.contact_id = ? "
+        "ON CONFLICT DO NOTHING",
         (keep_id, duplicate_id))
     crm.store.execute("UPDATE segment_history SET contact_id = ? WHERE contact_id = ?", (keep_id, duplicate_id))
     forget_contacts(crm, [duplicate_id])

@@ -108,11 +108,11 @@ def actuals(crm, ids, start, end):
 
     ids_json = json.dumps(list(ids))
     revenue = crm.store.query_value(
-        "SELECT coalesce(sum(o.total), 0) FROM orders o WHERE o.contact_id IN (SELECT value FROM json_each(?)) "
+        f"SELECT coalesce(sum(o.total), 0) FROM orders o WHERE o.contact_id IN ({crm.store.dialect.json_values()}) "
         "AND o.ordered_at BETWEEN ? AND ?", (ids_json, start.isoformat(), end.isoformat()))
     units = crm.store.query_value(
         "SELECT coalesce(sum(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id "
-        "WHERE o.contact_id IN (SELECT value FROM json_each(?)) AND o.ordered_at BETWEEN ? AND ?",
+        f"WHERE o.contact_id IN ({crm.store.dialect.json_values()}) AND o.ordered_at BETWEEN ? AND ?",
         (ids_json, start.isoformat(), end.isoformat()))
     return {"revenue": round(revenue, 2), "units": units}
 
@@ -183,7 +183,7 @@ def pipeline(crm, ids, period=None, as_of=None):
     found = {r["stage"]: r for r in crm.store.query(
         "SELECT stage, count(*) AS deals, coalesce(sum(amount), 0) AS amount, "
         "sum(amount * probability) AS own_weighted, sum(CASE WHEN probability IS NULL THEN amount ELSE 0 END) AS stage_amount "
-        "FROM deals WHERE status = 'open' AND contact_id IN (SELECT value FROM json_each(?)) GROUP BY stage", (ids_json,))}
+        f"FROM deals WHERE status = 'open' AND contact_id IN ({crm.store.dialect.json_values()}) GROUP BY stage", (ids_json,))}
     stages = []
     for name, prob in crm.stages:
         if name in ("won", "lost"):
@@ -193,7 +193,7 @@ def pipeline(crm, ids, period=None, as_of=None):
         stages.append({"stage": name, "probability": prob, "deals": r["deals"], "amount": round(r["amount"], 2), "weighted": round(weighted, 2)})
     closed = {r.pop("status"): r for r in crm.store.query(
         "SELECT status, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals WHERE status IN ('won', 'lost') "
-        "AND contact_id IN (SELECT value FROM json_each(?)) AND closed_at BETWEEN ? AND ? GROUP BY status",
+        f"AND contact_id IN ({crm.store.dialect.json_values()}) AND closed_at BETWEEN ? AND ? GROUP BY status",
         (ids_json, p.start.isoformat(), p.end.isoformat()))}
     return {"period": p.label, "stages": stages,
             "open_amount": round(sum(s["amount"] for s in stages), 2), "open_weighted": round(sum(s["weighted"] for s in stages), 2),

@@ -7,7 +7,6 @@ owner the contact's owner; when territories overlap the most specific one
 (prefixes, then regions, then countries only) wins, then the oldest.
 """
 
-import json
 
 from crmcore import normalize, schema
 from crmcore.app import CRMError
@@ -27,14 +26,15 @@ def require(crm, name):
 
 def condition(territory):
     """``(sql, params)`` over contact ``c``; values bound, never pasted."""
-    sql = "c.country IN (SELECT value FROM json_each(?))"
-    params = [json.dumps(territory["countries"])]
+    countries = list(territory["countries"]) or [None]  # no country matches nothing
+    sql = f"c.country IN ({', '.join('?' * len(countries))})"
+    params = countries
     if territory["regions"]:
-        sql += " AND c.region IN (SELECT value FROM json_each(?))"
-        params.append(json.dumps(territory["regions"]))
+        sql += f" AND c.region IN ({', '.join('?' * len(territory['regions']))})"
+        params += list(territory["regions"])
     if territory["postal_prefixes"]:
-        sql += " AND EXISTS (SELECT 1 FROM json_each(?) p WHERE substr(c.postal_code, 1, length(p.value)) = p.value)"
-        params.append(json.dumps(territory["postal_prefixes"]))
+        sql += " AND (" + " OR ".join(["substr(c.postal_code, 1, ?) = ?"] * len(territory["postal_prefixes"])) + ")"
+        params += [x for p in territory["postal_prefixes"] for x in (len(p), p)]
     return sql, params
 
 

@@ -2,9 +2,13 @@
 
 import datetime as dt
 
+import pytest
+
 import crm_segments
 from crm_segments import rfm
 from crm_segments.segments import compile_segment_rule
+
+pytestmark = pytest.mark.sqlite_only("SQLite's query plans")
 
 
 def plan(crm, sql, params):
