@@ -17,6 +17,7 @@ import re
 
 from .sqlite import BUSY_TIMEOUT_MS, StoreError, quote_name
 
+BULK_UPDATE_ROWS = 100  # from here on, update_many goes through COPY
 _PG_TYPES = {"TEXT": "TEXT", "INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION"}
 _KEY = re.compile(r"Key \(([^)]*)\)")
 
@@ -362,12 +363,25 @@ class PostgresStore:
             return self.insert_many(table, [row])[0]
 
     def update_many(self, table, rows):
-        """Update row dicts (same keys each, including ``id``) by id."""
+        """Update row dicts (same keys each, including ``id``) by id.
+
+        A few rows: one ``UPDATE`` each. Many: ``COPY`` into a temporary table
+        of the same columns, then one ``UPDATE ... FROM`` it."""
         if not rows:
             return
         keys = [k for k in rows[0] if k != "id"]
-        sql = f"UPDATE {quote_name(table)} SET {', '.join(f'{quote_name(k)} = ?' for k in keys)} WHERE id = ?"
-        self.executemany(sql, ([row[k] for k in keys] + [row["id"]] for row in rows))
+        if len(rows) < BULK_UPDATE_ROWS:
+            sql = f"UPDATE {quote_name(table)} SET {', '.join(f'{quote_name(k)} = ?' for k in keys)} WHERE id = ?"
+            self.executemany(sql, ([row[k] for k in keys] + [row["id"]] for row in rows))
+            return
+        names = ["id", *keys]
+        staging = quote_name(f"_crm_update_{table}")
+        self.execute(f"DROP TABLE IF EXISTS {staging}")
+        self.execute(f"CREATE TEMP TABLE {staging} AS SELECT {', '.join(map(quote_name, names))} FROM {quote_name(table)} WITH NO DATA")
+        self.copy_rows(f"_crm_update_{table}", names, ([row[k] for k in names] for row in rows))
+        sets = ", ".join(f"{quote_name(k)} = u.{quote_name(k)}" for k in keys)
+        self.execute(f"UPDATE {quote_name(table)} SET {sets} FROM {staging} AS u WHERE {quote_name(table)}.id = u.id")
+        self.execute(f"DROP TABLE {staging}")
 
     def delete_many(self, table, ids):
         self.execute(f"DELETE FROM {quote_name(table)} WHERE id = ANY(?)", (list(ids),))
