@@ -16,7 +16,7 @@ import attrs
 
 from . import entities, normalize, schema
 from .plugins import CORE, PluginError, as_plugin, discover, make_manager, refuse_unsupported
-from .store import StoreError, open_store
+from .store import StoreError, open_store, redact
 
 DEFAULT_DB = "crm.db"
 DEFAULT_STAGES = (("lead", 10), ("qualified", 25), ("proposal", 50), ("negotiation", 75), ("won", 100), ("lost", 0))
@@ -294,7 +294,7 @@ class CRM:
     def require_schema(self):
         """Fail with a clear message when the database was never initialised."""
         if not self.store.table_exists("contacts"):
-            raise CRMError(f"{self.location} is not initialised: run `crm --db {self.location} init` first")
+            raise CRMError(f"{redact(self.location)} is not initialised: run `crm --db {redact(self.location)} init` first")
         pending = self.pending_migrations()
         if pending:
             self.migrate()

@@ -293,7 +293,9 @@ def init():
     created readable by its owner only (it holds personal data)."""
     crm = get_crm(migrate=False)
     applied = crm.migrate()
-    click.echo(f"Initialised {crm.location}" + (f" ({len(applied)} migrations applied)" if applied else " (already up to date)"))
+    from .store import redact
+
+    click.echo(f"Initialised {redact(crm.location)}" + (f" ({len(applied)} migrations applied)" if applied else " (already up to date)"))
 
 
 @cli.command()

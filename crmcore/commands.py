@@ -706,6 +706,7 @@ def quickstart(n_contacts, output):
     from .app import CRMError
     from .demo import generate
     from .reports import write_report
+    from .store import redact
 
     crm = get_crm(migrate=False)
     crm.migrate()
@@ -713,9 +714,9 @@ def quickstart(n_contacts, output):
         if not crm.is_enabled(plugin.name):
             crm.set_enabled(plugin.name, True)
     if crm.store.count("contacts"):
-        raise CRMError(f"{crm.location} already has contacts; use another --db for the demo (or `crm report render dashboard`)")
+        raise CRMError(f"{redact(crm.location)} already has contacts; use another --db for the demo (or `crm report render dashboard`)")
     counts = generate(crm, n_contacts, 42, progress=sys.stderr.isatty())
-    click.echo(f"Created demo CRM {crm.location}: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+    click.echo(f"Created demo CRM {redact(crm.location)}: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
     path = write_report(crm, "dashboard", output, {}, False)
     click.echo(f"Dashboard written to {os.path.abspath(path)}")
 

@@ -13,7 +13,7 @@ import hashlib
 import click
 
 from .cli import cli
-from .store import quote_name
+from .store import quote_name, redact
 
 # Tables that migrations fill themselves: the target keeps its own.
 SKIP = {"_crm_migrations"}
@@ -83,7 +83,7 @@ def migrate_store(source, target, force=False, echo=lambda line: None):
             raise CRMError(f"{source} has pending migrations: run `crm --db {source} init` first")
         filled = [t for t in _source_tables(dst.store) if t not in ("_crm_plugins", "_crm_settings") and dst.store.count(t)]
         if filled and not force:
-            raise CRMError(f"{target} already holds data (table {filled[0]!r}); add --force to replace it")
+            raise CRMError(f"{redact(target)} already holds data (table {filled[0]!r}); add --force to replace it")
         counts = {}
         with dst.store.transaction():
             dst.migrate()
@@ -114,6 +114,7 @@ def migrate_store(source, target, force=False, echo=lambda line: None):
                                    f"source; {got[0]} rows, checksum {got[1]} in the target); nothing was written")
                 counts[table] = want[0]
                 echo(f"{table}: {want[0]} rows, checksum {want[1]} verified")
+        dst.store.execute("ANALYZE")  # planner statistics for the freshly loaded tables
         return counts
     finally:
         src.close()
@@ -129,8 +130,6 @@ def migrate_store_command(source, target, force):
 
     Counts and checksums of every table are verified before the copy commits;
     a target that already holds data is refused without --force."""
-    from .store.postgres import redact
-
     counts = migrate_store(source, target, force, echo=click.echo)
     click.echo(f"Copied {sum(counts.values())} rows in {len(counts)} tables to {redact(target)}")
 

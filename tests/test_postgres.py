@@ -72,3 +72,19 @@ def test_file_tools_say_what_to_use_instead(run_cli, tmp_path):
         result = run_cli(args)
         assert result.exit_code == 1 and "works on SQLite files" in result.output and "pg_dump" in result.output, args
         assert "Traceback" not in result.output
+
+
+def test_messages_never_show_the_password(run_cli, new_db, tmp_path, monkeypatch):
+    import re
+
+    monkeypatch.chdir(tmp_path)  # quickstart writes its dashboard here
+    url = new_db("secret.db")
+    found = re.search(r"://[^:/@]+:([^@]*)@", url)
+    if found:
+        password = found.group(1)
+    else:  # a server that lets us in without one ignores it
+        password = "s3cret-pw"
+        url = re.sub(r"://([^:/@]+)@", rf"://\1:{password}@", url)
+    for args in (["contacts", "list"], ["init"], ["quickstart", "--contacts", "20"], ["quickstart", "--contacts", "20"]):
+        result = run_cli(args, db=url)
+        assert password not in result.output and "***@" in result.output, (args, result.output)

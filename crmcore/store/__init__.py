@@ -9,9 +9,16 @@ placeholders and bound values; table and column names go through
 ``quote_name``, which accepts only plain identifiers.
 """
 
+import re
+
 from .sqlite import SQLiteStore, StoreError, quote_name
 
-__all__ = ["SQLiteStore", "StoreError", "open_store", "quote_name"]
+__all__ = ["SQLiteStore", "StoreError", "open_store", "quote_name", "redact"]
+
+
+def redact(location):
+    """The location for messages: a URL's password replaced by ``***``."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", str(location))
 
 
 def open_store(location):

@@ -15,16 +15,12 @@ Bulk inserts go through ``COPY``.
 import contextlib
 import re
 
+from . import redact
 from .sqlite import BUSY_TIMEOUT_MS, StoreError, quote_name
 
 BULK_UPDATE_ROWS = 100  # from here on, update_many goes through COPY
 _PG_TYPES = {"TEXT": "TEXT", "INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION"}
 _KEY = re.compile(r"Key \(([^)]*)\)")
-
-
-def redact(url):
-    """The URL without its password, for messages."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", str(url))
 
 
 class Row(tuple):
