@@ -70,7 +70,7 @@ def render(crm, name, params=None, stamp=False):
     context = report.context(crm, params)
     try:
         template = env.get_template(report.template)
-        html = template.render(report=report, params=params, crm_location=os.path.basename(crm.location), stamp=None, **context)
+        html = template.render(report=report, params=params, crm_location=os.path.basename(crm.location.split("?")[0]), stamp=None, **context)
     except jinja2.TemplateNotFound as exc:
         raise CRMError(f"report {name!r}: template {exc.name!r} not found") from None
     except jinja2.exceptions.SecurityError as exc:
