@@ -4,9 +4,13 @@
 ``--csv`` a header row of field names and one row per record.
 """
 
+import contextlib
 import csv
 import json
+import os
+import re
 import sys
+import tempfile
 
 import click
 
@@ -32,14 +36,59 @@ def _cell(value):
     return str(value)
 
 
-def _csv_cell(value):
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+
+
+def safe_cell(value):
+    """Neutralise text a spreadsheet would read as a formula (OWASP CSV injection).
+
+    A leading ``'`` makes Excel, LibreOffice and Google Sheets show the text as
+    typed instead of evaluating it. An E.164 phone number is left as it is: a
+    spreadsheet reads it as a number, never as a formula. Every CSV the CRM
+    writes goes through this; JSON output is exact."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    if value[:1] in FORMULA_STARTS and not _E164.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def csv_cell(value):
+    """A field value as one spreadsheet-safe CSV cell (lists comma-joined, flags 0/1)."""
     if isinstance(value, (list, tuple)):
-        return ",".join(map(str, value))
+        return safe_cell(",".join(map(str, value)))
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False) if value else ""
     if isinstance(value, bool):
         return int(value)
-    return "" if value is None else value
+    return safe_cell(value)
+
+
+@contextlib.contextmanager
+def atomic_write(path, what="file"):
+    """Open a private temporary file next to ``path`` for writing text and rename
+    it into place only when the block succeeds, so ``path`` is never
+    half-written; on any error the temporary file is removed. An OS error
+    becomes a one-line ``CRMError`` naming ``what`` and the path."""
+    from .app import CRMError
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    except OSError as exc:
+        raise CRMError(f"cannot write {what} {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            yield out
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise CRMError(f"cannot write {what} {path}: {exc.strerror}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def print_rows(rows, fields, fmt=None, table_fields=None, file=None):
@@ -52,7 +101,7 @@ def print_rows(rows, fields, fmt=None, table_fields=None, file=None):
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(fields)
         for r in rows:
-            writer.writerow([_csv_cell(r.get(f)) for f in fields])
+            writer.writerow([csv_cell(r.get(f)) for f in fields])
     else:
         print_table(rows, table_fields or fields, out)
 
