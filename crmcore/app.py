@@ -497,7 +497,10 @@ class CRM:
 
     def suppress(self, email, reason="unsubscribed"):
         """Add an address to the suppression list and withdraw its consent; permanent."""
-        key = email_hash(email)
+        try:
+            key = email_hash(email)
+        except ValueError as exc:
+            raise CRMError(str(exc)) from None
         with self.store.transaction():
             self.store.execute(
                 "INSERT OR IGNORE INTO suppressions (email_hash, reason, at) VALUES (?, ?, ?)", (key, reason, normalize.now())
