@@ -112,7 +112,10 @@ def print_table(rows, fields, out=None, max_width=40):
         click.echo("(none)", file=out)
         return
     cells = [[_cell(r.get(f)) for f in fields] for r in rows]
-    cells = [[c if len(c) <= max_width else c[: max_width - 1] + "…" for c in row] for row in cells]
+    # Long text is cut to keep columns aligned; the last column has nothing to
+    # its right, so it is printed whole (descriptions, hook lists).
+    last = len(fields) - 1
+    cells = [[c if len(c) <= max_width or i == last else c[: max_width - 1] + "…" for i, c in enumerate(row)] for row in cells]
     widths = [max([len(f)] + [len(row[i]) for row in cells]) for i, f in enumerate(fields)]
     numeric = [all(isinstance(r.get(f), (int, float)) and not isinstance(r.get(f), bool) for r in rows if r.get(f) is not None) for f in fields]
     click.echo("  ".join(f.ljust(w) for f, w in zip(fields, widths)).rstrip(), file=out)
