@@ -118,3 +118,9 @@ def test_dashboard_and_report_show_the_survey_with_the_latest_answers_not_a_new_
     assert (shown["survey"], shown["responses"], shown["nps"]) == ("feedback", 2, 0.0)
     assert context(scrm, {})["survey"]["name"] == "feedback"
     assert context(scrm, {"survey": "just-created"})["survey"]["name"] == "just-created"
+
+
+def test_a_single_answer_has_no_margin_of_error_rather_than_zero():
+    assert nps([10])["margin"] is None and nps([10])["score"] == 100.0
+    assert csat([5])["margin"] is None
+    assert nps([10, 0])["margin"] > 0
