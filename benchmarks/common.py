@@ -37,6 +37,17 @@ def timed(fn):
     return time.perf_counter() - start, result
 
 
+def best_of(rounds, *measures):
+    """The best seconds of each ``measure()`` (a callable returning the seconds
+    it timed, so it can leave its set-up out). Rounds interleave them, so a
+    busy moment of a shared machine hits ours and the baseline alike."""
+    best = [float("inf")] * len(measures)
+    for _ in range(rounds):
+        for i, measure in enumerate(measures):
+            best[i] = min(best[i], measure())
+    return best
+
+
 def line(r):
     """One human-readable line for a row."""
     base = f"{r['baseline_s']:8.3f}s" if r["baseline_s"] is not None else "       -"

@@ -40,16 +40,17 @@ SELECT i, 'Kim', 'Nr' || (i % 997), 'c' || i || '@example.com', '', '', '', '', 
 FROM (SELECT i, (i * {H1}) % 1000 AS h, date(2459580.5 + (i * {H4}) % 1460) || 'T09:00:00' AS created FROM n)
 """
 
-# Orders come out in contact order without a sort: order i belongs to
-# contact 1 + contacts * (i / orders)^2, so low ids are heavy buyers (the
-# first quarter of contacts has half the orders) and every contact has at
-# least two. Dates spread over 2023-2025, totals 5.00-204.99.
+# Orders arrive in date order, as a shop's do, without a sort: order i is
+# dated 2023-01-01 + i * 1095 / orders days. Half go to contacts evenly, half
+# skewed towards low ids (a few heavy buyers); totals 5.00-204.99.
 ORDERS_SQL = f"""
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < :orders - 1)
 INSERT INTO orders (contact_id, ordered_at, channel, currency, total, created_at, updated_at)
-SELECT 1 + CAST(:contacts * (i * 1.0 / :orders) * (i * 1.0 / :orders) AS INTEGER), day, CASE WHEN i % 4 = 0 THEN 'store' ELSE 'web' END,
-       'EUR', 5 + ((i * {H4}) % 20000) / 100.0, day || 'T09:00:00', day || 'T09:00:00'
-FROM (SELECT i, date(2459945.5 + (i * {H3}) % 1095) AS day FROM n)
+SELECT CASE WHEN i % 2 = 0 THEN 1 + ((i / 2) * {H3}) % :contacts
+            ELSE 1 + ((i * {H1}) % :contacts) * ((i * {H2}) % :contacts) / :contacts END,
+       day, CASE WHEN i % 4 = 0 THEN 'store' ELSE 'web' END, 'EUR', 5 + ((i * {H4}) % 20000) / 100.0,
+       day || 'T09:00:00', day || 'T09:00:00'
+FROM (SELECT i, date(2459945.5 + i * 1095 / :orders) AS day FROM n)
 """
 
 
