@@ -25,7 +25,7 @@ import crm_exports  # noqa: E402
 import crm_products  # noqa: E402
 import crm_segments  # noqa: E402
 import crm_surveys  # noqa: E402
-from common import emit, parser, row, timed  # noqa: E402
+from common import ROUNDS, emit, parser, row, timed  # noqa: E402
 from crmcore import reports  # noqa: E402
 from shopdata import SCALES, open_shop  # noqa: E402
 
@@ -81,7 +81,7 @@ def main():
     p = parser(__doc__)
     p.add_argument("--db", help="keep the generated data in this file and reuse it next time")
     args = p.parse_args()
-    emit(run(*SCALES[args.scale], keep=args.db, rounds=2 if args.scale == "full" else 3), args.json)
+    emit(run(*SCALES[args.scale], keep=args.db, rounds=ROUNDS[args.scale]), args.json)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE), os.path.join(os.path.dirname(HERE),
 import datetime as dt  # noqa: E402
 
 import crm_segments  # noqa: E402
-from common import best_of, emit, parser, row, timed, unavailable  # noqa: E402
+from common import ROUNDS, best_of, emit, parser, row, timed, unavailable  # noqa: E402
 from crm_segments import rfm, segments  # noqa: E402
 from shopdata import AS_OF, SCALES, open_shop  # noqa: E402
 
@@ -144,7 +144,7 @@ def main():
     p = parser(__doc__)
     p.add_argument("--db", help="keep the generated data in this file and reuse it next time")
     args = p.parse_args()
-    emit(run(*SCALES[args.scale], keep=args.db, rounds=2 if args.scale == "full" else 3), args.json)
+    emit(run(*SCALES[args.scale], keep=args.db, rounds=ROUNDS[args.scale]), args.json)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import json
 import time
 
 SCALES = ("tiny", "small", "full")
+#: Interleaved rounds per scale: tiny only checks that nothing crashes.
+ROUNDS = {"tiny": 1, "small": 3, "full": 2}
 
 
 def parser(doc):
