@@ -32,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE), os.path.join(os.path.dirname(HERE), "plugins")]
 
 from common import best_of, parser, row  # noqa: E402
+from shopdata import bulk_load  # noqa: E402
 
 SCALES = {"tiny": 2_000, "small": 20_000, "full": 1_000_000}
 FIRST = ["Ada", "Zoë", "Jürgen", "María", "Łukasz", "Chloé", "Björn", "Søren", "Ana", "Li"]
@@ -73,17 +74,13 @@ def run(n, repeats, folder, as_json):
     crm.migrate()
     rows = list(make_rows(n))
     columns = list(rows[0])
-    with crm.store.transaction():
-        crm.store.executemany(
-            f"INSERT INTO contacts ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
-            [tuple(r[c] for c in columns) for r in rows],
-        )
-        # A realistic suppression list (1 in 100 addresses), so the export
-        # pays for hashing every address to check it.
-        crm.store.executemany(
-            "INSERT INTO suppressions (email_hash, reason, at) VALUES (?, 'unsubscribed', '2024-01-01')",
-            [(hashlib.sha256(r["email"].encode()).hexdigest(),) for r in rows[::100]],
-        )
+    # A realistic suppression list (1 in 100 addresses), so the export pays
+    # for hashing every address to check it.
+    bulk_load(crm, ["contacts", "suppressions"], lambda conn: (
+        conn.executemany(f"INSERT INTO contacts ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+                         (tuple(r[c] for c in columns) for r in rows)),
+        conn.executemany("INSERT INTO suppressions (email_hash, reason, at) VALUES (?, 'unsubscribed', '2024-01-01')",
+                         ((hashlib.sha256(r["email"].encode()).hexdigest(),) for r in rows[::100]))))
     suppressed = len(rows[::100])
     contacts = [decode_row(Contact, r) for r in crm.store.iter_query("SELECT * FROM contacts ORDER BY id")]
 

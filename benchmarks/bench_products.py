@@ -84,11 +84,12 @@ def build(crm, n_lines):
                       ((max(1, round(1_000_000 * w / weights[-1])), s) for w, s in zip(weights, skus)))
     n_orders = int(n_lines / 2.4)  # mean order size is 2.5: enough orders to reach n_lines
     n_contacts = max(1000, n_orders // 10)
-    bulk_load(crm, ["contacts", "orders", "order_lines"], [
-        (CONTACTS_SQL, (n_contacts,)),
-        (ORDERS_SQL, {"orders": n_orders, "contacts": n_contacts, "today": dt.date.today().isoformat()}),
-        (LINES_SQL, {"lines": n_lines}),
-    ])
+    def fill(conn):
+        conn.execute(CONTACTS_SQL, (n_contacts,))
+        conn.execute(ORDERS_SQL, {"orders": n_orders, "contacts": n_contacts, "today": dt.date.today().isoformat()})
+        conn.execute(LINES_SQL, {"lines": n_lines})
+
+    bulk_load(crm, ["contacts", "orders", "order_lines"], fill)
     store.execute("DROP TABLE temp._zipf")
     return skus
 

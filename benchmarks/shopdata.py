@@ -54,8 +54,8 @@ FROM (SELECT i, date(2459945.5 + i * 1095 / :orders) AS day FROM n)
 """
 
 
-def bulk_load(crm, tables, statements):
-    """Run ``[(sql, params)]`` filling the empty ``tables`` of a fresh database,
+def bulk_load(crm, tables, fill):
+    """Run ``fill(conn)``, filling the empty ``tables`` of a fresh database,
     fast: journal off, foreign keys unchecked (the data is valid by
     construction), the tables' indexes and insert triggers dropped and
     recreated afterwards, full-text indexes rebuilt, then ANALYZE. The schema
@@ -70,8 +70,7 @@ def bulk_load(crm, tables, statements):
     conn.execute("BEGIN")
     for name, kind, _ in deferred:
         conn.execute(f'DROP {kind.upper()} "{name}"')
-    for sql, params in statements:
-        conn.execute(sql, params)
+    fill(conn)
     for _, _, sql in deferred:
         conn.execute(sql)
     for table in tables:
@@ -86,8 +85,11 @@ def bulk_load(crm, tables, statements):
 
 def build(crm, n_contacts, n_orders):
     """Fill the migrated, empty ``crm`` with contacts and orders; returns seconds taken."""
-    return bulk_load(crm, ["contacts", "orders"], [(CONTACTS_SQL, (n_contacts,)),
-                                                   (ORDERS_SQL, {"orders": n_orders, "contacts": n_contacts})])
+    def fill(conn):
+        conn.execute(CONTACTS_SQL, (n_contacts,))
+        conn.execute(ORDERS_SQL, {"orders": n_orders, "contacts": n_contacts})
+
+    return bulk_load(crm, ["contacts", "orders"], fill)
 
 
 def open_shop(path, n_contacts, n_orders, plugins):
