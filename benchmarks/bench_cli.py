@@ -1,19 +1,23 @@
 """CLI start-up: `crm --help` against `python -c "import click, pluggy"`, same run.
 
-    python benchmarks/bench_cli.py [--scale small|full] [--json]
+    python benchmarks/bench_cli.py [--scale tiny|small|full] [--json]
 
 Each command runs as a whole process several times, alternating, and the
 medians are compared: the floor for any click + pluggy program is the baseline.
 """
 
-import argparse
-import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import emit, parser, row  # noqa: E402
+
+RUNS = {"tiny": 1, "small": 7, "full": 25}
 
 
 def wall(cmd, env):
@@ -23,7 +27,7 @@ def wall(cmd, env):
 
 
 def run(scale="small"):
-    runs = 7 if scale == "small" else 25
+    runs = RUNS[scale]
     crm = shutil.which("crm") or os.path.join(os.path.dirname(sys.executable), "crm")
     env = {k: v for k, v in os.environ.items() if k != "CRM_LOAD_PLUGINS"}
     ours_cmd = [crm, "--help"]
@@ -34,21 +38,12 @@ def run(scale="small"):
         ours.append(wall(ours_cmd, env))
         base.append(wall(base_cmd, env))
     o, b = statistics.median(ours), statistics.median(base)
-    return [{"workload": "CLI start (crm --help, all plugins)", "size": f"{runs} runs", "ours_s": o, "baseline_s": b,
-             "baseline": "python -c 'import click, pluggy'", "ratio": o / b, "target": "<= 2.0x"}]
+    return [row("CLI start (crm --help, all plugins)", f"median of {runs} runs", o, b, "python -c 'import click, pluggy'", "<= 2.0x")]
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", choices=["small", "full"], default="small")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    results = run(args.scale)
-    if args.json:
-        print(json.dumps(results))
-    else:
-        for r in results:
-            print(f"{r['workload']:<40} ours {r['ours_s']:.3f}s  {r['baseline']} {r['baseline_s']:.3f}s  ratio {r['ratio']:.2f}x ({r['target']})")
+    args = parser(__doc__).parse_args()
+    emit(run(args.scale), args.json)
 
 
 if __name__ == "__main__":

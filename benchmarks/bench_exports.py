@@ -1,9 +1,9 @@
 """Exporting contacts to a hashed Google Customer Match CSV, against the raw
 SHA-256 rate of this machine measured in the same run.
 
-    python benchmarks/bench_exports.py --scale small   # 20,000 contacts, seconds
-    python benchmarks/bench_exports.py --scale full    # 1,000,000 contacts
-    python benchmarks/bench_exports.py --json          # for benchmarks/run.py
+    python benchmarks/bench_exports.py [--scale tiny|small|full] [--json]
+
+small: 20,000 contacts, seconds; full: 1,000,000 (issue "Benchmarks" 7).
 
 Baseline: ``hashlib.sha256(s.encode()).hexdigest()`` in a plain loop over the
 same normalised strings the export hashes (e-mail, E.164 phone, first and
@@ -14,10 +14,11 @@ last name: four per contact). Measured:
   suppression check (1% of addresses suppressed), write, checksum, rename,
   and the export log with one row per contact.
 
-A ratio of 1.0 would mean the export costs exactly the hashing it must do.
+A ratio of 1.0 would mean the export costs exactly the hashing it must do;
+the issues ask for "a rate close to the raw hashing rate" and the ratio
+reported (no number).
 """
 
-import argparse
 import hashlib
 import io
 import json
@@ -28,9 +29,12 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.dirname(HERE), os.path.join(os.path.dirname(HERE), "plugins")]
+sys.path[:0] = [HERE, os.path.dirname(HERE), os.path.join(os.path.dirname(HERE), "plugins")]
 
-SCALES = {"small": 20_000, "full": 1_000_000}
+from common import best_of, parser, row  # noqa: E402
+from shopdata import bulk_load  # noqa: E402
+
+SCALES = {"tiny": 2_000, "small": 20_000, "full": 1_000_000}
 FIRST = ["Ada", "Zoë", "Jürgen", "María", "Łukasz", "Chloé", "Björn", "Søren", "Ana", "Li"]
 LAST = ["Lovelace", "O'Brien", "Müller", "García", "Nowak", "Dupont", "Andersson", "Kierkegaard", "Silva", "Wang"]
 
@@ -46,25 +50,10 @@ def make_rows(n):
         }
 
 
-def best_of(repeats, *fns):
-    """Best time of each function; rounds interleave them so that a busy
-    moment of the machine hits the baseline and the export alike."""
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=SCALES, default="small")
-    parser.add_argument("--json", action="store_true", help="print the results as a JSON list")
-    args = parser.parse_args()
+    args = parser(__doc__).parse_args()
     n = SCALES[args.scale]
-    repeats = 5 if args.scale == "small" else 2
+    repeats = {"tiny": 1, "small": 5, "full": 2}[args.scale]
 
     folder = tempfile.mkdtemp(prefix="bench-exports-")
     try:
@@ -85,17 +74,13 @@ def run(n, repeats, folder, as_json):
     crm.migrate()
     rows = list(make_rows(n))
     columns = list(rows[0])
-    with crm.store.transaction():
-        crm.store.executemany(
-            f"INSERT INTO contacts ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
-            [tuple(r[c] for c in columns) for r in rows],
-        )
-        # A realistic suppression list (1 in 100 addresses), so the export
-        # pays for hashing every address to check it.
-        crm.store.executemany(
-            "INSERT INTO suppressions (email_hash, reason, at) VALUES (?, 'unsubscribed', '2024-01-01')",
-            [(hashlib.sha256(r["email"].encode()).hexdigest(),) for r in rows[::100]],
-        )
+    # A realistic suppression list (1 in 100 addresses), so the export pays
+    # for hashing every address to check it.
+    bulk_load(crm, ["contacts", "suppressions"], lambda conn: (
+        conn.executemany(f"INSERT INTO contacts ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+                         (tuple(r[c] for c in columns) for r in rows)),
+        conn.executemany("INSERT INTO suppressions (email_hash, reason, at) VALUES (?, 'unsubscribed', '2024-01-01')",
+                         ((hashlib.sha256(r["email"].encode()).hexdigest(),) for r in rows[::100]))))
     suppressed = len(rows[::100])
     contacts = [decode_row(Contact, r) for r in crm.store.iter_query("SELECT * FROM contacts ORDER BY id")]
 
@@ -119,15 +104,21 @@ def run(n, repeats, folder, as_json):
         result = export(crm, "google-customer-match", out, everyone=True)
         assert result.rows == n - suppressed
 
-    t_base, t_writer, t_export = best_of(repeats, baseline, writer_only, full_export)
+    def seconds(fn):
+        def measure():
+            start = time.perf_counter()
+            fn()
+            return time.perf_counter() - start
+        return measure
+
+    t_base, t_writer, t_export = best_of(repeats, seconds(baseline), seconds(writer_only), seconds(full_export))
     crm.close()
 
     baseline = "hashlib.sha256 loop over the same 4 strings per contact"
+    target = "close to the raw hashing rate (report the ratio)"
     results = [
-        {"workload": "Customer Match writer (hashed CSV)", "size": f"{n:,} contacts", "ours_s": t_writer,
-         "baseline_s": t_base, "baseline": baseline, "ratio": t_writer / t_base, "target": "close to 1x"},
-        {"workload": "crm export google-customer-match --all", "size": f"{n:,} contacts", "ours_s": t_export,
-         "baseline_s": t_base, "baseline": baseline, "ratio": t_export / t_base, "target": "close to 1x"},
+        row("Customer Match writer (hashed CSV)", f"{n:,} contacts", t_writer, t_base, baseline, target),
+        row("crm export google-customer-match --all", f"{n:,} contacts", t_export, t_base, baseline, target),
     ]
     if as_json:
         print(json.dumps(results))

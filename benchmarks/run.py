@@ -1,13 +1,15 @@
 """Run every benchmark and print one line per workload: ours, baseline, ratio.
 
-    python benchmarks/run.py [--scale small|full] [--json] [--only NAME]
+    python benchmarks/run.py [--scale tiny|small|full] [--json] [--only NAME]
 
 Each benchmark is a script ``benchmarks/bench_*.py`` that accepts
-``--scale small|full --json`` and prints a JSON list of workloads
-(workload, size, ours_s, baseline_s, baseline, ratio, target). Each runs in
-its own process so one cannot warm caches for another. ``small`` takes about a
-minute (a smoke run: it checks nothing crashes, it is not a timed test);
-``full`` uses the sizes in the README's Performance table.
+``--scale tiny|small|full --json`` and prints a JSON list of rows (see
+``common.py``: workload, size, ours_s, baseline_s, baseline, ratio, target).
+Each runs in its own process so one cannot warm caches for another. ``full``
+uses the issue's sizes (1,000,000 contacts, 5,000,000 orders); ``small``
+takes about a minute; ``tiny`` takes seconds and only checks that nothing
+crashes (the test suite runs it; it is never a timed test). The scales run
+the same code with different sizes.
 """
 
 import argparse
@@ -18,17 +20,22 @@ import platform
 import subprocess
 import sys
 
+from common import SCALES, line
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", choices=["small", "full"], default="small")
+    parser.add_argument("--scale", choices=SCALES, default="small")
     parser.add_argument("--json", action="store_true", help="print all results as one JSON document")
     parser.add_argument("--only", help="run only bench_NAME.py")
     args = parser.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
     scripts = sorted(glob.glob(os.path.join(here, "bench_*.py")))
     if args.only:
+        known = [os.path.basename(s)[6:-3] for s in scripts]
         scripts = [s for s in scripts if os.path.basename(s) == f"bench_{args.only}.py"]
+        if not scripts:
+            sys.exit(f"--only: no benchmark named {args.only!r} (known: {', '.join(known)})")
     results, failures = [], []
     for script in scripts:
         proc = subprocess.run([sys.executable, script, "--scale", args.scale, "--json"], capture_output=True, text=True)
@@ -41,8 +48,7 @@ def main():
             r["script"] = name
             results.append(r)
             if not args.json:
-                print(f"{r['workload']:<44} {r.get('size', ''):>26}  ours {r['ours_s']:8.3f}s  baseline {r['baseline_s']:8.3f}s  "
-                      f"ratio {r['ratio']:6.2f}x  target {r.get('target', '-')}  (baseline: {r['baseline']})", flush=True)
+                print(line(r), flush=True)
     machine = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(), "system": platform.platform()}
     if args.json:
         print(json.dumps({"scale": args.scale, "machine": machine, "results": results}, indent=2))

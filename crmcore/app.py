@@ -497,7 +497,10 @@ class CRM:
 
     def suppress(self, email, reason="unsubscribed"):
         """Add an address to the suppression list and withdraw its consent; permanent."""
-        key = email_hash(email)
+        try:
+            key = email_hash(email)
+        except ValueError as exc:
+            raise CRMError(str(exc)) from None
         with self.store.transaction():
             self.store.execute(
                 "INSERT INTO suppressions (email_hash, reason, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (key, reason, normalize.now())
@@ -525,18 +528,32 @@ class CRM:
 
     def segment_contact_ids(self, name):
         """Contact ids of a segment, answered by whichever plugin knows segments."""
-        for impl in self.hook_impls("crm_segment_contact_ids"):
+        ids = self._ask_segments("crm_segment_contact_ids", name=name)
+        if ids is None:
+            raise CRMError(f"no segment named {name!r} (see crm segments list)")
+        return ids
+
+    def segment_names(self):
+        """Names of every segment, answered by whichever plugin knows segments."""
+        return self._ask_segments("crm_segment_names") or []
+
+    def _ask_segments(self, hook, **kwargs):
+        """The first plugin answer to a segment question (``None``: nobody knows);
+        a clear error when no segments plugin is enabled."""
+        impls = self.hook_impls(hook)
+        if not impls:
+            raise CRMError("segments need the segments plugin: crm plugins enable segments")
+        kwargs["crm"] = self
+        for impl in impls:
             try:
-                ids = impl.function(**{k: v for k, v in {"crm": self, "name": name}.items() if k in impl.argnames})
+                found = impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
             except CRMError:
                 raise
             except Exception as exc:
-                raise PluginError(impl.plugin_name, "crm_segment_contact_ids", exc) from exc
-            if ids is not None:
-                return list(ids)
-        if not self.hook_impls("crm_segment_contact_ids"):
-            raise CRMError("segments need the segments plugin: crm plugins enable segments")
-        raise CRMError(f"no segment named {name!r} (see crm segments list)")
+                raise PluginError(impl.plugin_name, hook, exc) from exc
+            if found is not None:
+                return list(found)
+        return None
 
     # -- deals --------------------------------------------------------------
     def set_stages(self, pairs):

@@ -275,8 +275,9 @@ def contacts_unsubscribe(email):
     """Withdraw marketing consent for good: the address goes on the
     suppression list, and no later import subscribes it again."""
     crm = get_crm()
-    for address in email:
-        crm.suppress(address)
+    with crm.store.transaction():  # all the addresses or none
+        for address in email:
+            crm.suppress(address)
     click.echo(f"Suppressed {len(email)} address(es)")
 
 

@@ -28,6 +28,15 @@ def _change(now, before):
 PARAMS = {"owner": "show only this sales rep's pipeline and win rate"}
 
 
+def data_as_of(crm):
+    """The date of the newest order or contact (ISO), or ``None`` for an empty CRM.
+
+    Reports count "last 12 months" back from here, not from today, so the same
+    database renders the same bytes tomorrow; plugin sections should too."""
+    return crm.store.query_value(
+        "SELECT max(d) FROM (SELECT max(ordered_at) AS d FROM orders UNION ALL SELECT max(substr(created_at, 1, 10)) FROM contacts) AS latest")
+
+
 def context(crm, params):
     from .app import CRMError
 
@@ -37,7 +46,7 @@ def context(crm, params):
     owner = params.get("owner") or None
     store = crm.store
     q, v = store.query, store.query_value
-    as_of = v("SELECT max(d) FROM (SELECT max(ordered_at) AS d FROM orders UNION ALL SELECT max(substr(created_at, 1, 10)) FROM contacts) AS latest")
+    as_of = data_as_of(crm)
     last_month = (as_of or dt.date(2000, 1, 1).isoformat())[:7]
     months = _months(last_month, 24)
     contacts = store.count("contacts")

@@ -1,4 +1,5 @@
-"""Build ``docs/hooks.md`` from the docstrings in ``crmcore/hookspecs.py``.
+"""Build ``docs/hooks.md`` from the docstrings in ``crmcore/hookspecs.py`` and
+in the hook specifications the built-in plugins declare (``crm_hookspecs``).
 
     python -m crmcore.docgen            # rewrite docs/hooks.md
     python -m crmcore.docgen --check    # exit 1 if docs/hooks.md is out of date
@@ -38,6 +39,25 @@ def hooks(module=hookspecs):
     return [item[1:] for item in sorted(found)]
 
 
+def builtin_plugin_specs():
+    """``[(plugin name, hookspec module)]`` of the plugins shipped in this
+    distribution, found through their entry points like any plugin."""
+    from importlib.metadata import entry_points
+
+    found = []
+    for ep in sorted(entry_points(group="crm"), key=lambda ep: ep.name):
+        if ep.dist is not None and ep.dist.name == "crmcore":
+            specs = getattr(ep.load(), "crm_hookspecs", None)
+            if specs is not None:
+                found.append((ep.name, specs))
+    return found
+
+
+def _hook_doc(name, signature, doc, options):
+    notes = [label for key, label in (("firstresult", "first non-`None` result wins"), ("historic", "historic")) if options.get(key)]
+    return [f"### `{name}{signature}`", ""] + ([f"*{'; '.join(notes)}*", ""] if notes else []) + [doc, ""]
+
+
 def render(module=hookspecs):
     out = [
         "# Hook reference",
@@ -58,11 +78,15 @@ def render(module=hookspecs):
         if section != current:
             out += [f"## {section}", ""]
             current = section
-        out += [f"### `{name}{signature}`", ""]
-        notes = [label for key, label in (("firstresult", "first non-`None` result wins"), ("historic", "historic")) if options.get(key)]
-        if notes:
-            out += [f"*{'; '.join(notes)}*", ""]
-        out += [doc, ""]
+        out += _hook_doc(name, signature, doc, options)
+    plugin_specs = builtin_plugin_specs() if module is hookspecs else []
+    if plugin_specs:
+        out += ["## Hooks declared by the built-in plugins", "",
+                "A plugin may declare hooks of its own (a `crm_hookspecs` module attribute); other plugins implement "
+                "them with `@crmcore.hookimpl` like core hooks. They exist only while the declaring plugin is enabled.", ""]
+        for plugin, specs in plugin_specs:
+            for _, name, signature, doc, options in hooks(specs):
+                out += _hook_doc(f"{name}", signature, f"*Declared by the `{plugin}` plugin.*\n\n{doc}", options)
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -112,6 +112,14 @@ def crm_segment_contact_ids(crm, name):
     ``crm.segment_contact_ids(name)`` instead of importing it."""
 
 
+@hookspec(firstresult=True)
+def crm_segment_names(crm):
+    """Names of every segment, in order, for reports that break figures down by segment.
+
+    Implemented by the segments plugin; other plugins call
+    ``crm.segment_names()``."""
+
+
 # -- Event hooks ------------------------------------------------------------
 
 

@@ -12,12 +12,12 @@ import csv
 import json
 import os
 import re
-import sys
 
 import attrs
 
 from . import normalize, schema
 from .app import CRMError
+from .output import atomic_write
 from .schema import FieldError
 
 BATCH_SIZE = 2000
@@ -52,7 +52,6 @@ class ImportResult:
     resumed_at: int | None = None
 
     def summary(self):
-        verb = "would be" if self.dry_run else "were"
         text = f"{self.created} created, {self.updated} updated, {self.skipped} skipped, {len(self.rejected)} rejected"
         resumed = f" (resumed at row {self.resumed_at})" if self.resumed_at else ""
         return f"{os.path.basename(self.path)}: {text}" + (" (dry run: nothing written)" if self.dry_run else resumed)
@@ -479,13 +478,11 @@ def write_rejects(path, rejects):
         for k in r.data:
             if k not in columns:
                 columns.append(k)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
+    with atomic_write(path, "rejects file") as f:
         writer = csv.writer(f)
         writer.writerow(["row", "field", "reason"] + columns)
         for r in rejects:
             writer.writerow([r.row, r.field, r.reason] + [_cell(r.data.get(c, "")) for c in columns])
-    os.replace(tmp, path)
 
 
 def _cell(value):

@@ -4,9 +4,13 @@
 ``--csv`` a header row of field names and one row per record.
 """
 
+import contextlib
 import csv
 import json
+import os
+import re
 import sys
+import tempfile
 
 import click
 
@@ -32,14 +36,59 @@ def _cell(value):
     return str(value)
 
 
-def _csv_cell(value):
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+
+
+def safe_cell(value):
+    """Neutralise text a spreadsheet would read as a formula (OWASP CSV injection).
+
+    A leading ``'`` makes Excel, LibreOffice and Google Sheets show the text as
+    typed instead of evaluating it. An E.164 phone number is left as it is: a
+    spreadsheet reads it as a number, never as a formula. Every CSV the CRM
+    writes goes through this; JSON output is exact."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    if value[:1] in FORMULA_STARTS and not _E164.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def csv_cell(value):
+    """A field value as one spreadsheet-safe CSV cell (lists comma-joined, flags 0/1)."""
     if isinstance(value, (list, tuple)):
-        return ",".join(map(str, value))
+        return safe_cell(",".join(map(str, value)))
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False) if value else ""
     if isinstance(value, bool):
         return int(value)
-    return "" if value is None else value
+    return safe_cell(value)
+
+
+@contextlib.contextmanager
+def atomic_write(path, what="file"):
+    """Open a private temporary file next to ``path`` for writing text and rename
+    it into place only when the block succeeds, so ``path`` is never
+    half-written; on any error the temporary file is removed. An OS error
+    becomes a one-line ``CRMError`` naming ``what`` and the path."""
+    from .app import CRMError
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    except OSError as exc:
+        raise CRMError(f"cannot write {what} {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            yield out
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise CRMError(f"cannot write {what} {path}: {exc.strerror}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def print_rows(rows, fields, fmt=None, table_fields=None, file=None):
@@ -52,7 +101,7 @@ def print_rows(rows, fields, fmt=None, table_fields=None, file=None):
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(fields)
         for r in rows:
-            writer.writerow([_csv_cell(r.get(f)) for f in fields])
+            writer.writerow([csv_cell(r.get(f)) for f in fields])
     else:
         print_table(rows, table_fields or fields, out)
 
@@ -63,7 +112,10 @@ def print_table(rows, fields, out=None, max_width=40):
         click.echo("(none)", file=out)
         return
     cells = [[_cell(r.get(f)) for f in fields] for r in rows]
-    cells = [[c if len(c) <= max_width else c[: max_width - 1] + "…" for c in row] for row in cells]
+    # Long text is cut to keep columns aligned; the last column has nothing to
+    # its right, so it is printed whole (descriptions, hook lists).
+    last = len(fields) - 1
+    cells = [[c if len(c) <= max_width or i == last else c[: max_width - 1] + "…" for i, c in enumerate(row)] for row in cells]
     widths = [max([len(f)] + [len(row[i]) for row in cells]) for i, f in enumerate(fields)]
     numeric = [all(isinstance(r.get(f), (int, float)) and not isinstance(r.get(f), bool) for r in rows if r.get(f) is not None) for f in fields]
     click.echo("  ".join(f.ljust(w) for f, w in zip(fields, widths)).rstrip(), file=out)

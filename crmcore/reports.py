@@ -13,6 +13,7 @@ import os
 from importlib import resources
 
 from .app import CRMError
+from .output import atomic_write
 
 
 def core_template_dir():
@@ -87,11 +88,6 @@ def render(crm, name, params=None, stamp=False):
 def write_report(crm, name, path, params=None, stamp=False):
     """Render ``name`` and write it to ``path`` atomically; returns the path."""
     html = render(crm, name, params, stamp)
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(html)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise CRMError(f"cannot write report to {path}: {exc.strerror}") from None
+    with atomic_write(path, "report") as f:
+        f.write(html)
     return path

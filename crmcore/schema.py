@@ -12,7 +12,6 @@ import typing
 
 import attrs
 
-from . import normalize
 
 
 class FieldError(ValueError):

@@ -134,8 +134,11 @@ def chromium():
 def dashboard_file(tmp_path_factory):
     from crmcore.app import CRM
 
+    import crm_exports, crm_products, crm_segments, crm_surveys
+
     folder = tmp_path_factory.mktemp("browser")
-    crm = CRM(str(folder / "demo.db"), plugins=[])
+    # Every built-in plugin, so their dashboard sections are rendered in the browser too.
+    crm = CRM(str(folder / "demo.db"), plugins=[crm_products, crm_segments, crm_surveys, crm_exports])
     crm.migrate()
     generate(crm, 300, seed=11, today=dt.date(2025, 9, 30))
     path = folder / "dashboard.html"
@@ -170,7 +173,10 @@ def test_dashboard_in_chromium_has_no_console_errors_and_no_network_requests(chr
     assert errors == []
 
     assert chromium.evaluate("document.title") == "CRM dashboard · CRM"
-    assert chromium.evaluate("document.querySelectorAll('figure.chart svg').length") == 5  # revenue line, channel donut, pipeline, new contacts, countries
+    core_charts = "[...document.querySelectorAll('figure.chart svg')].filter(s => !s.closest('[data-plugin]')).length"
+    assert chromium.evaluate(core_charts) == 5  # revenue line, channel donut, pipeline, new contacts, countries
+    sections = chromium.evaluate("[...document.querySelectorAll('[data-plugin]')].map(s => s.dataset.plugin).sort()")
+    assert sections == ["exports", "products", "segments", "surveys"]
     # every chart was laid out with a real size
     sizes = chromium.evaluate("[...document.querySelectorAll('figure.chart svg')].map(s => [s.getBoundingClientRect().width, s.getBoundingClientRect().height])")
     assert all(w > 250 and h > 100 for w, h in sizes), sizes
@@ -210,5 +216,5 @@ def test_dashboard_prints_on_a4(chromium, dashboard_file):
     data = base64.b64decode(pdf["data"])
     assert data.startswith(b"%PDF")
     pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
-    assert 1 <= pages <= 6, f"the dashboard prints on {pages} A4 pages"
+    assert 1 <= pages <= 10, f"the dashboard with every plugin's section prints on {pages} A4 pages"
     (ARTIFACTS / "dashboard-a4.pdf").write_bytes(data)

@@ -1,5 +1,7 @@
 """Hostile and broken input: each gets a clear error or is stored and shown verbatim."""
 
+import csv
+import io
 import json
 import os
 
@@ -99,3 +101,32 @@ def test_random_json_rows_never_crash(crm, tmp_path, rows):
         import_contacts(crm, path, on_conflict="skip")
     except CRMError as exc:
         assert "\n" not in str(exc)
+
+
+def test_spreadsheet_formulas_in_csv_output_never_run(run_cli, tmp_path):
+    run_cli(["init"])
+    run_cli(["contacts", "add", "--email", "f@example.com", "--first-name", "=HYPERLINK(\"http://x\")",
+             "--last-name", "@SUM(A1)", "--country", "DE", "--phone", "030 1234567"])
+    listed = run_cli(["contacts", "list", "--csv"]).output
+    out = tmp_path / "all.csv"
+    assert run_cli(["contacts", "export", "-o", str(out)]).exit_code == 0
+    for text in (listed, out.read_text(encoding="utf-8")):
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert rows[0]["first_name"] == "'=HYPERLINK(\"http://x\")" and rows[0]["last_name"] == "'@SUM(A1)"
+        assert rows[0]["phone"] == "+49301234567"  # a phone number is a number to a spreadsheet, not a formula
+    exact = json.loads(run_cli(["contacts", "list", "--json"]).output)
+    assert exact[0]["first_name"] == "=HYPERLINK(\"http://x\")"  # JSON is data: exact
+
+
+def test_a_failed_write_leaves_neither_the_file_nor_a_temporary_one(tmp_path):
+    from crmcore.output import atomic_write
+
+    target = tmp_path / "report.html"
+    with pytest.raises(RuntimeError):
+        with atomic_write(str(target)) as f:
+            f.write("half")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(CRMError, match=r"cannot write report .*missing"):
+        with atomic_write(str(tmp_path / "missing" / "r.html"), "report") as f:
+            pass

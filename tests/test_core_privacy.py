@@ -86,3 +86,15 @@ def test_unsubscribe_command_is_permanent(run_cli, write_file):
     run_cli(["contacts", "import", path])
     shown = json.loads(run_cli(["contacts", "show", "ada@example.com", "--json"]).output)
     assert shown["consent"] is False and shown["consent_source"] == "unsubscribed"
+
+
+def test_unsubscribing_a_malformed_address_is_a_one_line_error_and_suppresses_nothing(run_cli):
+    run_cli(["init"])
+    result = run_cli(["contacts", "unsubscribe", "ok@example.com", "not an email"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == ["Error: invalid e-mail address 'not an email': An email address must have an @-sign."]
+    assert "Traceback" not in result.output
+    listed = run_cli(["contacts", "add", "--email", "ok@example.com", "--consent"])
+    assert listed.exit_code == 0
+    shown = json.loads(run_cli(["contacts", "show", "ok@example.com", "--json"]).output)
+    assert shown["consent"] is True  # the valid address in the same command was not suppressed either

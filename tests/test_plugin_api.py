@@ -86,6 +86,17 @@ def test_hook_reference_in_docs_is_generated_and_up_to_date():
     assert docgen.main(["--check"]) == 0
 
 
+def test_hook_reference_includes_the_hooks_the_built_in_plugins_declare():
+    import crm_segments.hookspecs
+    import crm_surveys.hookspecs
+
+    text = docgen.render()
+    for module in (crm_segments.hookspecs, crm_surveys.hookspecs):
+        for name, fn in vars(module).items():
+            if name.startswith("crm_") and callable(fn):
+                assert f"### `{name}(" in text, name
+
+
 def test_hook_reference_lists_every_hook_with_its_arguments_and_contract():
     text = docgen.render()
     specs = [n for n in vars(hookspecs) if n.startswith("crm_")]

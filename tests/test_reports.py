@@ -8,7 +8,7 @@ import types
 import pytest
 
 from crmcore import hookimpl, reports
-from crmcore.app import CRMError
+from crmcore.app import CRM, CRMError
 from crmcore.entities import Contact, Deal, Order
 
 TODAY = dt.date(2025, 6, 15)
@@ -233,7 +233,8 @@ def test_report_list_and_render_through_the_cli(run_cli, tmp_path):
     assert run_cli(["init"]).exit_code == 0
     listed = run_cli(["report", "list"])
     assert listed.exit_code == 0
-    assert re.search(r"dashboard\s+core\s+The whole CRM", listed.output)
+    description = next(r.description for r in CRM(run_cli.db, plugins=[]).registry.reports.values() if r.name == "dashboard")
+    assert len(description) > 40 and re.search(rf"dashboard\s+core\s+{re.escape(description)}$", listed.output, re.M)
     out = tmp_path / "dash.html"
     result = run_cli(["report", "render", "dashboard", "-o", str(out), "--param", "owner=anna"])
     assert result.exit_code == 0 and result.output.strip() == str(out)

@@ -112,7 +112,9 @@ def candidate_rows(crm, segment=None, everyone=False, names=None):
     ``names``: the fields to read (default: all)."""
     from crmcore.store import quote_name
 
-    if bool(segment) == bool(everyone):
+    if segment and everyone:
+        raise CRMError("--segment and --all cannot be combined: export one segment or everyone")
+    if not segment and not everyone:
         raise CRMError("choose the audience: --segment NAME or --all")
     names = names or schema.field_names(Contact)
     columns = ", ".join(quote_name(n) for n in names)

@@ -28,22 +28,9 @@ import re
 
 import click
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+from crmcore.output import safe_cell
+
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
-
-
-def safe_cell(value):
-    """Neutralise text a spreadsheet would read as a formula (OWASP CSV injection).
-
-    A leading ``'`` makes Excel, LibreOffice and Google Sheets show the text as
-    typed instead of evaluating it."""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        return value
-    if value and value[0] in FORMULA_STARTS:
-        return "'" + value
-    return value
 
 
 def e164(phone, country=None):

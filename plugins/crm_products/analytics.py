@@ -121,9 +121,9 @@ def _with_contacts(crm, contact_ids, sql, params):
 
 
 def sales_by_segment(crm, segments, since=None, until=None):
-    """One row per named segment (members answered by the segments plugin)."""
-    if not segments:
-        raise CRMError("--by segment needs at least one --segment NAME")
+    """One row per named segment, or per segment there is when none are named
+    (names and members answered by the segments plugin)."""
+    segments = segments or crm.segment_names()
     rows = []
     for name in segments:
         found = sales(crm, by="total", since=since, until=until, contact_ids=crm.segment_contact_ids(name))

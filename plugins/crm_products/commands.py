@@ -267,7 +267,7 @@ def products_low_stock(location, cover_days, fmt):
 @click.option("--since", help="Only orders on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Only orders on or before this date.")
 @click.option("--by", "by", type=click.Choice(["product", "category", "month", "segment"]), default="product", show_default=True)
-@click.option("--segment", "segments", multiple=True, help="With --by segment: a segment name (repeatable).")
+@click.option("--segment", "segments", multiple=True, help="With --by segment: a segment name (repeatable; default: every segment).")
 @output_options
 def products_sales(since, until, by, segments, fmt):
     """Units, revenue, cost, margin, orders and customers."""

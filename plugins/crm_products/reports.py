@@ -6,8 +6,17 @@ import datetime as dt
 from crmcore.app import CRMError
 
 
-def _year_ago(today=None):
-    return ((today or dt.date.today()) - dt.timedelta(days=365)).isoformat()
+def _as_of(crm):
+    """The report date: the newest order or contact, so a report is the same
+    tomorrow as today (the core dashboard counts from the same day)."""
+    from crmcore.dashboard import data_as_of
+
+    found = data_as_of(crm)
+    return dt.date.fromisoformat(found[:10]) if found else dt.date.today()
+
+
+def _year_ago(crm):
+    return (_as_of(crm) - dt.timedelta(days=365)).isoformat()
 
 
 def products_context(crm, params):
@@ -27,7 +36,7 @@ def products_context(crm, params):
     names = {r["sku"]: r["name"] for r in crm.store.query("SELECT sku, name FROM products")}
     for r in by_product:
         r["name"] = names.get(r["sku"], "(unknown SKU)")
-    last_year = sales(crm, "total", since=_year_ago())
+    last_year = sales(crm, "total", since=_year_ago(crm))
     return {
         "counts": counts,
         "stock_value": stock_value,
@@ -41,7 +50,7 @@ def products_context(crm, params):
         "category_chart": [(r["category"], r["revenue"]) for r in by_category],
         "month_chart": [(r["month"], r["revenue"]) for r in by_month],
         "margin_chart": [(r["category"], r["margin"] or 0) for r in by_category],
-        "low_stock": low_stock(crm),
+        "low_stock": low_stock(crm, today=_as_of(crm)),
     }
 
 
@@ -67,8 +76,9 @@ def dashboard_context(crm):
     from .analytics import sales
     from .stock import low_stock
 
-    top = sales(crm, "product", since=_year_ago())[:5]
+    top = sales(crm, "product", since=_year_ago(crm))[:5]
     names = {r["sku"]: r["name"] for r in crm.store.query("SELECT sku, name FROM products")}
     for r in top:
         r["name"] = names.get(r["sku"], "(unknown SKU)")
-    return {"top": top, "top_chart": [(r["sku"], r["revenue"]) for r in top], "low_stock": low_stock(crm)[:10]}
+    return {"top": top, "top_chart": [(f"{r['name']} ({r['sku']})", r["revenue"]) for r in top],
+            "low_stock": low_stock(crm, today=_as_of(crm))[:10]}

@@ -71,6 +71,11 @@ def crm_segment_contact_ids(crm, name):
 
 
 @hookimpl
+def crm_segment_names(crm):
+    return [r["name"] for r in crm.store.query("SELECT name FROM segments ORDER BY name")]
+
+
+@hookimpl
 def crm_records_deleted(crm, table, ids):
     if table == "contacts":
         from .segments import forget_contacts

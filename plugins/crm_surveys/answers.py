@@ -98,9 +98,13 @@ def record_responses(crm, survey, items):
         return []
     questions = {q["key"]: q for q in survey["questions"]}
     stamp = normalize.now()
+    open_invitations = _open_invitations(crm, survey["id"], {i["contact_id"] for i in items if i.get("contact_id") and not i.get("invitation_id")})
     rows = []
     for item in items:
-        rec = Response(survey_id=survey["id"], contact_id=item.get("contact_id"), invitation_id=item.get("invitation_id"),
+        invitation_id = item.get("invitation_id")
+        if invitation_id is None and open_invitations.get(item.get("contact_id")):
+            invitation_id = open_invitations[item["contact_id"]].pop()  # answered by phone or e-mail, not the link
+        rec = Response(survey_id=survey["id"], contact_id=item.get("contact_id"), invitation_id=invitation_id,
                        channel=item.get("channel") or "", ref=item.get("ref"), submitted_at=item.get("submitted_at") or stamp,
                        created_at=stamp, updated_at=stamp)
         row = to_row(rec)
@@ -121,6 +125,22 @@ def record_responses(crm, survey, items):
                        for key, (number, value, choices) in item["answers"].items()]
             crm.emit("crm_survey_response_recorded", crm=crm, survey=survey_row, response=decode_row(Response, row), answers=answers)
     return ids
+
+
+def _open_invitations(crm, survey_id, contact_ids):
+    """Per contact, the ids of their unanswered invitations to the survey (newest
+    last), so a response that came without its token still counts for its batch."""
+    found = {}
+    ids = sorted(contact_ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for r in crm.store.query(
+            f"SELECT i.id, i.contact_id FROM survey_invitations i WHERE i.survey_id = ? AND i.contact_id IN ({', '.join('?' * len(chunk))}) "
+            "AND NOT EXISTS (SELECT 1 FROM survey_responses r WHERE r.invitation_id = i.id) ORDER BY i.id",
+            [survey_id, *chunk],
+        ):
+            found.setdefault(r["contact_id"], []).append(r["id"])
+    return found
 
 
 def record_response(crm, survey, answers, contact_id=None, channel="", submitted_at=None, invitation_id=None):

@@ -9,9 +9,8 @@ autoescape; the question data reaches the script through ``tojson``, which
 escapes ``<``, ``>``, ``&`` and quotes.
 """
 
-import os
 
-from crmcore.app import CRMError
+from crmcore.output import atomic_write
 
 from .answers import MULTI_SEPARATOR
 from .records import SCORED, bounds
@@ -35,11 +34,6 @@ def render_form(crm, survey):
 
 def write_form(crm, survey, path):
     html = render_form(crm, survey)
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(html)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise CRMError(f"cannot write the form to {path}: {exc.strerror}") from None
+    with atomic_write(path, "form") as f:
+        f.write(html)
     return path

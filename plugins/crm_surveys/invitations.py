@@ -1,6 +1,7 @@
 """Invitations: one unguessable token per contact of a segment, honouring consent
 and the suppression list, exported as CSV any mail tool can merge."""
 
+import contextlib
 import csv
 import secrets
 import sys
@@ -8,13 +9,14 @@ from urllib.parse import urlencode
 
 from crmcore import normalize
 from crmcore.app import CRMError, email_hash
+from crmcore.output import atomic_write, safe_cell
 
 from .definitions import get_survey, require_open
 
 TOKEN_BYTES = 16  # 128 bits from the OS's CSPRNG: not guessable, not enumerable
 CSV_FIELDS = ["email", "name", "first_name", "last_name", "link", "token"]
 #: Free text typed by people; tokens may start with "-" and must stay intact.
-GUARDED = ("name", "first_name", "last_name")
+GUARDED = ("name", "first_name", "last_name")  # free text; e-mails, links and tokens must stay exact
 
 
 def new_token(taken):
@@ -82,28 +84,13 @@ def _contacts(crm, ids):
     return found
 
 
-def _safe(value):
-    """Guard a cell against spreadsheet formula injection (=, +, -, @ first)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def write_csv(rows, path=None):
     """Write the invitation list to ``path`` (atomically) or standard output."""
-    import os
-
-    tmp = f"{path}.tmp" if path else None
-    out = open(tmp, "w", encoding="utf-8", newline="") if path else sys.stdout
-    try:
+    with atomic_write(path, "invitation list") if path else contextlib.nullcontext(sys.stdout) as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(CSV_FIELDS)
         for r in rows:
-            writer.writerow([_safe(r[f]) if f in GUARDED else r[f] for f in CSV_FIELDS])
-    finally:
-        if path:
-            out.close()
-    if path:
-        os.replace(tmp, path)
+            writer.writerow([safe_cell(r[f]) if f in GUARDED else r[f] for f in CSV_FIELDS])
 
 
 def batches(crm, survey_ref):

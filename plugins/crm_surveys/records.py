@@ -73,7 +73,7 @@ class Question:
         if not self.text:
             raise FieldError("text", f"question {self.key!r} needs a text")
         if self.type == "rating":
-            self.scale = self.scale or 5
+            self.scale = 5 if self.scale is None else self.scale
             if not 2 <= self.scale <= 100:
                 raise FieldError("scale", f"question {self.key!r}: a rating scale must be 2-100")
         elif self.scale is not None:

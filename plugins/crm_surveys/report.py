@@ -7,10 +7,19 @@ from .records import SCORED, bounds
 from .scores import comments, distribution, nps, scores
 
 
+# The survey a manager means when none is named: the one answered most
+# recently (a survey just created has nothing to show yet), then the newest open one.
+LATEST_SURVEY = (
+    "SELECT s.id, s.name FROM surveys s ORDER BY "
+    "(SELECT max(r.submitted_at) FROM survey_responses r WHERE r.survey_id = s.id) DESC NULLS LAST, "
+    "(s.status = 'open') DESC, s.id DESC LIMIT 1"
+)
+
+
 def _pick_survey(crm, params):
     ref = params.get("survey")
     if not ref:
-        ref = crm.store.query_value("SELECT name FROM surveys ORDER BY (status = 'open') DESC, id DESC LIMIT 1")
+        ref = next((r["name"] for r in crm.store.query(LATEST_SURVEY)), None)
         if ref is None:
             raise CRMError("no surveys yet: create one with `crm surveys create` or `crm surveys load`")
     return get_survey(crm, ref)
@@ -66,8 +75,8 @@ def context(crm, params):
 
 
 def dashboard_context(crm):
-    """The latest open survey's NPS with its margin, responses and open follow-ups."""
-    row = crm.store.query("SELECT id, name FROM surveys ORDER BY (status = 'open') DESC, id DESC LIMIT 1")
+    """NPS with its margin, responses and open follow-ups of the survey answered most recently."""
+    row = crm.store.query(LATEST_SURVEY)
     if not row:
         return {"survey": None}
     sid = row[0]["id"]

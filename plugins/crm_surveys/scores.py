@@ -29,7 +29,8 @@ def nps(values):
     det = sum(1 for v in values if v <= 6)
     p, d = pro / n, det / n
     variance = (p + d - (p - d) ** 2) / n
-    return {"score": 100 * (p - d), "margin": 100 * Z95 * math.sqrt(variance), "promoters": pro,
+    margin = 100 * Z95 * math.sqrt(variance) if n > 1 else None  # one answer says nothing about the spread
+    return {"score": 100 * (p - d), "margin": margin, "promoters": pro,
             "passives": n - pro - det, "detractors": det, "n": n}
 
 
@@ -39,7 +40,7 @@ def csat(values):
     if not n:
         return {"score": None, "margin": None, "n": 0}
     s = sum(1 for v in values if v >= 4) / n
-    return {"score": 100 * s, "margin": 100 * Z95 * math.sqrt(s * (1 - s) / n), "n": n}
+    return {"score": 100 * s, "margin": 100 * Z95 * math.sqrt(s * (1 - s) / n) if n > 1 else None, "n": n}
 
 
 def mean(values):

@@ -95,7 +95,7 @@ def test_segment_comes_from_the_segment_hook(crm, tmp_path):
 def test_audience_must_be_chosen(crm, tmp_path):
     with pytest.raises(CRMError, match="--segment NAME or --all"):
         export(crm, "csv", str(tmp_path / "a.csv"))
-    with pytest.raises(CRMError, match="--segment NAME or --all"):
+    with pytest.raises(CRMError, match="--segment and --all cannot be combined"):
         export(crm, "csv", str(tmp_path / "a.csv"), segment="vip", everyone=True)
 
 

@@ -76,6 +76,7 @@ def test_user_errors_are_one_line(cli, tmp_path):
         (["export", "bogus", "--all", "-o", "x"], "unknown export format 'bogus'"),
         (["export", "csv", "--all"], "give the file to write with -o FILE"),
         (["export", "csv", "-o", str(tmp_path / "x.csv")], "choose the audience: --segment NAME or --all"),
+        (["export", "csv", "--all", "--segment", "vip", "-o", str(tmp_path / "x.csv")], "--segment and --all cannot be combined"),
         (["export", "csv", "--segment", "vip", "-o", str(tmp_path / "x.csv")], "segments need the segments plugin"),
         (["export", "csv", "--all", "-o", str(tmp_path / "no" / "x.csv")], "folder"),
         (["contacts", "where-sent", "nobody@example.com"], "no contact 'nobody@example.com'"),

@@ -83,3 +83,17 @@ def test_response_rate_per_batch(scrm, survey, people, segments):
     rows = {r["batch"]: r for r in batches(scrm, "feedback")}
     assert (rows["january"]["invitations"], rows["january"]["responses"], rows["january"]["response_rate"]) == (1, 1, 100.0)
     assert (rows["february"]["responses"], rows["february"]["response_rate"]) == (0, 0.0)
+
+
+def test_an_invitee_answering_by_email_or_contact_id_counts_as_a_response_to_the_invitation(scrm, survey, people, segments):
+    from crm_surveys.answers import record_response
+
+    ada, bob, _ = people
+    segments.segments["s"] = [ada, bob]
+    invite(scrm, "feedback", "s", batch="may")
+    record_response(scrm, survey, {"nps": 9, "csat": 5, "comment": ""}, contact_id=ada)  # by phone, no token
+    record_response(scrm, survey, {"nps": 3, "csat": 2, "comment": ""}, contact_id=ada)  # a second answer: no second invitation to claim
+    (row,) = batches(scrm, "feedback")
+    assert (row["batch"], row["invitations"], row["responses"], row["response_rate"]) == ("may", 2, 1, 50.0)
+    linked = scrm.store.query("SELECT invitation_id FROM survey_responses ORDER BY id")
+    assert linked[0]["invitation_id"] is not None and linked[1]["invitation_id"] is None

@@ -105,3 +105,22 @@ def test_a_zero_to_ten_rating_is_not_nps(scrm, people):
     metrics = crm_surveys.crm_segment_metrics(crm=scrm, segment="all", contact_ids=people)
     assert metrics == {"NPS": None, "NPS responses": 0}
     assert scrm.store.query_value("SELECT count(*) FROM activities") == 0  # a low rating is no detractor
+
+
+def test_dashboard_and_report_show_the_survey_with_the_latest_answers_not_a_new_empty_one(scrm, survey, people):
+    from crm_surveys.report import context, dashboard_context
+
+    ada, bob, _ = people
+    _answer(scrm, survey, ada, 10, 5, "2024-01-10T10:00:00")
+    _answer(scrm, survey, bob, 2, 1, "2024-01-11T10:00:00")
+    create_survey(scrm, "just-created", "Nobody asked yet", [{"key": "nps", "type": "nps", "text": "Recommend?"}], "https://x.example/f")
+    shown = dashboard_context(scrm)
+    assert (shown["survey"], shown["responses"], shown["nps"]) == ("feedback", 2, 0.0)
+    assert context(scrm, {})["survey"]["name"] == "feedback"
+    assert context(scrm, {"survey": "just-created"})["survey"]["name"] == "just-created"
+
+
+def test_a_single_answer_has_no_margin_of_error_rather_than_zero():
+    assert nps([10])["margin"] is None and nps([10])["score"] == 100.0
+    assert csat([5])["margin"] is None
+    assert nps([10, 0])["margin"] > 0

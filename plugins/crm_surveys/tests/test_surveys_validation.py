@@ -70,3 +70,13 @@ def test_validate_all_names_unknown_questions(survey):
     assert exc.value.question == "csat"
     checked = validate_all(survey, {"nps": "9", "csat": "4", "comment": ""})
     assert checked == {"nps": (9.0, "", []), "csat": (4.0, "", [])}
+
+
+@pytest.mark.parametrize("scale", ["0", "1", "-3", "101"])
+def test_a_rating_scale_outside_2_to_100_is_refused_not_replaced(scale):
+    from crm_surveys.definitions import parse_question_option
+    from crmcore.app import CRMError
+
+    with pytest.raises(CRMError, match="a rating scale must be 2-100"):
+        parse_question_option(f"rating({scale}):q:Rate us", 1)
+    assert parse_question_option("rating:q:Rate us", 1).scale == 5  # no scale given: 1-5
