@@ -512,7 +512,10 @@ def import_contacts(crm, path, **options):
 
             if hashlib.sha256(email.encode()).hexdigest() in suppressed:
                 data["consent"] = False
-        name = normalize.text(data.get("company"))
+        try:
+            name = normalize.text(data.get("company"))
+        except ValueError as exc:
+            raise FieldError("company", str(exc)) from None
         if name and not data.get("company_id"):
             if name not in companies:
                 found = crm.store.query_value("SELECT id FROM companies WHERE name = ?", (name,))
