@@ -99,8 +99,7 @@ def tokenize(text):
             tokens.append(Token("str", value, m.start() + 1))
             continue
         if kind == "num":
-            raw = m.group()
-            tokens.append(Token("num", float(raw) if "." in raw else int(raw), i + 1))
+            tokens.append(Token("num", _number(m.group(), i + 1), i + 1))
         elif kind == "word":
             tokens.append(Token("word", m.group(), i + 1))
         elif kind == "op":
@@ -110,6 +109,18 @@ def tokenize(text):
         i = m.end()
     tokens.append(Token("end", None, len(text) + 1))
     return tokens
+
+
+def _number(raw, pos):
+    """A number literal; whole numbers must fit SQLite's 64-bit integers."""
+    if "." in raw:
+        return float(raw)
+    if len(raw.lstrip("-")) <= 19:
+        value = int(raw)
+        if -2**63 <= value < 2**63:
+            return value
+    shown = raw if len(raw) <= 24 else raw[:20] + "..."
+    raise RuleError(f"number too large: {shown} (whole numbers go up to 9223372036854775807)", pos)
 
 
 def _string(text, start):

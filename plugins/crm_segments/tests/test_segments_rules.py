@@ -169,6 +169,9 @@ def test_not_is_the_complement_even_with_missing_values(shop):
     ('segment("nope")', 1, ["no segment named 'nope'"]),
     ("segment(vip)", 9, ["quoted segment name"]),
     ("and == 1", 1, ["expected a field name"]),
+    # SQLite integers are 64-bit; Python refuses to read integers of over 4300 digits.
+    ("total_spent > 9223372036854775808", 15, ["number too large", "9223372036854775808"]),
+    ("age < -" + "9" * 5000, 7, ["number too large"]),
 ])
 def test_errors_name_the_position_and_say_what_is_wrong(shop, rule, position, words):
     with pytest.raises(RuleError) as info:
@@ -179,6 +182,12 @@ def test_errors_name_the_position_and_say_what_is_wrong(shop, rule, position, wo
     assert "\n" not in message
     for word in words:
         assert word in message
+
+
+def test_numbers_up_to_sqlite_integer_limits_run(shop):
+    assert names(shop, "total_spent < 9223372036854775807 and orders_count > -9223372036854775808") == [
+        "Ada", "Bo", "Cy", "Di", "Ed"]
+    assert names(shop, "total_spent > " + "9" * 400 + ".5") == []  # a decimal this large is infinity
 
 
 def test_deep_nesting_is_a_clear_error_not_a_crash(shop):
