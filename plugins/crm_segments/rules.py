@@ -332,9 +332,7 @@ class Compiler:
 
     def node(self, node):
         if isinstance(node, Bool):
-            parts = [self.node(item) for item in node.items]
-            sql = f" {node.op.upper()} ".join(f"({s})" for s, _ in parts)
-            return sql, [p for _, ps in parts for p in ps]
+            return _balanced(node.op.upper(), [self.node(item) for item in node.items])
         if isinstance(node, Not):
             sql, params = self.node(node.item)
             return f"NOT coalesce(({sql}), 0)", params
@@ -451,12 +449,25 @@ class Compiler:
             sql, params = f"? IN {fsql}", values + fparams
             return f"NOT coalesce({sql}, 0)", params
         else:  # in
-            sql = " OR ".join(f"? IN {fsql}" for _ in values)
-            params = [p for v in values for p in [v, *fparams]]
+            sql, params = _balanced("OR", [(f"? IN {fsql}", [v, *fparams]) for v in values])
             sql = f"({sql})"
         if node.negate:
             return f"NOT coalesce({sql}, 0)", params
         return sql, params
+
+
+def _balanced(op, parts):
+    """``(sql, params)`` parts joined with AND or OR as a balanced tree.
+
+    SQLite nests ``a OR b OR c ...`` one level per operator and refuses
+    expressions deeper than 1000, so a flat join of a rule with a thousand
+    conditions would fail; balanced, the depth grows with the logarithm."""
+    if len(parts) == 1:
+        return parts[0]
+    middle = len(parts) // 2
+    left, lparams = _balanced(op, parts[:middle])
+    right, rparams = _balanced(op, parts[middle:])
+    return f"({left}) {op} ({right})", lparams + rparams
 
 
 def compile_rule(text, fields, segments=None):

@@ -190,6 +190,14 @@ def test_numbers_up_to_sqlite_integer_limits_run(shop):
     assert names(shop, "total_spent > " + "9" * 400 + ".5") == []  # a decimal this large is infinity
 
 
+def test_rules_with_thousands_of_conditions_run(shop):
+    # SQLite refuses expressions nested over 1000 deep, and it nests "a OR b OR c ..." one level per OR.
+    assert names(shop, " or ".join(['city == "Wien"'] + ['city == "Nowhere"'] * 2000)) == ["Bo"]
+    assert names(shop, " and ".join(["orders_count >= 1"] * 2000)) == ["Ada", "Bo", "Cy"]
+    assert names(shop, "tags in (" + ", ".join(['"b2b"'] + ['"none"'] * 2000) + ")") == ["Bo"]
+    assert names(shop, "not tags not in (" + ", ".join(['"garden"'] * 2000) + ")") == ["Ada", "Di"]
+
+
 def test_deep_nesting_is_a_clear_error_not_a_crash(shop):
     with pytest.raises(RuleError, match="nests deeper"):
         compile_segment_rule(shop, "not " * 500 + "age > 1", TODAY)
