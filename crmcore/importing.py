@@ -125,7 +125,10 @@ def _read_csv(path, progress):
         if not first.strip():
             raise CRMError(f"{path}: the file is empty (a header row is needed)")
         delimiter = max([",", ";", "\t"], key=first.count)
-        header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter))]
+        try:
+            header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter))]
+        except csv.Error as exc:
+            raise CRMError(f"{path}: row 1: malformed CSV ({exc})") from None
         seen = set()
         for h in header:
             if not h:

@@ -90,6 +90,8 @@ def test_dry_run_counts_but_writes_nothing(crm, write_file):
         ("deep.json", "[" * 10000 + "]" * 10000, "nested too deeply"),
         ("notobj.json", "[1, 2]", "row 1: expected a JSON object"),
         ("badline.jsonl", '{"email": "a@example.com"}\n{"email": \n', "row 2: invalid JSON"),
+        # Found by fuzz/fuzz_importer.py: a lone carriage return inside the header row.
+        ("crheader.csv", "email,first_name\r,x\na@example.com,A\n", "row 1: malformed CSV"),
     ],
 )
 def test_bad_files_fail_with_one_line_and_change_nothing(crm, write_file, name, content, message):
