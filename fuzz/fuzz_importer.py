@@ -13,7 +13,9 @@ the ordinary test suite (tests/test_fuzz_seeds.py).
 """
 
 import csv
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -35,6 +37,7 @@ class Scratch:
     def __init__(self):
         shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
         self.dir = tempfile.mkdtemp(prefix="crm-fuzz-import-", dir=shm)
+        atexit.register(shutil.rmtree, self.dir, True)
         self.crm = CRM(os.path.join(self.dir, "fuzz.db"), plugins=[])
         self.crm.migrate()
 

@@ -12,9 +12,11 @@ Anything else is a crash. ``check_input(data)`` is importable without atheris,
 so the seed corpus runs in the ordinary test suite (tests/test_fuzz_seeds.py).
 """
 
+import atexit
 import datetime as dt
 import os
 import re
+import shutil
 import sys
 import tempfile
 
@@ -38,6 +40,7 @@ class Shop:
     def __init__(self):
         shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
         self.dir = tempfile.mkdtemp(prefix="crm-fuzz-rules-", dir=shm)
+        atexit.register(shutil.rmtree, self.dir, True)
         crm = self.crm = CRM(os.path.join(self.dir, "fuzz.db"), plugins=[crm_segments])
         crm.migrate()
         ids = crm.add_many([
