@@ -294,6 +294,7 @@ def test_any_text_compiles_safely_or_fails_with_a_clear_error(shop, text):
         where, params = compile_rule(text, fields)
     except RuleError as exc:
         assert str(exc).startswith("invalid rule") and "\n" not in str(exc)
+        assert 1 <= exc.position <= len(text) + 1  # every parse or compile error points into the rule
         return
     assert _trusted_sql_only(where, fields) == ""
     assert where.count("?") == len(params)
