@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Coverage-guided fuzzing of the contact importer (see docs/fuzzing.md).
 
 Each input is imported as a CSV, a JSON and a JSON Lines file, and once more

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Coverage-guided fuzzing of the segment rule language (see docs/fuzzing.md).
 
 Each input, decoded as UTF-8, is compiled against the real field registry of
