@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Coverage-guided fuzzing of the segment rule language (see docs/fuzzing.md).
 
-Each input, decoded as UTF-8, is compiled against the real field registry of
+Each input, decoded as Python decodes a command line (a byte that is not
+UTF-8 becomes a lone surrogate), is compiled against the real field registry of
 a small database with a few contacts, orders and segments. Outcomes allowed:
 
 - ``RuleError``: one line, with a position inside the rule (1 to len + 1);
@@ -115,8 +116,9 @@ def check_rule(text):
 
 
 def check_input(data):
-    """The per-input check: the bytes as a rule (undecodable bytes become U+FFFD)."""
-    check_rule(data.decode("utf-8", "replace"))
+    """The per-input check: the bytes as a rule, decoded as Python decodes a
+    command line (a byte that is not UTF-8 becomes a lone surrogate)."""
+    check_rule(data.decode("utf-8", "surrogateescape"))
 
 
 def main():

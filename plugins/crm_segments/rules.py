@@ -85,9 +85,15 @@ _TOKEN = re.compile(
 )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def tokenize(text):
     if not isinstance(text, str):
         raise RuleError("a rule must be text")
+    bad = _SURROGATE.search(text)
+    if bad:  # how Python passes on a command-line byte that is not UTF-8
+        raise RuleError("a byte that is not UTF-8 text; type or save the rule as UTF-8", bad.start() + 1)
     tokens, i = [], 0
     while i < len(text):
         m = _TOKEN.match(text, i)

@@ -172,6 +172,8 @@ def test_not_is_the_complement_even_with_missing_values(shop):
     # SQLite integers are 64-bit; Python refuses to read integers of over 4300 digits.
     ("total_spent > 9223372036854775808", 15, ["number too large", "9223372036854775808"]),
     ("age < -" + "9" * 5000, 7, ["number too large"]),
+    # Python hands a command-line byte that is not UTF-8 over as a lone surrogate, which SQLite cannot take.
+    ('city == "M\udcfcnchen"', 11, ["not UTF-8"]),
 ])
 def test_errors_name_the_position_and_say_what_is_wrong(shop, rule, position, words):
     with pytest.raises(RuleError) as info:
