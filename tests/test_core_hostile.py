@@ -25,6 +25,17 @@ def test_nul_byte_in_a_csv_row(crm, write_file):
     assert contact_count(crm) == 0
 
 
+def test_nul_byte_in_a_company_name_is_a_row_error(crm, write_file):
+    # Found by fuzz/fuzz_importer.py: the company lookup read the name before validation.
+    path = write_file("nulco.csv", "email,company\nok@example.com,Fine Ltd\na@example.com,AC\x00ME\n")
+    with pytest.raises(CRMError, match=r"^[^\n]*nulco.csv: row 3: company: contains a NUL byte$"):
+        import_contacts(crm, path)
+    assert contact_count(crm) == 0 and crm.store.count("companies") == 0
+    rejects = write_file("rejects.csv", "")
+    result = import_contacts(crm, path, rejects_path=rejects)
+    assert (result.created, [(r.row, r.field) for r in result.rejected]) == (1, [(3, "company")])
+
+
 def test_ten_megabyte_field_is_stored_verbatim(crm, write_file):
     big = "x" * (10 * 1024 * 1024)
     import_contacts(crm, write_file("big.csv", f"email,notes\na@example.com,{big}\n"))
