@@ -141,3 +141,19 @@ def test_a_failed_write_leaves_neither_the_file_nor_a_temporary_one(tmp_path):
     with pytest.raises(CRMError, match=r"cannot write report .*missing"):
         with atomic_write(str(tmp_path / "missing" / "r.html"), "report") as f:
             pass
+
+
+@pytest.mark.parametrize("args", [["contacts", "search"], ["contacts", "add", "--email", "a@example.com", "--first-name"]])
+def test_command_line_bytes_that_are_not_utf8_are_a_one_line_error(tmp_path, args):
+    import subprocess
+
+    from crmcore.testing import crm_argv, crm_env
+
+    db = tmp_path / "c.db"
+    subprocess.run(crm_argv(db, "init"), env=crm_env(""), check=True, capture_output=True)
+    argv = [a.encode() for a in crm_argv(db, *args)] + [b"J\xffrg"]  # Python hands these bytes over as "J\udcffrg"
+    result = subprocess.run(argv, env=crm_env(""), capture_output=True)
+    assert result.returncode == 1 and b"Traceback" not in result.stderr
+    assert result.stderr.decode().strip().splitlines() == ["Error: 'J\\udcffrg' is not valid UTF-8 text; give command-line values in UTF-8"]
+    count = subprocess.run(crm_argv(db, "contacts", "list", "--json"), env=crm_env(""), capture_output=True, text=True)
+    assert json.loads(count.stdout) == []  # nothing half-written
