@@ -170,8 +170,23 @@ def cli(ctx, db, templates):
     ctx.call_on_close(ctx.obj.close)
 
 
+def _is_utf8(text):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def main():
-    cli(prog_name="crm")
+    try:
+        cli(prog_name="crm")
+    except UnicodeEncodeError as exc:
+        # Bytes on the command line that are not UTF-8 reach us as lone surrogates;
+        # whatever tried to store or search them has rolled back by now.
+        bad = next((a for a in sys.argv[1:] if not _is_utf8(a)), exc.object if isinstance(exc.object, str) else "")
+        click.echo(f"Error: {bad[:60]!r} is not valid UTF-8 text; give command-line values in UTF-8", err=True)
+        sys.exit(1)
 
 
 # -- shared helpers -------------------------------------------------------------

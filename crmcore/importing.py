@@ -124,7 +124,10 @@ def _read_csv(path, progress):
         if not first.strip():
             raise CRMError(f"{path}: the file is empty (a header row is needed)")
         delimiter = max([",", ";", "\t"], key=first.count)
-        header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter))]
+        try:
+            header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter))]
+        except csv.Error as exc:
+            raise CRMError(f"{path}: row 1: malformed CSV ({exc})") from None
         seen = set()
         for h in header:
             if not h:
@@ -509,7 +512,10 @@ def import_contacts(crm, path, **options):
 
             if hashlib.sha256(email.encode()).hexdigest() in suppressed:
                 data["consent"] = False
-        name = normalize.text(data.get("company"))
+        try:
+            name = normalize.text(data.get("company"))
+        except ValueError as exc:
+            raise FieldError("company", str(exc)) from None
         if name and not data.get("company_id"):
             if name not in companies:
                 found = crm.store.query_value("SELECT id FROM companies WHERE name = ?", (name,))

@@ -25,6 +25,17 @@ def test_nul_byte_in_a_csv_row(crm, write_file):
     assert contact_count(crm) == 0
 
 
+def test_nul_byte_in_a_company_name_is_a_row_error(crm, write_file):
+    # Found by fuzz/fuzz_importer.py: the company lookup read the name before validation.
+    path = write_file("nulco.csv", "email,company\nok@example.com,Fine Ltd\na@example.com,AC\x00ME\n")
+    with pytest.raises(CRMError, match=r"^[^\n]*nulco.csv: row 3: company: contains a NUL byte$"):
+        import_contacts(crm, path)
+    assert contact_count(crm) == 0 and crm.store.count("companies") == 0
+    rejects = write_file("rejects.csv", "")
+    result = import_contacts(crm, path, rejects_path=rejects)
+    assert (result.created, [(r.row, r.field) for r in result.rejected]) == (1, [(3, "company")])
+
+
 def test_ten_megabyte_field_is_stored_verbatim(crm, write_file):
     big = "x" * (10 * 1024 * 1024)
     import_contacts(crm, write_file("big.csv", f"email,notes\na@example.com,{big}\n"))
@@ -130,3 +141,19 @@ def test_a_failed_write_leaves_neither_the_file_nor_a_temporary_one(tmp_path):
     with pytest.raises(CRMError, match=r"cannot write report .*missing"):
         with atomic_write(str(tmp_path / "missing" / "r.html"), "report") as f:
             pass
+
+
+@pytest.mark.parametrize("args", [["contacts", "search"], ["contacts", "add", "--email", "a@example.com", "--first-name"]])
+def test_command_line_bytes_that_are_not_utf8_are_a_one_line_error(tmp_path, args):
+    import subprocess
+
+    from crmcore.testing import crm_argv, crm_env
+
+    db = tmp_path / "c.db"
+    subprocess.run(crm_argv(db, "init"), env=crm_env(""), check=True, capture_output=True)
+    argv = [a.encode() for a in crm_argv(db, *args)] + [b"J\xffrg"]  # Python hands these bytes over as "J\udcffrg"
+    result = subprocess.run(argv, env=crm_env(""), capture_output=True)
+    assert result.returncode == 1 and b"Traceback" not in result.stderr
+    assert result.stderr.decode().strip().splitlines() == ["Error: 'J\\udcffrg' is not valid UTF-8 text; give command-line values in UTF-8"]
+    count = subprocess.run(crm_argv(db, "contacts", "list", "--json"), env=crm_env(""), capture_output=True, text=True)
+    assert json.loads(count.stdout) == []  # nothing half-written

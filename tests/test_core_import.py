@@ -90,6 +90,8 @@ def test_dry_run_counts_but_writes_nothing(crm, write_file):
         ("deep.json", "[" * 10000 + "]" * 10000, "nested too deeply"),
         ("notobj.json", "[1, 2]", "row 1: expected a JSON object"),
         ("badline.jsonl", '{"email": "a@example.com"}\n{"email": \n', "row 2: invalid JSON"),
+        # Found by fuzz/fuzz_importer.py: a lone carriage return inside the header row.
+        ("crheader.csv", "email,first_name\r,x\na@example.com,A\n", "row 1: malformed CSV"),
     ],
 )
 def test_bad_files_fail_with_one_line_and_change_nothing(crm, write_file, name, content, message):
@@ -171,3 +173,39 @@ def test_order_line_validation(crm, write_file):
         import_orders(crm, write_file("o.csv", "ref,date,email,sku,qty,price\nX,2024-01-01,ada@example.com,A,-1,2\n"))
     with pytest.raises(ImportFailed, match="row 2: ordered_at: invalid date"):
         import_orders(crm, write_file("o.csv", "ref,date,email,sku,qty,price\nX,2024-13-01,ada@example.com,A,1,2\n"))
+
+
+# -- properties -----------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from crmcore import normalize  # noqa: E402
+
+typed = st.lists(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+                 | st.sampled_from(list(',;\t"\'\r\n\\ =') + ["\r\n", "\ufeff"]), max_size=30).map("".join)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(people=st.lists(st.tuples(typed, typed, typed), min_size=1, max_size=4), fmt=st.sampled_from(["csv", "json", "jsonl"]),
+       delimiter=st.sampled_from([",", ";", "\t"]))
+def test_any_text_a_file_can_hold_is_imported_as_typed(crm, tmp_path, people, fmt, delimiter):
+    """Names and notes come back exactly as written (after the fields' own trimming),
+    whatever quoting, separators and line breaks they need in the file."""
+    rows = [{"email": f"p{i}@example.com", "first_name": f, "last_name": l, "notes": n} for i, (f, l, n) in enumerate(people)]
+    path = tmp_path / f"people.{fmt}"
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        if fmt == "csv":
+            writer = csv.DictWriter(out, list(rows[0]), delimiter=delimiter)
+            writer.writeheader()
+            writer.writerows(rows)
+        elif fmt == "json":
+            json.dump(rows, out)
+        else:
+            out.write("".join(json.dumps(r) + "\n" for r in rows))
+    result = import_contacts(crm, str(path), fmt=fmt)
+    assert result.created + result.updated == len(rows)
+    for row in rows:
+        stored = crm.find_contact(row["email"])
+        assert (stored["first_name"], stored["last_name"], stored["notes"]) == (
+            normalize.text(row["first_name"]), normalize.text(row["last_name"]), normalize.long_text(row["notes"]))

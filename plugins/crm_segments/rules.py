@@ -85,11 +85,17 @@ _TOKEN = re.compile(
 )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def tokenize(text):
     if not isinstance(text, str):
         raise RuleError("a rule must be text")
     if "\x00" in text:  # no database text can hold it (PostgreSQL refuses it outright)
         raise RuleError("a rule cannot contain a NUL character", text.index("\x00") + 1)
+    bad = _SURROGATE.search(text)
+    if bad:  # how Python passes on a command-line byte that is not UTF-8
+        raise RuleError("a byte that is not UTF-8 text; type or save the rule as UTF-8", bad.start() + 1)
     tokens, i = [], 0
     while i < len(text):
         m = _TOKEN.match(text, i)
@@ -101,8 +107,7 @@ def tokenize(text):
             tokens.append(Token("str", value, m.start() + 1))
             continue
         if kind == "num":
-            raw = m.group()
-            tokens.append(Token("num", float(raw) if "." in raw else int(raw), i + 1))
+            tokens.append(Token("num", _number(m.group(), i + 1), i + 1))
         elif kind == "word":
             tokens.append(Token("word", m.group(), i + 1))
         elif kind == "op":
@@ -112,6 +117,18 @@ def tokenize(text):
         i = m.end()
     tokens.append(Token("end", None, len(text) + 1))
     return tokens
+
+
+def _number(raw, pos):
+    """A number literal; whole numbers must fit SQLite's 64-bit integers."""
+    if "." in raw:
+        return float(raw)
+    if len(raw.lstrip("-")) <= 19:
+        value = int(raw)
+        if -2**63 <= value < 2**63:
+            return value
+    shown = raw if len(raw) <= 24 else raw[:20] + "..."
+    raise RuleError(f"number too large: {shown} (whole numbers go up to 9223372036854775807)", pos)
 
 
 def _string(text, start):
@@ -326,9 +343,7 @@ class Compiler:
 
     def node(self, node):
         if isinstance(node, Bool):
-            parts = [self.node(item) for item in node.items]
-            sql = f" {node.op.upper()} ".join(f"({s})" for s, _ in parts)
-            return sql, [p for _, ps in parts for p in ps]
+            return _balanced(node.op.upper(), [self.node(item) for item in node.items])
         if isinstance(node, Not):
             sql, params = self.node(node.item)
             return f"NOT coalesce(({sql}), FALSE)", params
@@ -445,12 +460,25 @@ class Compiler:
             sql, params = f"? IN {fsql}", values + fparams
             return f"NOT coalesce({sql}, FALSE)", params
         else:  # in
-            sql = " OR ".join(f"? IN {fsql}" for _ in values)
-            params = [p for v in values for p in [v, *fparams]]
+            sql, params = _balanced("OR", [(f"? IN {fsql}", [v, *fparams]) for v in values])
             sql = f"({sql})"
         if node.negate:
             return f"NOT coalesce({sql}, FALSE)", params
         return sql, params
+
+
+def _balanced(op, parts):
+    """``(sql, params)`` parts joined with AND or OR as a balanced tree.
+
+    SQLite nests ``a OR b OR c ...`` one level per operator and refuses
+    expressions deeper than 1000, so a flat join of a rule with a thousand
+    conditions would fail; balanced, the depth grows with the logarithm."""
+    if len(parts) == 1:
+        return parts[0]
+    middle = len(parts) // 2
+    left, lparams = _balanced(op, parts[:middle])
+    right, rparams = _balanced(op, parts[middle:])
+    return f"({left}) {op} ({right})", lparams + rparams
 
 
 def compile_rule(text, fields, segments=None, dialect=None):

@@ -169,6 +169,11 @@ def test_not_is_the_complement_even_with_missing_values(shop):
     ('segment("nope")', 1, ["no segment named 'nope'"]),
     ("segment(vip)", 9, ["quoted segment name"]),
     ("and == 1", 1, ["expected a field name"]),
+    # SQLite integers are 64-bit; Python refuses to read integers of over 4300 digits.
+    ("total_spent > 9223372036854775808", 15, ["number too large", "9223372036854775808"]),
+    ("age < -" + "9" * 5000, 7, ["number too large"]),
+    # Python hands a command-line byte that is not UTF-8 over as a lone surrogate, which SQLite cannot take.
+    ('city == "M\udcfcnchen"', 11, ["not UTF-8"]),
 ])
 def test_errors_name_the_position_and_say_what_is_wrong(shop, rule, position, words):
     with pytest.raises(RuleError) as info:
@@ -179,6 +184,20 @@ def test_errors_name_the_position_and_say_what_is_wrong(shop, rule, position, wo
     assert "\n" not in message
     for word in words:
         assert word in message
+
+
+def test_numbers_up_to_sqlite_integer_limits_run(shop):
+    assert names(shop, "total_spent < 9223372036854775807 and orders_count > -9223372036854775808") == [
+        "Ada", "Bo", "Cy", "Di", "Ed"]
+    assert names(shop, "total_spent > " + "9" * 400 + ".5") == []  # a decimal this large is infinity
+
+
+def test_rules_with_thousands_of_conditions_run(shop):
+    # SQLite refuses expressions nested over 1000 deep, and it nests "a OR b OR c ..." one level per OR.
+    assert names(shop, " or ".join(['city == "Wien"'] + ['city == "Nowhere"'] * 2000)) == ["Bo"]
+    assert names(shop, " and ".join(["orders_count >= 1"] * 2000)) == ["Ada", "Bo", "Cy"]
+    assert names(shop, "tags in (" + ", ".join(['"b2b"'] + ['"none"'] * 2000) + ")") == ["Bo"]
+    assert names(shop, "not tags not in (" + ", ".join(['"garden"'] * 2000) + ")") == ["Ada", "Di"]
 
 
 def test_deep_nesting_is_a_clear_error_not_a_crash(shop):
@@ -277,6 +296,7 @@ def test_any_text_compiles_safely_or_fails_with_a_clear_error(shop, text):
         where, params = compile_rule(text, fields, dialect=shop.store.dialect)
     except RuleError as exc:
         assert str(exc).startswith("invalid rule") and "\n" not in str(exc)
+        assert 1 <= exc.position <= len(text) + 1  # every parse or compile error points into the rule
         return
     assert _trusted_sql_only(where, fields) == ""
     assert where.count("?") == len(params)
