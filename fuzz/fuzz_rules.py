@@ -75,7 +75,7 @@ class Shop:
         anything left came from the user's text."""
         rest = self.trusted.sub("", where)
         rest = rest.replace("c.id IN (SELECT contact_id FROM segment_members WHERE segment_id = ?)", "")
-        return re.sub(r"\b(AND|OR|NOT|IN|BETWEEN|IS|NULL|coalesce|instr|EXISTS)\b|[?()=<>!,\s0']", "", rest)
+        return re.sub(r"\b(AND|OR|NOT|IN|BETWEEN|IS|NULL|FALSE|coalesce|instr|strpos|EXISTS)\b|[?()=<>!,\s0']", "", rest)
 
     def count(self, where, params):
         return self.crm.store.query_value(f"SELECT count(*) FROM contacts c WHERE {where}", params)
