@@ -348,7 +348,8 @@ class CRM:
             if self.hook_impls("crm_records_saved"):
                 for id_, row in zip(ids, rows):
                     row["id"] = id_
-                self.emit("crm_records_saved", crm=self, table=table, records=[schema.decode_row(cls, r) for r in rows])
+                self.emit("crm_records_saved", crm=self, table=table,
+                          records=[schema.decode_saved(rec, row) for rec, row in zip(records, rows)])
         return ids
 
     def add(self, rec):

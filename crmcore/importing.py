@@ -271,7 +271,7 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
         keys = [getattr(rec, key) for _, rec, _ in batch]
         existing = _existing_ids(crm.store, table, key, keys)
         stamp = normalize.now()
-        new_rows, changed_rows = [], []
+        new_rows, new_recs, changed_rows = [], [], []
         for number, rec, present in batch:
             row = schema.to_row(rec)
             row.pop("id", None)
@@ -279,6 +279,7 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
             if found is None:
                 row["created_at"] = row["updated_at"] = stamp
                 new_rows.append(row)
+                new_recs.append(rec)
             elif on_conflict == "skip":
                 result.skipped += 1
             elif on_conflict == "error":
@@ -297,9 +298,9 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
             # New rows are complete in hand; updated ones changed only some
             # columns, so those are read back whole.
             records = []
-            for id_, row in zip(ids, new_rows):
+            for id_, rec, row in zip(ids, new_recs, new_rows):
                 row["id"] = id_
-                records.append(schema.decode_row(cls, row))
+                records.append(schema.decode_saved(rec, row))
             records.extend(_fetch(crm.store, cls, table, [r["id"] for r in changed_rows]))
             crm.emit("crm_records_saved", crm=crm, table=table, records=records)
 
