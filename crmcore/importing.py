@@ -273,19 +273,20 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
         stamp = normalize.now()
         new_rows, new_recs, changed_rows = [], [], []
         for number, rec, present in batch:
-            row = schema.to_row(rec)
-            row.pop("id", None)
-            found = existing.get(row[key])
+            found = existing.get(getattr(rec, key))
             if found is None:
+                row = schema.to_row(rec)
+                row.pop("id", None)
                 row["created_at"] = row["updated_at"] = stamp
                 new_rows.append(row)
                 new_recs.append(rec)
             elif on_conflict == "skip":
                 result.skipped += 1
             elif on_conflict == "error":
-                reject(number, key, f"{row[key]!r} already exists (id {found})", {})
+                reject(number, key, f"{getattr(rec, key)!r} already exists (id {found})", {})
             else:
-                update = {k: row[k] for k in present if k in row}
+                # Only the columns the file has are updated (and encoded).
+                update = schema.to_row(rec, present)
                 update["id"], update["updated_at"] = found, stamp
                 changed_rows.append(update)
         batch.clear()
@@ -338,7 +339,7 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
                 reject(number, key, f"duplicate of row {seen[value]} ({value!r})", raw)
                 continue
             seen[value] = number
-            batch.append((number, rec, [f for f in data if f in table_columns]))
+            batch.append((number, rec, {f for f in data if f in table_columns}))
             since_commit += 1
             if resume and since_commit >= commit_every:
                 flush()

@@ -122,12 +122,13 @@ def _codec(cls):
         return result
 
 
-def to_row(rec):
-    """Record instance -> dict of SQLite values."""
+def to_row(rec, names=None):
+    """Record instance -> dict of SQLite values (of only ``names`` if given)."""
     row = {}
     for name, encode in _codec(type(rec))[0]:
-        value = getattr(rec, name)
-        row[name] = encode(value) if encode else value
+        if names is None or name in names:
+            value = getattr(rec, name)
+            row[name] = encode(value) if encode else value
     return row
 
 
