@@ -172,7 +172,12 @@ class CRMGroup(click.Group):
         children = self._children.pop(name, None)
         if cmd is not None and children:
             for child, import_path in children.items():
-                cmd.add_command(_import(import_path), child)
+                try:
+                    cmd.add_command(_import(import_path), child)
+                except Exception as exc:  # nor the group it extends
+                    click.echo(f"crm: warning: command '{name} {child}' could not be loaded from {import_path}: "
+                               f"{type(exc).__name__}: {exc}", err=True)
+                    continue
                 self._attached.append((cmd, child))
         return cmd
 

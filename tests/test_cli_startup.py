@@ -109,6 +109,23 @@ def crm_register_commands(cli):
 '''
 
 
+BROKEN_CHILD = '''
+from crmcore import hookimpl
+
+@hookimpl
+def crm_register_commands(cli):
+    cli.add_lazy_command("gadget", "crm_gadgets_missing:gadget", "A gadget per contact.", parent="contacts")
+'''
+
+
+def test_a_command_added_to_a_core_group_that_fails_to_import_leaves_the_group_working(crm_subprocess, tmp_path):
+    site = write_plugin_dist(tmp_path / "site", "gadgets", "crm_gadgets", BROKEN_CHILD)
+    result = crm_subprocess(["contacts", "--help"], pythonpath=[site])
+    assert result.returncode == 0 and "Usage: crm contacts" in result.stdout
+    assert result.stderr.strip() == ("crm: warning: command 'contacts gadget' could not be loaded from crm_gadgets_missing:gadget: "
+                                     "ModuleNotFoundError: No module named 'crm_gadgets_missing'")
+
+
 @pytest.mark.parametrize("args", [["--help"], ["gadgets", "list"]])
 def test_a_lazy_command_that_fails_to_import_is_one_line(crm_subprocess, tmp_path, args):
     site = write_plugin_dist(tmp_path / "site", "gadgets", "crm_gadgets", BROKEN)
