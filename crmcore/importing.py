@@ -273,20 +273,22 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
         keys = [getattr(rec, key) for _, rec, _ in batch]
         existing = _existing_ids(crm.store, table, key, keys)
         stamp = normalize.now()
-        new_rows, changed_rows = [], []
+        new_rows, new_recs, changed_rows = [], [], []
         for number, rec, present in batch:
-            row = schema.to_row(rec)
-            row.pop("id", None)
-            found = existing.get(row[key])
+            found = existing.get(getattr(rec, key))
             if found is None:
+                row = schema.to_row(rec)
+                row.pop("id", None)
                 row["created_at"] = row["updated_at"] = stamp
                 new_rows.append(row)
+                new_recs.append(rec)
             elif on_conflict == "skip":
                 result.skipped += 1
             elif on_conflict == "error":
-                reject(number, key, f"{row[key]!r} already exists (id {found})", {})
+                reject(number, key, f"{getattr(rec, key)!r} already exists (id {found})", {})
             else:
-                update = {k: row[k] for k in present if k in row}
+                # Only the columns the file has are updated (and encoded).
+                update = schema.to_row(rec, present)
                 update["id"], update["updated_at"] = found, stamp
                 changed_rows.append(update)
         batch.clear()
@@ -299,9 +301,9 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
             # New rows are complete in hand; updated ones changed only some
             # columns, so those are read back whole.
             records = []
-            for id_, row in zip(ids, new_rows):
+            for id_, rec, row in zip(ids, new_recs, new_rows):
                 row["id"] = id_
-                records.append(schema.decode_row(cls, row))
+                records.append(schema.decode_saved(rec, row))
             records.extend(_fetch(crm.store, cls, table, [r["id"] for r in changed_rows]))
             crm.emit("crm_records_saved", crm=crm, table=table, records=records)
 
@@ -339,7 +341,7 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
                 reject(number, key, f"duplicate of row {seen[value]} ({value!r})", raw)
                 continue
             seen[value] = number
-            batch.append((number, rec, [f for f in data if f in table_columns]))
+            batch.append((number, rec, {f for f in data if f in table_columns}))
             since_commit += 1
             if resume and since_commit >= commit_every:
                 flush()
