@@ -311,9 +311,15 @@ class CRM:
 
     # -- audit --------------------------------------------------------------
     def audit(self, action, table, record_id, changes=None):
-        self.store.execute(
+        self.audit_many(action, table, [(record_id, changes)])
+
+    def audit_many(self, action, table, items):
+        """Record ``(record_id, changes)`` pairs in the audit trail: who, when, what."""
+        at = normalize.now()
+        self.store.executemany(
             "INSERT INTO _crm_audit (at, user, action, table_name, record_id, changes) VALUES (?, ?, ?, ?, ?, ?)",
-            (normalize.now(), self.user, action, table, record_id, json.dumps(changes or {}, ensure_ascii=False, default=str)),
+            [(at, self.user, action, table, record_id, json.dumps(changes or {}, ensure_ascii=False, default=str))
+             for record_id, changes in items],
         )
 
     # -- records ------------------------------------------------------------

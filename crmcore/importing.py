@@ -295,6 +295,7 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
         ids = crm.store.insert_many(table, new_rows)
         result.created += len(new_rows)
         for group in _same_keys(changed_rows):
+            _audit_updates(crm, table, group)
             crm.store.update_many(table, group)
         result.updated += len(changed_rows)
         if wants_records and (new_rows or changed_rows):
@@ -458,6 +459,29 @@ def _existing_ids(store, table, key, values):
         for row in store.execute(sql, chunk):
             found[row[1]] = row[0]
     return found
+
+
+def _audit_updates(crm, table, updates):
+    """Audit what an import changes, field by field with old and new values, as
+    ``crm.update`` does; a row with nothing new leaves no entry. ``updates``
+    share their columns (one group of ``_same_keys``)."""
+    columns = [c for c in updates[0] if c not in ("id", "updated_at")]
+    if not columns:
+        return
+    select = ", ".join(schema_quote(c) for c in ["id", *columns])
+    old = {}
+    for i in range(0, len(updates), 500):
+        chunk = [u["id"] for u in updates[i:i + 500]]
+        for r in crm.store.query(f"SELECT {select} FROM {schema_quote(table)} WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
+            old[r["id"]] = r
+    changed = []
+    for u in updates:
+        before = old[u["id"]]
+        diff = {c: [before[c], u[c]] for c in columns if before[c] != u[c]}
+        if diff:
+            changed.append((u["id"], diff))
+    if changed:
+        crm.audit_many("import", table, changed)
 
 
 def _fetch(store, cls, table, ids):
