@@ -15,20 +15,15 @@ import os
 import attrs
 
 from . import entities, normalize, schema
+from .location import resolve_location
 from .plugins import CORE, PluginError, as_plugin, discover, make_manager, refuse_unsupported
 from .store import StoreError, open_store, redact
 
-DEFAULT_DB = "crm.db"
 DEFAULT_STAGES = (("lead", 10), ("qualified", 25), ("proposal", 50), ("negotiation", 75), ("won", 100), ("lost", 0))
 
 
 class CRMError(Exception):
     """A user-facing problem: the message is one line that says what to do."""
-
-
-def resolve_location(location=None):
-    """``--db``, then ``CRM_DB``, then ``./crm.db``."""
-    return str(location or os.environ.get("CRM_DB") or DEFAULT_DB)
 
 
 def current_user():
@@ -318,9 +313,15 @@ class CRM:
 
     # -- audit --------------------------------------------------------------
     def audit(self, action, table, record_id, changes=None):
-        self.store.execute(
+        self.audit_many(action, table, [(record_id, changes)])
+
+    def audit_many(self, action, table, items):
+        """Record ``(record_id, changes)`` pairs in the audit trail: who, when, what."""
+        at = normalize.now()
+        self.store.executemany(
             'INSERT INTO _crm_audit (at, "user", action, table_name, record_id, changes) VALUES (?, ?, ?, ?, ?, ?)',
-            (normalize.now(), self.user, action, table, record_id, json.dumps(changes or {}, ensure_ascii=False, default=str)),
+            [(at, self.user, action, table, record_id, json.dumps(changes or {}, ensure_ascii=False, default=str))
+             for record_id, changes in items],
         )
 
     # -- records ------------------------------------------------------------
@@ -355,7 +356,8 @@ class CRM:
             if self.hook_impls("crm_records_saved"):
                 for id_, row in zip(ids, rows):
                     row["id"] = id_
-                self.emit("crm_records_saved", crm=self, table=table, records=[schema.decode_row(cls, r) for r in rows])
+                self.emit("crm_records_saved", crm=self, table=table,
+                          records=[schema.decode_saved(rec, row) for rec, row in zip(records, rows)])
         return ids
 
     def add(self, rec):

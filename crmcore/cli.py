@@ -10,8 +10,6 @@ import sys
 
 import click
 
-from .output import output_options, print_record, print_rows
-
 
 class State:
     """Per-invocation state: the options of the root group and the open CRM."""
@@ -59,9 +57,7 @@ def _user_errors():
 def _disabled_plugins(ctx):
     """Plugins disabled in the database, read without opening a full CRM
     (cheap enough for ``--help``)."""
-    import sqlite3
-
-    from .app import resolve_location
+    from .location import resolve_location
 
     root = ctx.find_root()
     path = resolve_location(root.params.get("db"))
@@ -69,6 +65,8 @@ def _disabled_plugins(ctx):
         return _disabled_plugins_on_server(path)
     if not os.path.isfile(path):
         return set()
+    import sqlite3
+
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
@@ -98,7 +96,7 @@ def _disabled_plugins_on_server(url):
 
 def _store_refusal(ctx, plugin):
     """Why ``plugin`` cannot run on the store of ``--db`` (None when it can)."""
-    from .app import resolve_location
+    from .location import resolve_location
     from .plugins import discover, unsupported_store
 
     if not resolve_location(ctx.find_root().params.get("db")).startswith(("postgresql://", "postgres://")):
@@ -107,12 +105,61 @@ def _store_refusal(ctx, plugin):
     return module and unsupported_store(module, "postgres")
 
 
+def _import(path):
+    """The object named by ``"package.module:attribute"``."""
+    import importlib
+
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+# The core's commands outside this module: name -> (where it lives, its line in
+# `crm --help`). Imported only when run, so `crm --help` and `crm init` stay
+# fast; a test checks each line against the command's own docstring.
+CORE_COMMANDS = {
+    "contacts": ("crmcore.commands:contacts", "People: add, list, search, import, export, merge."),
+    "companies": ("crmcore.commands:companies", "Companies (accounts)."),
+    "deals": ("crmcore.commands:deals", "Deals and the sales pipeline."),
+    "activities": ("crmcore.commands:activities", "Calls, e-mails, meetings, notes and tasks."),
+    "orders": ("crmcore.commands:orders", "Purchase history: orders and their lines."),
+    "plugins": ("crmcore.commands:plugins", "Installed plugins and which are enabled for this database."),
+    "report": ("crmcore.commands:report", "HTML reports: self-contained files that open in any browser and print well."),
+    "demo": ("crmcore.commands:demo", "Fill the database with realistic sample data (contacts in several countries, companies, "
+             "deals, activities, three years of orders, and data for every enabled plugin)."),
+    "quickstart": ("crmcore.commands:quickstart", "Create a demo CRM with every plugin enabled and write its dashboard."),
+    "backup": ("crmcore.maintenance:backup_command", "Write a consistent copy of the database to FILE, while others keep working."),
+    "restore": ("crmcore.maintenance:restore_command", "Replace the database with the backup FILE."),
+    "doctor": ("crmcore.maintenance:doctor_command", "Check the database: integrity, migrations, plugins, orphaned records "
+               "and file permissions, with what to do about each problem."),
+    "migrate-store": ("crmcore.migrate_store:migrate_store_command",
+                      "Copy a whole CRM (every core and plugin table, ids and history) to another store."),
+}
+
+
 class CRMGroup(click.Group):
     """The root group: lazily adds plugin commands, hides disabled ones and
-    turns user errors into one-line messages."""
+    turns user errors into one-line messages.
+
+    Commands registered with ``add_lazy_command`` are imported only when they
+    run; ``crm --help`` lists them from their registered line of help."""
 
     _plugin_of = None
     _loaded_for = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lazy, self._children, self._attached = dict(CORE_COMMANDS), {}, []
+
+    def add_lazy_command(self, name, import_path, help, parent=None):
+        """Register command ``name`` as ``"package.module:attribute"``, imported
+        only when it runs. ``help`` is its line in ``crm --help``. ``parent``
+        adds it to an existing group instead (e.g. ``"contacts"``), imported
+        when that group runs."""
+        if parent is not None:
+            self._children.setdefault(parent, {})[name] = import_path
+        else:
+            self.commands.pop(name, None)
+            self._lazy[name] = (import_path, help)
 
     def _load_plugin_commands(self):
         from .plugins import discover, make_manager
@@ -123,22 +170,53 @@ class CRMGroup(click.Group):
             return
         for name in list((self._plugin_of or {})):
             self.commands.pop(name, None)
+        self._detach_children()
+        self._lazy = dict(CORE_COMMANDS)
+        self._children = {}
         self._plugin_of = {}
         pm = make_manager(plugins)
         for impl in reversed(pm.hook.crm_register_commands.get_hookimpls()):
-            before = set(self.commands)
+            before = set(self.commands) | set(self._lazy)
             try:
                 impl.function(cli=self)
             except Exception as exc:  # a broken plugin must not take the CLI down
                 click.echo(f"crm: warning: plugin {impl.plugin_name!r} failed to add commands: {exc}", err=True)
-            for name in set(self.commands) - before:
+            for name in (set(self.commands) | set(self._lazy)) - before:
                 self._plugin_of[name] = impl.plugin_name
         self._loaded_for = key
+
+    def _detach_children(self):
+        """Take commands that plugins added to other groups off those groups
+        (the set of plugins changed, as it may between in-process runs)."""
+        for group, name in self._attached:
+            group.commands.pop(name, None)
+        self._attached = []
+
+    def _resolve(self, name):
+        if name not in self.commands and name in self._lazy:
+            import_path, _ = self._lazy[name]
+            try:
+                cmd = _import(import_path)
+            except Exception as exc:  # a broken plugin must not take the CLI down
+                raise click.ClickException(f"command {name!r} could not be loaded from {import_path}: {type(exc).__name__}: {exc}") from None
+            self.add_command(cmd, name)
+        cmd = self.commands.get(name)
+        children = self._children.pop(name, None)
+        if cmd is not None and children:
+            for child, import_path in children.items():
+                try:
+                    cmd.add_command(_import(import_path), child)
+                except Exception as exc:  # nor the group it extends
+                    click.echo(f"crm: warning: command '{name} {child}' could not be loaded from {import_path}: "
+                               f"{type(exc).__name__}: {exc}", err=True)
+                    continue
+                self._attached.append((cmd, child))
+        return cmd
 
     def list_commands(self, ctx):
         self._load_plugin_commands()
         disabled = _disabled_plugins(ctx)
-        return sorted(n for n in self.commands if self._plugin_of.get(n) not in disabled)
+        return sorted(n for n in set(self.commands) | set(self._lazy) if self._plugin_of.get(n) not in disabled)
 
     def get_command(self, ctx, name):
         self._load_plugin_commands()
@@ -147,7 +225,19 @@ class CRMGroup(click.Group):
             raise click.UsageError(f"'{name}' belongs to plugin {plugin!r}, which {_store_refusal(ctx, plugin)}")
         if plugin and plugin in _disabled_plugins(ctx):
             raise click.UsageError(f"'{name}' belongs to plugin {plugin!r}, which is disabled for this database: crm plugins enable {plugin}")
-        return self.commands.get(name)
+        return self._resolve(name)
+
+    def format_commands(self, ctx, formatter):
+        """Like click's, but a command not imported yet shows its registered help."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.commands.get(name) or click.Command(name, help=self._lazy[name][1])
+            if not cmd.hidden:
+                rows.append((name, cmd))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
 
     def invoke(self, ctx):
         try:
@@ -323,5 +413,3 @@ def migrate():
     if not applied:
         click.echo("Nothing to migrate.")
 
-
-from . import commands  # noqa: E402,F401  - registers the core command groups on `cli`

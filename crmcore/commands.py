@@ -11,7 +11,6 @@ import click
 from .cli import (
     add_or_fail,
     build_or_fail,
-    cli,
     custom_from,
     get_crm,
     given,
@@ -68,7 +67,7 @@ LIMIT_HELP = "Show at most N records (0 for all)."
 # -- contacts -------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def contacts():
     """People: add, list, search, import, export, merge."""
 
@@ -317,7 +316,7 @@ def contacts_history(contact, fmt):
 # -- companies ------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def companies():
     """Companies (accounts)."""
 
@@ -405,7 +404,7 @@ def companies_delete(company, yes):
 # -- deals ----------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def deals():
     """Deals and the sales pipeline."""
 
@@ -495,7 +494,7 @@ def deals_stages(stages):
 # -- activities -----------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def activities():
     """Calls, e-mails, meetings, notes and tasks."""
 
@@ -547,7 +546,7 @@ def activities_done(activity):
 # -- orders ---------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def orders():
     """Purchase history: orders and their lines."""
 
@@ -609,7 +608,7 @@ def orders_show(order, fmt):
 # -- plugins --------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def plugins():
     """Installed plugins and which are enabled for this database."""
 
@@ -647,7 +646,7 @@ def plugins_disable(name):
 # -- reports --------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def report():
     """HTML reports: self-contained files that open in any browser and print well."""
 
@@ -681,7 +680,7 @@ def report_render(name, output, params, open_browser, stamp):
 # -- demo / quickstart ------------------------------------------------------------
 
 
-@cli.command()
+@click.command()
 @click.option("--contacts", "n_contacts", default=1000, show_default=True, help="How many contacts to create.")
 @click.option("--seed", default=42, show_default=True, help="Random seed: the same seed gives the same data.")
 def demo(n_contacts, seed):
@@ -696,7 +695,7 @@ def demo(n_contacts, seed):
     click.echo("Demo data: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
 
 
-@cli.command()
+@click.command()
 @click.option("--contacts", "n_contacts", default=2000, show_default=True, help="How many demo contacts to create.")
 @click.option("-o", "--output", default="crm-dashboard.html", show_default=True, type=click.Path(dir_okay=False), help="Where to write the dashboard.")
 def quickstart(n_contacts, output):
@@ -722,6 +721,4 @@ def quickstart(n_contacts, output):
     click.echo(f"Dashboard written to {os.path.abspath(path)}")
 
 
-from . import maintenance  # noqa: E402,F401  - registers backup, restore and doctor on `cli`
-from . import migrate_store  # noqa: E402,F401  - registers migrate-store on `cli`
 from . import scaffold  # noqa: E402,F401  - adds `crm plugins new`

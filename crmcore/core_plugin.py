@@ -1,7 +1,7 @@
 """The core registers its own records, migrations and reports through the same
-hooks a plugin uses: there is no private path."""
+hooks a plugin uses: there is no private path. Imports of the record
+classes wait for the hooks that need them (``crm --help`` never does)."""
 
-from . import entities, schema
 from .hookspecs import hookimpl
 
 CONTACT_ALIASES = {
@@ -35,11 +35,15 @@ ORDER_ALIASES = {
 
 @hookimpl
 def crm_register_record_types(register):
+    from . import entities
+
     for cls in entities.CORE_RECORD_TYPES:
         register(cls)
 
 
 def m001_core_tables(store):
+    from . import entities
+
     for cls in entities.CORE_RECORD_TYPES:
         store.ensure_table(cls)
     store.create_index("orders", ["contact_id", "ordered_at"], "ix_orders_contact_date")

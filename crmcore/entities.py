@@ -55,7 +55,9 @@ class Contact:
             except ValueError as exc:
                 raise FieldError("phone", str(exc)) from None
         if self.consent and not self.consent_at:
-            self.consent_at = n.now()
+            # Already in stored form: skip the field's converter, which would
+            # parse it again for every consenting row of an import.
+            object.__setattr__(self, "consent_at", n.now())
 
     @property
     def name(self):

@@ -46,8 +46,13 @@ def crm_register_migrations(register):
 def crm_register_commands(cli):
     """Add click commands or groups to the top-level ``crm`` group ``cli``.
 
-    Commands get the open CRM with ``crmcore.cli.get_crm()``. Commands of a
-    disabled plugin are hidden."""
+    ``cli.add_lazy_command(name, "package.module:attribute", help)`` names a
+    command that is imported only when it runs; ``help`` is its one line in
+    ``crm --help``, so listing commands imports none of them.
+    ``parent="contacts"`` adds it to an existing group instead.
+    ``cli.add_command(command)`` works too, but then every ``crm`` call
+    imports the command's module. Commands get the open CRM with
+    ``crmcore.cli.get_crm()``. Commands of a disabled plugin are hidden."""
 
 
 @hookspec

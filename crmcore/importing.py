@@ -273,35 +273,38 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
         keys = [getattr(rec, key) for _, rec, _ in batch]
         existing = _existing_ids(crm.store, table, key, keys)
         stamp = normalize.now()
-        new_rows, changed_rows = [], []
+        new_rows, new_recs, changed_rows = [], [], []
         for number, rec, present in batch:
-            row = schema.to_row(rec)
-            row.pop("id", None)
-            found = existing.get(row[key])
+            found = existing.get(getattr(rec, key))
             if found is None:
+                row = schema.to_row(rec)
+                row.pop("id", None)
                 row["created_at"] = row["updated_at"] = stamp
                 new_rows.append(row)
+                new_recs.append(rec)
             elif on_conflict == "skip":
                 result.skipped += 1
             elif on_conflict == "error":
-                reject(number, key, f"{row[key]!r} already exists (id {found})", {})
+                reject(number, key, f"{getattr(rec, key)!r} already exists (id {found})", {})
             else:
-                update = {k: row[k] for k in present if k in row}
+                # Only the columns the file has are updated (and encoded).
+                update = schema.to_row(rec, present)
                 update["id"], update["updated_at"] = found, stamp
                 changed_rows.append(update)
         batch.clear()
         ids = crm.store.insert_many(table, new_rows)
         result.created += len(new_rows)
         for group in _same_keys(changed_rows):
+            _audit_updates(crm, table, group)
             crm.store.update_many(table, group)
         result.updated += len(changed_rows)
         if wants_records and (new_rows or changed_rows):
             # New rows are complete in hand; updated ones changed only some
             # columns, so those are read back whole.
             records = []
-            for id_, row in zip(ids, new_rows):
+            for id_, rec, row in zip(ids, new_recs, new_rows):
                 row["id"] = id_
-                records.append(schema.decode_row(cls, row))
+                records.append(schema.decode_saved(rec, row))
             records.extend(_fetch(crm.store, cls, table, [r["id"] for r in changed_rows]))
             crm.emit("crm_records_saved", crm=crm, table=table, records=records)
 
@@ -339,7 +342,7 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
                 reject(number, key, f"duplicate of row {seen[value]} ({value!r})", raw)
                 continue
             seen[value] = number
-            batch.append((number, rec, [f for f in data if f in table_columns]))
+            batch.append((number, rec, {f for f in data if f in table_columns}))
             since_commit += 1
             if resume and since_commit >= commit_every:
                 flush()
@@ -456,6 +459,29 @@ def _existing_ids(store, table, key, values):
         for row in store.execute(sql, chunk):
             found[row[1]] = row[0]
     return found
+
+
+def _audit_updates(crm, table, updates):
+    """Audit what an import changes, field by field with old and new values, as
+    ``crm.update`` does; a row with nothing new leaves no entry. ``updates``
+    share their columns (one group of ``_same_keys``)."""
+    columns = [c for c in updates[0] if c not in ("id", "updated_at")]
+    if not columns:
+        return
+    select = ", ".join(schema_quote(c) for c in ["id", *columns])
+    old = {}
+    for i in range(0, len(updates), 500):
+        chunk = [u["id"] for u in updates[i:i + 500]]
+        for r in crm.store.query(f"SELECT {select} FROM {schema_quote(table)} WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
+            old[r["id"]] = r
+    changed = []
+    for u in updates:
+        before = old[u["id"]]
+        diff = {c: [before[c], u[c]] for c in columns if before[c] != u[c]}
+        if diff:
+            changed.append((u["id"], diff))
+    if changed:
+        crm.audit_many("import", table, changed)
 
 
 def _fetch(store, cls, table, ids):

@@ -19,7 +19,7 @@ import tempfile
 
 import click
 
-from .cli import cli, get_crm
+from .cli import get_crm
 from .output import print_rows
 
 # Bookkeeping tables that do not count as "data" when deciding whether a
@@ -335,7 +335,7 @@ def doctor(crm):
 # -- commands -------------------------------------------------------------------
 
 
-@cli.command("backup")
+@click.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 def backup_command(file, force):
@@ -348,7 +348,7 @@ def backup_command(file, force):
     click.echo(f"Backed up {crm.location} to {file} ({counts.get('contacts', 0)} contacts, {sum(counts.values())} records)")
 
 
-@cli.command("restore")
+@click.command("restore")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--yes", is_flag=True, help="Replace a database that holds records.")
 def restore_command(file, yes):
@@ -365,7 +365,7 @@ def restore_command(file, yes):
         click.echo("The backup is from an older version: the next command applies its migrations (or run `crm migrate`).")
 
 
-@cli.command("doctor")
+@click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as a JSON array.")
 def doctor_command(as_json):
     """Check the database: integrity, migrations, plugins, orphaned records

@@ -12,7 +12,6 @@ import hashlib
 
 import click
 
-from .cli import cli
 from .store import quote_name, redact
 
 # Tables that migrations fill themselves: the target keeps its own.
@@ -121,7 +120,7 @@ def migrate_store(source, target, force=False, echo=lambda line: None):
         dst.close()
 
 
-@cli.command("migrate-store")
+@click.command("migrate-store")
 @click.option("--from", "source", required=True, metavar="DB", help="The CRM to copy (a SQLite file or a URL).")
 @click.option("--to", "target", required=True, metavar="DB", help="Where to copy it, e.g. postgresql://user@host/dbname.")
 @click.option("--force", is_flag=True, help="Replace the data of a target that already holds some.")

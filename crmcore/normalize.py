@@ -9,6 +9,7 @@ import datetime as dt
 import functools
 import json
 import re
+import time
 
 _SPACES = re.compile(r"\s+")
 
@@ -149,8 +150,9 @@ def timestamp(value):
 
 
 def now():
-    """The current UTC time as stored in timestamp fields."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+    """The current UTC time as stored in timestamp fields (``timestamp``'s
+    format; strftime is twice as fast as datetime, and imports call this per row)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
 
 
 def number(value):

@@ -69,9 +69,8 @@ crm_api_version = $api
 
 @hookimpl
 def crm_register_commands(cli):
-    from .commands import group
-
-    cli.add_command(group)
+    # Imported only when `crm $name ...` runs; the line shows in `crm --help`.
+    cli.add_lazy_command("$name", "$pkg.commands:group", "Commands of the $name plugin.")
 
 
 @hookimpl

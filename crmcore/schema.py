@@ -7,6 +7,7 @@ construction from user input with the failing field named (``build``).
 """
 
 import datetime as dt
+import functools
 import json
 import typing
 
@@ -80,11 +81,16 @@ def columns(cls):
     return {f.name: _SQL_TYPES.get(field_kind(f), "TEXT") for f in attrs.fields(cls)}
 
 
+# One encoder for every JSON column: json.dumps with options builds a new
+# JSONEncoder per call, which costs more than encoding a short list of tags.
+_to_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
+
 def _encoder(kind):
     if kind is bool:
         return lambda v: None if v is None else int(v)
     if kind in (list, dict):
-        return lambda v: None if v is None else json.dumps(v, ensure_ascii=False, sort_keys=True)
+        return lambda v: None if v is None else _to_json(v)
     if kind is dt.date:
         return lambda v: None if v is None else v.isoformat()
     return None
@@ -102,21 +108,26 @@ _codecs = {}
 
 
 def _codec(cls):
-    """Cached per-class list of (name, encoder, decoder) for fast row conversion."""
+    """Cached per-class ``(encoders, decoders)`` for fast row conversion:
+    ``[(name, encoder or None)]`` for every field, ``[(name, decoder, is_json)]``
+    for the fields that have a decoder."""
     try:
         return _codecs[cls]
     except KeyError:
-        result = [(f.name, _encoder(field_kind(f)), _decoder(field_kind(f))) for f in attrs.fields(cls)]
+        kinds = [(f.name, field_kind(f)) for f in attrs.fields(cls)]
+        result = ([(name, _encoder(kind)) for name, kind in kinds],
+                  [(name, _decoder(kind), kind in (list, dict)) for name, kind in kinds if _decoder(kind)])
         _codecs[cls] = result
         return result
 
 
-def to_row(rec):
-    """Record instance -> dict of SQLite values."""
+def to_row(rec, names=None):
+    """Record instance -> dict of SQLite values (of only ``names`` if given)."""
     row = {}
-    for name, encode, _ in _codec(type(rec)):
-        value = getattr(rec, name)
-        row[name] = encode(value) if encode else value
+    for name, encode in _codec(type(rec))[0]:
+        if names is None or name in names:
+            value = getattr(rec, name)
+            row[name] = encode(value) if encode else value
     return row
 
 
@@ -125,10 +136,27 @@ def decode_row(cls, row):
     if row is None:
         return None
     out = dict(row)
-    for name, _, decode in _codec(cls):
-        if decode and name in out:
+    for name, decode, _ in _codec(cls)[1]:
+        if name in out:
             out[name] = decode(out[name])
     return out
+
+
+def decode_saved(rec, row):
+    """Turn ``row``, just stored from ``rec``, into what ``decode_row`` gives,
+    in place: lists and dicts come from the record instead of parsing their
+    JSON again, so handing a large import's records to event hooks costs
+    little. The caller must not need ``row`` as stored any more."""
+    for name, decode, is_json in _codec(type(rec))[1]:
+        if name in row:
+            row[name] = getattr(rec, name) if is_json else decode(row[name])
+    return row
+
+
+@functools.cache
+def _fields_by_name(cls):
+    """``attrs.fields_dict``, which builds a new dict on every call, once per class."""
+    return attrs.fields_dict(cls)
 
 
 def build(cls, data):
@@ -136,7 +164,7 @@ def build(cls, data):
 
     Keys that are not fields raise too. The fast path is one attrs call; only
     on failure is each field converted alone to find the culprit."""
-    known = attrs.fields_dict(cls)
+    known = _fields_by_name(cls)
     for key in data:
         if key not in known:
             raise FieldError(key, f"unknown field (known: {', '.join(known)})")
@@ -165,7 +193,8 @@ def update(rec, changes):
 def from_row(cls, row):
     """Stored row -> record instance (trusted data, converters re-run)."""
     decoded = decode_row(cls, row)
-    return cls(**{k: v for k, v in decoded.items() if k in attrs.fields_dict(cls)})
+    known = _fields_by_name(cls)
+    return cls(**{k: v for k, v in decoded.items() if k in known})
 
 
 def fts_columns(cls):

@@ -161,6 +161,36 @@ def test_events_fire_once_per_batch(make_crm, write_file, monkeypatch):
     assert ("deleted", "deals", [deal]) in recorder.calls
 
 
+class Keeper:
+    crm_plugin_name = "keeper"
+
+    def __init__(self):
+        self.saved = []
+
+    @hookimpl
+    def crm_records_saved(self, crm, table, records):
+        self.saved.extend(records)
+
+
+def test_imported_records_reach_hooks_as_stored(make_crm, write_file):
+    """New and updated rows of an import reach crm_records_saved exactly as
+    crm.get returns them afterwards: tags, custom attributes and consent
+    decoded, ids and time stamps filled in."""
+    from crmcore.importing import import_contacts
+
+    keeper = Keeper()
+    crm = make_crm(plugins=[keeper])
+    path = write_file("c.csv", 'email,first_name,tags,consent,Shoe size\na@example.com,Ada,"vip;b2b",yes,38\nb@example.com,Bo,,no,\n')
+    assert import_contacts(crm, path).created == 2
+    assert keeper.saved == [crm.get("contacts", r["id"]) for r in keeper.saved]
+    assert keeper.saved[0]["tags"] == ["b2b", "vip"] and keeper.saved[0]["custom"] == {"Shoe size": "38"}
+    assert (keeper.saved[0]["consent"], keeper.saved[1]["consent"]) == (True, False)
+    keeper.saved.clear()
+    write_file("c.csv", "email,first_name\na@example.com,Ada Augusta\n")
+    assert import_contacts(crm, path).updated == 1
+    assert keeper.saved == [crm.get("contacts", 1)] and keeper.saved[0]["first_name"] == "Ada Augusta"
+
+
 def test_core_cannot_be_disabled_and_unknown_plugin_is_named(crm):
     from crmcore.app import CRMError
 

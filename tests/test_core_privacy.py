@@ -98,3 +98,14 @@ def test_unsubscribing_a_malformed_address_is_a_one_line_error_and_suppresses_no
     assert listed.exit_code == 0
     shown = json.loads(run_cli(["contacts", "show", "ok@example.com", "--json"]).output)
     assert shown["consent"] is True  # the valid address in the same command was not suppressed either
+
+
+def test_an_import_that_changes_a_contact_is_in_its_history(run_cli, write_file, monkeypatch):
+    monkeypatch.setenv("CRM_USER", "importer-bot")
+    run_cli(["init"])
+    run_cli(["contacts", "import", write_file("a.csv", "email,city,first_name\nada@example.com,Paris,Ada\nbob@example.com,Rome,Bob\n")])
+    run_cli(["contacts", "import", write_file("b.csv", "email,city,first_name\nada@example.com,London,Ada\nbob@example.com,Rome,Bob\n")])
+    history = json.loads(run_cli(["contacts", "history", "ada@example.com", "--json"]).output)
+    assert [(h["user"], h["action"], h["changes"]) for h in history] == [("importer-bot", "import", {"city": ["Paris", "London"]})]
+    # Bob's row had nothing new: no entry
+    assert json.loads(run_cli(["contacts", "history", "bob@example.com", "--json"]).output) == []

@@ -51,12 +51,9 @@ def crm_register_dashboard_sections(register):
 
 @hookimpl
 def crm_register_commands(cli):
-    from .commands import export, where_sent
-
-    cli.add_command(export)
-    contacts = cli.commands.get("contacts")
-    if contacts is not None:
-        contacts.add_command(where_sent)
+    cli.add_lazy_command("export", "crm_exports.commands:export", "Marketing audiences: `crm export FORMAT --segment NAME -o FILE`.")
+    cli.add_lazy_command("where-sent", "crm_exports.commands:where_sent",
+                         "Exports that included CONTACT (id or e-mail), also after an erasure.", parent="contacts")
 
 
 @hookimpl

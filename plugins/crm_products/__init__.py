@@ -31,9 +31,8 @@ def crm_register_migrations(register):
 
 @hookimpl
 def crm_register_commands(cli):
-    from .commands import products
-
-    cli.add_command(products)
+    cli.add_lazy_command("products", "crm_products.commands:products",
+                         "Product catalogue, stock ledger, low stock, sales and cross-selling.")
 
 
 @hookimpl

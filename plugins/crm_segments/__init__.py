@@ -36,9 +36,8 @@ def crm_register_migrations(register):
 
 @hookimpl
 def crm_register_commands(cli):
-    from .commands import segments
-
-    cli.add_command(segments)
+    cli.add_lazy_command("segments", "crm_segments.commands:segments",
+                         "Customer segments: rules, static lists, RFM, territories and targets.")
 
 
 @hookimpl

@@ -35,9 +35,8 @@ def crm_register_migrations(register):
 
 @hookimpl
 def crm_register_commands(cli):
-    from .commands import surveys
-
-    cli.add_command(surveys)
+    cli.add_lazy_command("surveys", "crm_surveys.commands:surveys",
+                         "Customer feedback: NPS, CSAT, CES, ratings, choices and free text.")
 
 
 @hookimpl
