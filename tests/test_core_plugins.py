@@ -1,7 +1,6 @@
 """The plugin system: discovery, enable/disable per database, event hooks."""
 
 import json
-import os
 
 import pytest
 

@@ -3,8 +3,6 @@
 import datetime as dt
 import json
 
-import pytest
-
 from crmcore import hookimpl
 from crmcore.entities import Activity, Contact, Deal, Order
 from crmcore.importing import import_contacts
