@@ -42,11 +42,11 @@ def hooks(module=hookspecs):
 def builtin_plugin_specs():
     """``[(plugin name, hookspec module)]`` of the plugins shipped in this
     distribution, found through their entry points like any plugin."""
-    from importlib.metadata import entry_points
+    from .plugins import entry_points
 
     found = []
-    for ep in sorted(entry_points(group="crm"), key=lambda ep: ep.name):
-        if ep.dist is not None and ep.dist.name == "crmcore":
+    for ep in sorted(entry_points("crm"), key=lambda ep: ep.name):
+        if ep.dist == "crmcore":
             specs = getattr(ep.load(), "crm_hookspecs", None)
             if specs is not None:
                 found.append((ep.name, specs))

@@ -70,6 +70,11 @@ class EntryPoint(NamedTuple):
         return obj
 
     @property
+    def dist(self):
+        """The distribution's normalised name (``crmcore`` from ``crmcore-0.1.0.dist-info``)."""
+        return _dist_name(os.path.basename(self.path))
+
+    @property
     def version(self):
         for name in ("METADATA", "PKG-INFO"):
             try:
@@ -82,6 +87,10 @@ class EntryPoint(NamedTuple):
             except OSError:
                 continue
         return ""
+
+
+def _dist_name(folder):
+    return folder.rpartition(".")[0].partition("-")[0].lower().replace("-", "_").replace(".", "_")
 
 
 def entry_points(group):
@@ -98,7 +107,7 @@ def entry_points(group):
         for entry in names:
             if not entry.endswith((".dist-info", ".egg-info")):
                 continue
-            dist = entry.rpartition(".")[0].partition("-")[0].lower().replace("-", "_").replace(".", "_")
+            dist = _dist_name(entry)
             if dist in seen:
                 continue
             seen.add(dist)
