@@ -76,11 +76,22 @@ def crm_register_segment_fields(register):
 
 @hookimpl
 def crm_records_saved(crm, table, records):
-    """Selling moves stock: saved order lines get (or correct) their sale movements."""
-    if table == "order_lines":
-        from .stock import sync_sales
+    """Selling moves stock: saved order lines get (or correct) their sale
+    movements. An edited line or order makes the sales summaries be rebuilt
+    (new lines are added to them by the next report)."""
+    if table not in ("orders", "order_lines"):
+        return
+    from . import summary
 
-        sync_sales(crm, records)
+    if table == "orders":
+        if summary.orders_touch_summed_lines(crm, [r["id"] for r in records]):
+            summary.invalidate(crm)
+        return
+    from .stock import sync_sales
+
+    sync_sales(crm, records)
+    if summary.lines_already_summed(crm, [r["id"] for r in records]):
+        summary.invalidate(crm)
 
 
 @hookimpl
@@ -88,10 +99,12 @@ def crm_records_deleted(crm, table, ids):
     """Deleted orders (or the orders of deleted contacts) give their stock back."""
     if table not in ("orders", "order_lines", "contacts"):
         return
+    from . import summary
     from .stock import _chunks, lines_of_orders, sync_sales
 
     if table == "order_lines":
         lines = [{"id": i, "order_id": None, "sku": None, "quantity": 0} for i in ids]
+        summary.invalidate(crm)
     else:
         order_ids = ids
         if table == "contacts":
@@ -100,7 +113,22 @@ def crm_records_deleted(crm, table, ids):
                 order_ids += [r[0] for r in crm.store.execute(
                     f"SELECT id FROM orders WHERE contact_id IN ({', '.join('?' * len(chunk))})", chunk)]
         lines = lines_of_orders(crm, order_ids)
+        summary.subtract_orders(crm, order_ids)
     sync_sales(crm, lines)
+
+
+@hookimpl
+def crm_contacts_merged(crm, keep_id, duplicate_id):
+    from .summary import move_buyer
+
+    move_buyer(crm, keep_id, duplicate_id)
+
+
+@hookimpl
+def crm_contact_erased(crm, contact_id, email):
+    from .summary import forget_buyer
+
+    forget_buyer(crm, contact_id)
 
 
 @hookimpl

@@ -9,13 +9,14 @@ import datetime as dt
 from crmcore import normalize
 from crmcore.app import CRMError
 
+from . import summary
 from .catalogue import find
 
 SALES_FIELDS = ["units", "revenue", "cost", "margin", "margin_pct", "orders", "customers"]
 #: --by choice -> (label column, SQL expression). Never user text.
 GROUPINGS = {
     "product": ("sku", "ol.sku"),
-    "category": ("category", "coalesce(nullif(p.category, ''), CASE WHEN p.id IS NULL THEN '(unknown SKU)' ELSE '(none)' END)"),
+    "category": ("category", summary.CATEGORY_LABEL),
     "month": ("month", "substr(o.ordered_at, 1, 7)"),
     "total": ("total", "'all'"),
 }
@@ -53,6 +54,8 @@ def sales(crm, by="product", since=None, until=None, sku=None, contact_ids=None)
     leave the group's cost and margin empty rather than overstate the margin."""
     if by not in GROUPINGS:
         raise CRMError(f"cannot group sales by {by!r} (choose from product, category, month, segment)")
+    if not (since or until or sku) and contact_ids is None and summary.current(crm):
+        return [_finish(r) for r in _summary_sales(crm, by)]
     if by in ("month", "total") and not (since or until or sku):
         return [_finish(r) for r in _with_contacts(crm, contact_ids, _per_order_sales_sql(by, contact_ids), [])]
     label, expr = GROUPINGS[by]
@@ -70,6 +73,45 @@ def sales(crm, by="product", since=None, until=None, sku=None, contact_ids=None)
         sql += " JOIN temp_contacts t ON t.id = o.contact_id"
     sql += where + f" GROUP BY 1 ORDER BY {'1' if by == 'month' else 'revenue DESC, 1'}"
     return [_finish(r) for r in _with_contacts(crm, contact_ids, sql, params)]
+
+
+def _summary_sales(crm, by):
+    """Whole-history sales from the summaries (summary.py): units, revenue and
+    cost from the per-day sums; customers per product from the buyer rows;
+    orders and customers per month (and in total) from the summed orders,
+    per category from the orders per category (an order counts once however
+    many of the category's products it has)."""
+    label, expr = GROUPINGS[by]
+    expr = expr.replace("ol.sku", "d.sku").replace("substr(o.ordered_at, 1, 7)", "substr(d.day, 1, 7)")
+    store = crm.store
+    rows = store.query(
+        f"SELECT {expr} AS {label}, sum(d.units) AS units, sum(d.revenue) AS revenue, "
+        "CASE WHEN count(p.cost) = count(*) THEN sum(d.units * p.cost) END AS cost, sum(d.orders) AS orders "
+        "FROM product_sales_days d LEFT JOIN products p ON p.sku = d.sku "
+        f"GROUP BY 1 ORDER BY {'1' if by == 'month' else 'revenue DESC, 1'}")
+    if by == "product":
+        customers = dict(store.execute("SELECT sku, count(*) FROM product_buyers GROUP BY sku").fetchall())
+        for r in rows:
+            r["customers"] = customers.get(r["sku"], 0)
+        return rows
+    if by == "month":
+        orders = dict(store.execute("SELECT month, count(*) FROM product_sales_orders GROUP BY month").fetchall())
+        customers = dict(store.execute(
+            "SELECT month, count(*) FROM (SELECT DISTINCT month, contact_id FROM product_sales_orders "
+            "WHERE contact_id IS NOT NULL) x GROUP BY month").fetchall())
+        counts = {k: (n, customers.get(k, 0)) for k, n in orders.items()}
+    elif by == "total":
+        counts = {"all": (store.query_value("SELECT count(*) FROM product_sales_orders"),
+                          store.query_value("SELECT count(DISTINCT contact_id) FROM product_buyers"))}
+    else:
+        orders = dict(store.execute("SELECT category, count(*) FROM product_sales_categories GROUP BY category").fetchall())
+        customers = dict(store.execute(
+            "SELECT category, count(*) FROM (SELECT DISTINCT category, contact_id FROM product_sales_categories "
+            "WHERE contact_id IS NOT NULL) x GROUP BY category").fetchall())
+        counts = {k: (n, customers.get(k, 0)) for k, n in orders.items()}
+    for r in rows:
+        r["orders"], r["customers"] = counts.get(r[label], (0, 0))
+    return rows
 
 
 def _per_order_sales_sql(by, contact_ids):

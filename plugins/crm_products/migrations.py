@@ -18,4 +18,12 @@ def m002_order_lines_by_order(store):
     store.create_index("order_lines", ["order_id", "sku", "quantity", "unit_price"], "ix_order_lines_order_sku")
 
 
-MIGRATIONS = [m001_products_tables, m002_order_lines_by_order]
+def m003_sales_summaries(store):
+    """Whole-history sales reports sum these instead of every order line
+    (see summary.py); the first report fills them."""
+    from .summary import create_tables
+
+    create_tables(store)
+
+
+MIGRATIONS = [m001_products_tables, m002_order_lines_by_order, m003_sales_summaries]
