@@ -62,6 +62,7 @@ def bulk_load(crm, tables, fill):
     ends as the migrations made it. Returns the seconds taken."""
     conn = crm.store.conn
     start = time.perf_counter()
+    cache_size = conn.execute("PRAGMA cache_size").fetchone()[0]
     for pragma in ("foreign_keys = OFF", "journal_mode = OFF", "synchronous = OFF", "cache_size = -1000000"):
         conn.execute(f"PRAGMA {pragma}")
     marks = ", ".join("?" for _ in tables)
@@ -78,7 +79,9 @@ def bulk_load(crm, tables, fill):
             conn.execute(f'INSERT INTO "{table}_fts" ("{table}_fts") VALUES (\'rebuild\')')
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
-    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
+    # As a crm process would open it: the 1 GB cache above made the timed
+    # queries on this connection slower (bought-together 1.6 s instead of 1.0).
+    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON", f"cache_size = {cache_size}"):
         conn.execute(f"PRAGMA {pragma}")
     return time.perf_counter() - start
 

@@ -181,6 +181,31 @@ def orders_with(crm, sku):
     return crm.store.query_value("SELECT count(*) FROM (SELECT DISTINCT order_id FROM order_lines WHERE sku = ?) AS x", (sku,))
 
 
+def partners(crm, sku, min_orders=1, limit=10, fresh=None):
+    """Other SKUs in the orders with ``sku``: ``sku`` and ``orders_together``,
+    most first. From the pair summary when it is current (``fresh``, asked
+    of ``summary.current`` unless the caller already did), else the lines."""
+    if summary.current(crm) if fresh is None else fresh:
+        return crm.store.query(
+            "SELECT other AS sku, orders AS orders_together FROM product_pairs WHERE sku = ? AND orders >= ? "
+            "ORDER BY orders DESC, other LIMIT ?", (sku, min_orders, limit))
+    return crm.store.query(BOUGHT_TOGETHER_SQL, (sku, min_orders, limit))
+
+
+def _orders_per_sku(crm, skus, fresh):
+    """Orders with each SKU: from the summaries when they are current (the
+    partners of a best seller are best sellers too, each counted over
+    hundreds of thousands of lines otherwise)."""
+    if not skus:
+        return {}
+    if fresh:
+        found = dict(crm.store.execute(
+            f"SELECT sku, sum(orders) FROM product_sales_days WHERE sku IN ({', '.join('?' * len(skus))}) GROUP BY sku",
+            skus).fetchall())
+        return {s: found.get(s, 0) for s in skus}
+    return {s: orders_with(crm, s) for s in skus}
+
+
 def order_count(crm):
     return crm.store.query_value("SELECT count(*) FROM orders")
 
@@ -200,10 +225,12 @@ def bought_together(crm, sku, limit=10, min_orders=1):
             raise CRMError(f"no product with SKU {sku!r} and no order line with it")
         return []
     total = order_count(crm)
-    pairs = store.query(BOUGHT_TOGETHER_SQL, (sku, min_orders, limit))
+    fresh = summary.current(crm)
+    pairs = partners(crm, sku, min_orders, limit, fresh)
+    orders_of = _orders_per_sku(crm, [r["sku"] for r in pairs], fresh)
     rows = []
     for r in pairs:
-        n_b = orders_with(crm, r["sku"])
+        n_b = orders_of[r["sku"]]
         name = store.query_value("SELECT name FROM products WHERE sku = ?", (r["sku"],))
         n_ab = r["orders_together"]
         rows.append({"sku": r["sku"], "name": name, "orders_together": n_ab, "support": round(n_ab / total, 4),
@@ -234,9 +261,10 @@ def suggest(crm, contact_ref, limit=10):
     if not mine:
         return []
     scores, because = {}, {}
+    fresh = summary.current(crm)
     for sku in mine:
         n_a = orders_with(crm, sku)
-        for r in crm.store.query(BOUGHT_TOGETHER_SQL, (sku, 1, 1000)):
+        for r in partners(crm, sku, 1, 1000, fresh):
             if r["sku"] in mine:
                 continue
             confidence = r["orders_together"] / n_a

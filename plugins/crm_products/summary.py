@@ -1,7 +1,7 @@
 """Sales summaries kept next to the order lines, so whole-history sales
 reports sum days instead of millions of lines.
 
-Four tables, all derived from ``order_lines`` joined with ``orders``:
+Five tables, all derived from ``order_lines`` joined with ``orders``:
 
 - ``product_sales_days``: per SKU and day, units, revenue, lines and orders
   (an order has one date, so a SKU's orders add up over days exactly);
@@ -12,7 +12,10 @@ Four tables, all derived from ``order_lines`` joined with ``orders``:
 - ``product_sales_categories``: per category the orders that have a line in
   it, with their customer. ``product_sales_skus`` records the category each
   SKU was counted under; when the catalogue says otherwise (a product moved,
-  added for a SKU orders already had, deleted), the next report recounts.
+  added for a SKU orders already had, deleted), the next report recounts;
+- ``product_pairs``: per ordered pair of SKUs, the orders with both, so
+  bought-together for a best seller reads a few rows instead of joining
+  hundreds of thousands of orders with their lines.
 
 ``product_sales_state`` holds how far the lines are folded in
 (``lines_through``, the highest order-line id summed) and whether the
@@ -22,7 +25,8 @@ Keeping them true:
 
 - new order lines (ids above ``lines_through``) are added by the next report
   (``fold_in``), in one pass however they were written: imports pay nothing
-  for the summaries;
+  for the summaries. New lines of an order that already had summed lines
+  (rare) make it rebuild instead, as the pairs could not be told apart;
 - deleted orders (and the orders of deleted contacts) are subtracted before
   the rows go (``subtract_orders``); an erased contact's and a merged
   duplicate's purchases are unlinked or moved;
@@ -39,7 +43,7 @@ from crmcore.store import StoreError
 
 from .stock import _chunks
 
-TABLES = ("product_sales_days", "product_buyers", "product_sales_orders")
+TABLES = ("product_sales_days", "product_buyers", "product_sales_orders", "product_pairs")
 CATEGORY_TABLES = ("product_sales_categories", "product_sales_skus")
 #: The category an order line counts under (also ``--by category``'s label).
 CATEGORY_LABEL = "coalesce(nullif(p.category, ''), CASE WHEN p.id IS NULL THEN '(unknown SKU)' ELSE '(none)' END)"
@@ -75,11 +79,23 @@ FROM order_lines ol JOIN orders o ON o.id = ol.order_id
 WHERE ol.id > ? AND ol.id <= ?
 ON CONFLICT (order_id) DO NOTHING
 """
+#: Each order's distinct SKUs paired with each other, both ways round. Only
+#: for orders whose lines are all new (``fold_in`` makes sure of that).
+_PAIRS_OF = """
+WITH os AS (SELECT DISTINCT order_id, sku FROM order_lines WHERE {where})
+SELECT a.sku, b.sku, count(*) FROM os a JOIN os b ON b.order_id = a.order_id WHERE b.sku != a.sku GROUP BY a.sku, b.sku
+"""
+_ADD_PAIRS = """
+INSERT INTO product_pairs (sku, other, orders)
+""" + _PAIRS_OF.format(where="id > ? AND id <= ?") + """
+ON CONFLICT (sku, other) DO UPDATE SET orders = product_pairs.orders + excluded.orders
+"""
 _ADD_CATEGORIES = f"""
 INSERT INTO product_sales_categories (category, order_id, contact_id)
 SELECT DISTINCT {CATEGORY_LABEL}, ol.order_id, o.contact_id
 FROM order_lines ol JOIN orders o ON o.id = ol.order_id LEFT JOIN products p ON p.sku = ol.sku
 WHERE ol.id > ? AND ol.id <= ?
+ORDER BY 1, 2
 ON CONFLICT (category, order_id) DO NOTHING
 """
 _ADD_SKUS = f"""
@@ -97,22 +113,42 @@ def create_tables(store):
     store.execute(
         "CREATE TABLE IF NOT EXISTS product_buyers (sku TEXT NOT NULL, contact_id BIGINT NOT NULL, "
         f"lines INTEGER NOT NULL, PRIMARY KEY (sku, contact_id)){store.dialect.without_rowid}")
-    store.execute("CREATE INDEX IF NOT EXISTS ix_product_buyers_contact ON product_buyers (contact_id)")
     store.execute("CREATE TABLE IF NOT EXISTS product_sales_orders (order_id BIGINT PRIMARY KEY, month TEXT NOT NULL, "
                   f"contact_id BIGINT){store.dialect.without_rowid}")
-    store.execute("CREATE INDEX IF NOT EXISTS ix_product_sales_orders_month ON product_sales_orders (month, contact_id)")
-    store.execute("CREATE INDEX IF NOT EXISTS ix_product_sales_orders_contact ON product_sales_orders (contact_id)")
     store.execute("CREATE TABLE IF NOT EXISTS product_sales_categories (category TEXT NOT NULL, order_id BIGINT NOT NULL, "
                   f"contact_id BIGINT, PRIMARY KEY (category, order_id)){store.dialect.without_rowid}")
-    store.execute("CREATE INDEX IF NOT EXISTS ix_product_sales_categories_contact "
-                  "ON product_sales_categories (category, contact_id)")
-    store.execute("CREATE INDEX IF NOT EXISTS ix_product_sales_categories_order ON product_sales_categories (order_id)")
+    store.execute("CREATE TABLE IF NOT EXISTS product_pairs (sku TEXT NOT NULL, other TEXT NOT NULL, "
+                  f"orders INTEGER NOT NULL, PRIMARY KEY (sku, other)){store.dialect.without_rowid}")
     store.execute(f"CREATE TABLE IF NOT EXISTS product_sales_skus (sku TEXT PRIMARY KEY, category TEXT NOT NULL){store.dialect.without_rowid}")
     store.execute(
         "CREATE TABLE IF NOT EXISTS product_sales_state (id INTEGER PRIMARY KEY, lines_through BIGINT NOT NULL, "
         "valid INTEGER NOT NULL)")
+    _create_indexes(store)
     # Not valid yet: the first report builds the summaries from the lines.
     store.execute("INSERT INTO product_sales_state (id, lines_through, valid) VALUES (1, 0, 0) ON CONFLICT (id) DO NOTHING")
+
+
+#: Secondary indexes: dropped while a rebuild fills the tables and made again
+#: after (one sorted pass each instead of millions of scattered inserts).
+INDEXES = [
+    ("product_buyers", ["contact_id"], "ix_product_buyers_contact"),
+    ("product_sales_orders", ["month", "contact_id"], "ix_product_sales_orders_month"),
+    ("product_sales_orders", ["contact_id"], "ix_product_sales_orders_contact"),
+    ("product_sales_categories", ["category", "contact_id"], "ix_product_sales_categories_contact"),
+    ("product_sales_categories", ["order_id"], "ix_product_sales_categories_order"),
+]
+
+
+def _create_indexes(store, tables=None):
+    for table, columns, name in INDEXES:
+        if tables is None or table in tables:
+            store.create_index(table, columns, name)
+
+
+def _drop_indexes(store, tables):
+    for table, _, name in INDEXES:
+        if table in tables:
+            store.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 def _state(store):
@@ -134,6 +170,11 @@ def fold_in(crm):
     top = store.query_value("SELECT coalesce(max(id), 0) FROM order_lines")
     if top <= through:
         return
+    if store.query_value(
+            "SELECT 1 FROM order_lines n WHERE n.id > ? AND n.id <= ? AND EXISTS "
+            "(SELECT 1 FROM order_lines e WHERE e.order_id = n.order_id AND e.id <= ?) LIMIT 1", (through, top, through)):
+        rebuild(crm)
+        return
     with store.transaction():
         _add_lines(store, through, top)
 
@@ -143,16 +184,18 @@ def rebuild(crm):
     store = crm.store
     with store.transaction():
         top = store.query_value("SELECT coalesce(max(id), 0) FROM order_lines")
+        _drop_indexes(store, TABLES + CATEGORY_TABLES)
         for table in TABLES + CATEGORY_TABLES:
             store.execute(f"DELETE FROM {table}")
         _add_lines(store, 0, top)
+        _create_indexes(store)
         store.execute("UPDATE product_sales_state SET valid = 1 WHERE id = 1")
 
 
 def _add_lines(store, through, top):
     """Add the order lines with ids in (through, top] and move the mark."""
     store.execute(_ADD_DAYS, (through, through, top))
-    for sql in (_ADD_BUYERS, _ADD_ORDERS, _ADD_CATEGORIES, _ADD_SKUS):
+    for sql in (_ADD_BUYERS, _ADD_ORDERS, _ADD_CATEGORIES, _ADD_SKUS, _ADD_PAIRS):
         store.execute(sql, (through, top))
     store.execute("UPDATE product_sales_state SET lines_through = ? WHERE id = 1", (top,))
 
@@ -163,10 +206,12 @@ def _recount_categories(crm):
     store = crm.store
     with store.transaction():
         through, _ = _state(store)
+        _drop_indexes(store, CATEGORY_TABLES)
         for table in CATEGORY_TABLES:
             store.execute(f"DELETE FROM {table}")
         for sql in (_ADD_CATEGORIES, _ADD_SKUS):
             store.execute(sql, (0, through))
+        _create_indexes(store, CATEGORY_TABLES)
 
 
 def _categories_moved(store):
@@ -200,7 +245,7 @@ def subtract_orders(crm, order_ids):
     through, valid = _state(store)
     if not valid or not order_ids:
         return
-    days, buyers = {}, {}
+    days, buyers, pairs = {}, {}, {}
     for chunk in _chunks(list(order_ids)):
         marks = ", ".join("?" * len(chunk))
         for sku, day, units, revenue, lines, orders in store.execute(
@@ -215,6 +260,8 @@ def subtract_orders(crm, order_ids):
             buyers[(sku, contact_id)] = buyers.get((sku, contact_id), 0) + lines
         for table in ("product_sales_orders", "product_sales_categories"):
             store.execute(f"DELETE FROM {table} WHERE order_id IN ({marks})", chunk)
+        for sku, other, orders in store.execute(_PAIRS_OF.format(where=f"order_id IN ({marks}) AND id <= ?"), [*chunk, through]):
+            pairs[(sku, other)] = pairs.get((sku, other), 0) + orders
     store.executemany(
         "UPDATE product_sales_days SET units = units - ?, revenue = revenue - ?, lines = lines - ?, orders = orders - ? "
         "WHERE sku = ? AND day = ?", [(*d, sku, day) for (sku, day), d in days.items()])
@@ -222,6 +269,9 @@ def subtract_orders(crm, order_ids):
     store.executemany("UPDATE product_buyers SET lines = lines - ? WHERE sku = ? AND contact_id = ?",
                       [(n, sku, cid) for (sku, cid), n in buyers.items()])
     store.execute("DELETE FROM product_buyers WHERE lines <= 0")
+    store.executemany("UPDATE product_pairs SET orders = orders - ? WHERE sku = ? AND other = ?",
+                      [(n, sku, other) for (sku, other), n in pairs.items()])
+    store.execute("DELETE FROM product_pairs WHERE orders <= 0")
 
 
 def orders_touch_summed_lines(crm, order_ids):

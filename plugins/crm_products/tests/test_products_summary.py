@@ -24,6 +24,8 @@ def assert_summaries_match_lines(crm):
     assert summary.current(crm)
     for by in GROUPS:
         assert analytics.sales(crm, by) == from_lines(crm, by), by
+    for sku in ("A", "B", "C", "D", "X"):
+        assert analytics.partners(crm, sku, 1, 100) == crm.store.query(analytics.BOUGHT_TOGETHER_SQL, (sku, 1, 100)), sku
 
 
 def no_rebuild(crm):
