@@ -51,7 +51,9 @@ def sales(crm, by="product", since=None, until=None, sku=None, contact_ids=None)
     """Units, revenue, cost, margin, orders and customers per group.
 
     Cost is the catalogue cost times the units; lines of SKUs without a cost
-    leave the group's cost and margin empty rather than overstate the margin."""
+    leave the group's cost and margin empty rather than overstate the margin.
+    Whole history for everyone comes from the kept summaries (summary.py);
+    a date range, a SKU or a set of contacts reads the lines."""
     if by not in GROUPINGS:
         raise CRMError(f"cannot group sales by {by!r} (choose from product, category, month, segment)")
     if not (since or until or sku) and contact_ids is None and summary.current(crm):
@@ -181,11 +183,11 @@ def orders_with(crm, sku):
     return crm.store.query_value("SELECT count(*) FROM (SELECT DISTINCT order_id FROM order_lines WHERE sku = ?) AS x", (sku,))
 
 
-def partners(crm, sku, min_orders=1, limit=10, fresh=None):
+def partners(crm, sku, min_orders, limit, fresh):
     """Other SKUs in the orders with ``sku``: ``sku`` and ``orders_together``,
-    most first. From the pair summary when it is current (``fresh``, asked
-    of ``summary.current`` unless the caller already did), else the lines."""
-    if summary.current(crm) if fresh is None else fresh:
+    most first. From the pair summary when it is current (``fresh``: what
+    ``summary.current`` said), else from the lines."""
+    if fresh:
         return crm.store.query(
             "SELECT other AS sku, orders AS orders_together FROM product_pairs WHERE sku = ? AND orders >= ? "
             "ORDER BY orders DESC, other LIMIT ?", (sku, min_orders, limit))

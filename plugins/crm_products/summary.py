@@ -264,14 +264,14 @@ def subtract_orders(crm, order_ids):
             pairs[(sku, other)] = pairs.get((sku, other), 0) + orders
     store.executemany(
         "UPDATE product_sales_days SET units = units - ?, revenue = revenue - ?, lines = lines - ?, orders = orders - ? "
-        "WHERE sku = ? AND day = ?", [(*d, sku, day) for (sku, day), d in days.items()])
-    store.execute("DELETE FROM product_sales_days WHERE lines <= 0")
+        "WHERE sku = ? AND day = ?", [(*d, *key) for key, d in days.items()])
+    store.executemany("DELETE FROM product_sales_days WHERE sku = ? AND day = ? AND lines <= 0", list(days))
     store.executemany("UPDATE product_buyers SET lines = lines - ? WHERE sku = ? AND contact_id = ?",
-                      [(n, sku, cid) for (sku, cid), n in buyers.items()])
-    store.execute("DELETE FROM product_buyers WHERE lines <= 0")
+                      [(n, *key) for key, n in buyers.items()])
+    store.executemany("DELETE FROM product_buyers WHERE sku = ? AND contact_id = ? AND lines <= 0", list(buyers))
     store.executemany("UPDATE product_pairs SET orders = orders - ? WHERE sku = ? AND other = ?",
-                      [(n, sku, other) for (sku, other), n in pairs.items()])
-    store.execute("DELETE FROM product_pairs WHERE orders <= 0")
+                      [(n, *key) for key, n in pairs.items()])
+    store.executemany("DELETE FROM product_pairs WHERE sku = ? AND other = ? AND orders <= 0", list(pairs))
 
 
 def orders_touch_summed_lines(crm, order_ids):
