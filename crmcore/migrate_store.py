@@ -113,7 +113,7 @@ def migrate_store(source, target, force=False, echo=lambda line: None):
                                    f"source; {got[0]} rows, checksum {got[1]} in the target); nothing was written")
                 counts[table] = want[0]
                 echo(f"{table}: {want[0]} rows, checksum {want[1]} verified")
-        dst.store.execute("ANALYZE")  # planner statistics for the freshly loaded tables
+        dst.store.after_bulk_load()
         return counts
     finally:
         src.close()

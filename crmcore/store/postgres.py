@@ -231,6 +231,13 @@ class PostgresStore:
         with contextlib.suppress(self._psycopg.Error):
             self.conn.execute("ROLLBACK")
 
+    def after_bulk_load(self):
+        """Planner statistics, and the visibility map that index-only scans
+        need, for tables just filled in bulk (outside a transaction). Without
+        the vacuum RFM over 5,000,000 copied orders read the table for every
+        index entry: 24 s instead of 5."""
+        self.execute("VACUUM ANALYZE")
+
     def checkpoint(self):
         """Commit the outermost transaction and open the next one at once."""
         if self._depth != 1:

@@ -164,6 +164,10 @@ class SQLiteStore:
                 self.conn.execute("ROLLBACK")
             raise _friendly(exc) or exc from None
 
+    def after_bulk_load(self):
+        """Planner statistics for tables just filled in bulk (``migrate-store``)."""
+        self.execute("ANALYZE")
+
     def checkpoint(self):
         """Commit the outermost transaction and open the next one at once
         (resumable bulk work commits in steps inside one ``transaction()``)."""
