@@ -15,6 +15,7 @@ import crm_segments
 import crm_surveys
 
 from crm_exports.exporter import export
+from crm_products import summary
 
 PLUGINS = [crm_products, crm_segments, crm_surveys, crm_exports]
 # Tables allowed to keep the erased id: they record where the person was sent.
@@ -42,6 +43,8 @@ def test_erase_leaves_nothing_of_the_person_in_any_table(sample_crm, tmp_path):
     crm.store.execute("INSERT INTO survey_answers (response_id, question_id, value) VALUES (?, ?, ?)",
                       (response, text_question, f"{marker} says the parcel came late"))
     export(crm, "csv", str(tmp_path / "all.csv"), everyone=True)
+    assert summary.current(crm)  # the products plugin's sales summaries now count the person's orders too
+    assert crm.store.query_value("SELECT count(*) FROM product_buyers WHERE contact_id = ?", (cid,)) > 0
     before = everything(crm)
     assert any("erin.q@example.org" in text for text in before.values())
 
