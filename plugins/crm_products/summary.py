@@ -32,8 +32,8 @@ Keeping them true:
   duplicate's purchases are unlinked or moved;
 - any other change (an edited line or order date, a single deleted line)
   marks the summaries invalid, and the next report rebuilds them;
-- each report checks that the summaries count as many lines as the table has,
-  and rebuilds when they do not.
+- each report checks that the summaries count as many lines as the table has
+  (lines with an order), and rebuilds when they do not.
 
 A report on a database it cannot write (a read-only file, another process
 holding the write lock past the busy timeout) falls back to the order lines
@@ -229,12 +229,16 @@ def current(crm):
         if valid:
             fold_in(crm)
             summed = store.query_value("SELECT coalesce(sum(lines), 0) FROM product_sales_days")
-            valid = summed == store.query_value("SELECT count(*) FROM order_lines")
+            # Lines without an order (the record allows them) are in no report.
+            valid = summed == store.query_value("SELECT count(*) FROM order_lines WHERE order_id IS NOT NULL")
         if not valid:
             rebuild(crm)
         elif _categories_moved(store):
             _recount_categories(crm)
-    except StoreError:
+    except (StoreError, *store.sql_errors):
+        # A summary that cannot be brought up to date (the database refuses
+        # the write, or lines written outside the CRM break its rules) only
+        # costs speed: the report reads the lines.
         return False
     return True
 

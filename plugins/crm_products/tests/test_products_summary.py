@@ -102,6 +102,21 @@ def test_changes_made_outside_the_crm_are_caught(crm):
         crm.store.execute("DELETE FROM order_lines WHERE sku = 'A'")
     assert_summaries_match_lines(crm)  # counted lines differ: rebuilt
     assert [r["sku"] for r in analytics.sales(crm, "product")] == ["B"]
+    with crm.store.transaction():
+        crm.store.execute("INSERT INTO order_lines (order_id, sku, quantity, unit_price) VALUES (?, NULL, NULL, 5.0)", (oid,))
+    assert not summary.current(crm)  # breaks the summaries' rules: the report reads the lines
+    assert analytics.sales(crm, "product") == from_lines(crm, "product")
+
+
+def test_a_line_without_an_order_does_not_make_every_report_rebuild(crm, monkeypatch):
+    contact = crm.add(Contact(email="a@example.com"))
+    oid = crm.add(Order(contact_id=contact, ordered_at="2024-05-01"))
+    crm.add(OrderLine(order_id=oid, sku="A", quantity=1, unit_price=10.0))
+    assert_summaries_match_lines(crm)
+    crm.add(OrderLine(sku="A", quantity=5, unit_price=10.0))  # no order: in no report
+    monkeypatch.setattr(summary, "rebuild", no_rebuild)
+    assert_summaries_match_lines(crm)
+    assert analytics.sales(crm, "product")[0]["units"] == 1
 
 
 def test_an_order_import_keeps_the_summaries_and_replacing_orders_subtracts_them(crm, tmp_path, monkeypatch):
