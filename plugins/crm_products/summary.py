@@ -164,19 +164,22 @@ def fold_in(crm):
     """Add the lines above the mark to valid summaries (nothing to do when they
     are invalid: the rebuild will count them)."""
     store = crm.store
+    top = "SELECT coalesce(max(id), 0) FROM order_lines"
     through, valid = _state(store)
-    if not valid:
-        return
-    top = store.query_value("SELECT coalesce(max(id), 0) FROM order_lines")
-    if top <= through:
-        return
-    if store.query_value(
-            "SELECT 1 FROM order_lines n WHERE n.id > ? AND n.id <= ? AND EXISTS "
-            "(SELECT 1 FROM order_lines e WHERE e.order_id = n.order_id AND e.id <= ?) LIMIT 1", (through, top, through)):
-        rebuild(crm)
-        return
+    if not valid or store.query_value(top) <= through:
+        return  # without taking the write lock
     with store.transaction():
-        _add_lines(store, through, top)
+        # Again under the write lock: another report may have folded them in.
+        through, valid = _state(store)
+        top = store.query_value(top)
+        if not valid or top <= through:
+            return
+        if store.query_value(
+                "SELECT 1 FROM order_lines n WHERE n.id > ? AND n.id <= ? AND EXISTS "
+                "(SELECT 1 FROM order_lines e WHERE e.order_id = n.order_id AND e.id <= ?) LIMIT 1", (through, top, through)):
+            rebuild(crm)
+        else:
+            _add_lines(store, through, top)
 
 
 def rebuild(crm):

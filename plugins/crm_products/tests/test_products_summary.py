@@ -7,6 +7,7 @@ import pytest
 
 import crm_products
 from crm_products import analytics, catalogue, summary
+from crmcore.app import CRM
 from crmcore.entities import Contact, Order, OrderLine
 from crmcore.importing import import_orders
 from crmcore.store import StoreError
@@ -149,3 +150,30 @@ def test_a_database_that_refuses_the_rebuild_reports_from_the_lines(crm, monkeyp
     assert not summary.current(crm)
     assert analytics.sales(crm, "product") == from_lines(crm, "product")
     assert analytics.sales(crm, "product")[0]["units"] == 1
+
+
+def test_two_reports_at_once_add_new_lines_once(crm, new_db, monkeypatch):
+    contact = crm.add(Contact(email="a@example.com"))
+    oid = crm.add(Order(contact_id=contact, ordered_at="2024-05-01"))
+    crm.add(OrderLine(order_id=oid, sku="A", quantity=1, unit_price=10.0))
+    assert_summaries_match_lines(crm)
+    oid = crm.add(Order(contact_id=contact, ordered_at="2024-05-02"))
+    crm.add(OrderLine(order_id=oid, sku="B", quantity=2, unit_price=5.0))
+    other = CRM(new_db("crm.db"), plugins=[crm_products])  # a second crm process on the same database
+    real_state = summary._state
+    looked = []
+
+    def other_report_folds_in_after_our_first_look(store):
+        state = real_state(store)
+        if not looked:
+            looked.append(state)
+            summary.fold_in(other)
+        return state
+
+    try:
+        monkeypatch.setattr(summary, "_state", other_report_folds_in_after_our_first_look)
+        summary.fold_in(crm)
+        monkeypatch.undo()
+        assert crm.store.query_value("SELECT sum(lines) FROM product_sales_days") == 2
+    finally:
+        other.close()
