@@ -164,14 +164,14 @@ def fold_in(crm):
     """Add the lines above the mark to valid summaries (nothing to do when they
     are invalid: the rebuild will count them)."""
     store = crm.store
-    top = "SELECT coalesce(max(id), 0) FROM order_lines"
+    newest_line = "SELECT coalesce(max(id), 0) FROM order_lines"
     through, valid = _state(store)
-    if not valid or store.query_value(top) <= through:
+    if not valid or store.query_value(newest_line) <= through:
         return  # without taking the write lock
     with store.transaction():
         # Again under the write lock: another report may have folded them in.
         through, valid = _state(store)
-        top = store.query_value(top)
+        top = store.query_value(newest_line)
         if not valid or top <= through:
             return
         if store.query_value(
