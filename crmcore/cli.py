@@ -45,64 +45,50 @@ def get_crm(migrate=True):
     return crm
 
 
-def _user_errors():
-    from .app import CRMError
-    from .plugins import PluginError
-    from .store import StoreError
-
-    return (CRMError, PluginError, StoreError)
-
-
-
-def _disabled_plugins(ctx):
-    """Plugins disabled in the database, read without opening a full CRM
-    (cheap enough for ``--help``)."""
+def crm_for_listing():
+    """The CRM of the running command if its database exists, else an
+    in-memory one with every installed plugin: for listing what plugins offer
+    (export formats in ``--help``, say) without creating a database file."""
     from .location import resolve_location
 
-    root = ctx.find_root()
-    path = resolve_location(root.params.get("db"))
-    if path.startswith(("postgresql://", "postgres://")):
-        return _disabled_plugins_on_server(path)
-    if not os.path.isfile(path):
-        return set()
-    import sqlite3
+    ctx = click.get_current_context()
+    location = resolve_location(ctx.find_root().params.get("db"))
+    if os.path.isfile(location) or location.startswith(("postgresql://", "postgres://")):
+        return get_crm(migrate=False)
+    from .app import CRM
 
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return {r[0] for r in conn.execute("SELECT name FROM _crm_plugins WHERE enabled = 0")}
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return set()
+    memory = CRM(":memory:")
+    ctx.call_on_close(memory.close)
+    return memory
 
 
-def _disabled_plugins_on_server(url):
-    """The same for a database server (an unreachable one hides nothing; the
-    command itself then reports the connection problem)."""
-    from .store import StoreError, open_store
-
-    try:
-        store = open_store(url)
-    except StoreError:
-        return set()
-    try:
-        if not store.table_exists("_crm_plugins"):
-            return set()
-        return {r["name"] for r in store.query("SELECT name FROM _crm_plugins WHERE enabled = 0")}
-    finally:
-        store.close()
+def debugging():
+    """``CRM_DEBUG=1`` or ``crm --traceback``: show the full traceback of any error."""
+    ctx = click.get_current_context(silent=True)
+    flag = ctx.find_root().params.get("traceback") if ctx is not None else False
+    return bool(flag or os.environ.get("CRM_DEBUG"))
 
 
-def _store_refusal(ctx, plugin):
-    """Why ``plugin`` cannot run on the store of ``--db`` (None when it can)."""
+_activations = {}
+
+
+def activation_for(ctx):
+    """The activation of the database of ``--db``, without opening a full CRM
+    (cheap enough for ``crm --help``): installed and loaded plugins, refusals
+    for this store, and the plugins disabled in the database."""
+    from .activation import Activation, disabled_at
     from .location import resolve_location
-    from .plugins import discover, unsupported_store
+    from .plugins import discover
 
-    if not resolve_location(ctx.find_root().params.get("db")).startswith(("postgresql://", "postgres://")):
-        return None
-    module = next((p.module for p in discover()[0] if p.name == plugin), None)
-    return module and unsupported_store(module, "postgres")
+    location = resolve_location(ctx.find_root().params.get("db"))
+    kind = "postgres" if location.startswith(("postgresql://", "postgres://")) else "sqlite"
+    disabled = disabled_at(location)
+    found, failures = discover()  # once per process; tests that install plugins reset it
+    key = (kind, tuple(sorted(disabled)), tuple((p.name, id(p.module)) for p in found), tuple(failures))
+    if key not in _activations:
+        _activations.clear()
+        _activations[key] = Activation(None, kind, disabled)
+    return _activations[key]
 
 
 def _import(path):
@@ -145,6 +131,7 @@ class CRMGroup(click.Group):
 
     _plugin_of = None
     _loaded_for = None
+    _activation = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -160,12 +147,13 @@ class CRMGroup(click.Group):
         else:
             self.commands.pop(name, None)
             self._lazy[name] = (import_path, help)
+            self._claim(name)
 
-    def _load_plugin_commands(self):
-        from .plugins import discover, make_manager
-
-        plugins, _ = discover()
-        key = tuple(p.name for p in plugins)
+    def _load_plugin_commands(self, ctx):
+        """Let every loaded plugin add its commands (disabled ones too, so that
+        running one can say it is disabled); remember whose each command is."""
+        activation = activation_for(ctx)
+        key = (tuple(activation.names), id(activation.pm))
         if self._loaded_for == key:
             return
         for name in list((self._plugin_of or {})):
@@ -174,16 +162,34 @@ class CRMGroup(click.Group):
         self._lazy = dict(CORE_COMMANDS)
         self._children = {}
         self._plugin_of = {}
-        pm = make_manager(plugins)
-        for impl in reversed(pm.hook.crm_register_commands.get_hookimpls()):
-            before = set(self.commands) | set(self._lazy)
+        self._activation = activation
+        skipped = []
+        while True:  # a broken plugin must not take the CLI down: warn and go on without it
+            pm = activation.pm
+            caller = pm.subset_hook_caller("crm_register_commands", skipped)
             try:
-                impl.function(cli=self)
-            except Exception as exc:  # a broken plugin must not take the CLI down
-                click.echo(f"crm: warning: plugin {impl.plugin_name!r} failed to add commands: {exc}", err=True)
-            for name in (set(self.commands) | set(self._lazy)) - before:
-                self._plugin_of[name] = impl.plugin_name
+                caller(cli=self)
+                break
+            except Exception as exc:
+                error = activation.plugin_error("crm_register_commands", exc)
+                plugin = pm.get_plugin(error.plugin)
+                if plugin is None or plugin in skipped:
+                    raise
+                skipped.append(plugin)
+                click.echo(f"crm: warning: plugin {error.plugin!r} failed to add commands: {exc}", err=True)
+        self._activation = None
         self._loaded_for = key
+
+    def _claim(self, name):
+        """Record which plugin is adding command ``name`` (during crm_register_commands)."""
+        if self._activation is not None:
+            plugin = self._activation.registering_plugin("crm_register_commands")
+            if plugin != "unknown":
+                self._plugin_of[name] = plugin
+
+    def add_command(self, cmd, name=None):
+        super().add_command(cmd, name)
+        self._claim(name or cmd.name)
 
     def _detach_children(self):
         """Take commands that plugins added to other groups off those groups
@@ -214,17 +220,19 @@ class CRMGroup(click.Group):
         return cmd
 
     def list_commands(self, ctx):
-        self._load_plugin_commands()
-        disabled = _disabled_plugins(ctx)
+        self._load_plugin_commands(ctx)
+        disabled = activation_for(ctx).disabled
         return sorted(n for n in set(self.commands) | set(self._lazy) if self._plugin_of.get(n) not in disabled)
 
     def get_command(self, ctx, name):
-        self._load_plugin_commands()
+        self._load_plugin_commands(ctx)
         plugin = self._plugin_of.get(name)
-        if plugin and _store_refusal(ctx, plugin):
-            raise click.UsageError(f"'{name}' belongs to plugin {plugin!r}, which {_store_refusal(ctx, plugin)}")
-        if plugin and plugin in _disabled_plugins(ctx):
+        activation = activation_for(ctx)
+        if plugin and plugin in activation.disabled:
             raise click.UsageError(f"'{name}' belongs to plugin {plugin!r}, which is disabled for this database: crm plugins enable {plugin}")
+        if plugin and plugin not in activation.names:  # refused here (store, API version) after it was loaded
+            reason = next((f.reason for f in activation.failures if f.name == plugin), "is not loaded")
+            raise click.UsageError(f"'{name}' belongs to plugin {plugin!r}, which {reason}")
         return self._resolve(name)
 
     def format_commands(self, ctx, formatter):
@@ -240,9 +248,13 @@ class CRMGroup(click.Group):
                 formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
 
     def invoke(self, ctx):
+        from .errors import CRMError
+
         try:
             return super().invoke(ctx)
-        except _user_errors() as exc:
+        except CRMError as exc:
+            if debugging():
+                raise
             raise click.ClickException(str(exc)) from None
 
 
@@ -252,8 +264,9 @@ class CRMGroup(click.Group):
 @click.version_option(package_name="crmcore", prog_name="crm")
 @click.option("--db", envvar="CRM_DB", metavar="PATH", is_eager=True, help="SQLite database file or postgresql:// URL (default: CRM_DB or ./crm.db).")
 @click.option("--templates", envvar="CRM_TEMPLATES", metavar="DIR", type=click.Path(file_okay=False), help="Folder of report templates that override the built-in ones.")
+@click.option("--traceback", is_flag=True, help="Show the full traceback of an error (also CRM_DEBUG=1).")
 @click.pass_context
-def cli(ctx, db, templates):
+def cli(ctx, db, templates, traceback):
     """A small, scriptable CRM: contacts, companies, deals, activities and
     orders, extended by plugins. Start with `crm quickstart`."""
     ctx.obj = State(db, templates)
@@ -320,33 +333,13 @@ def record_options(table, exclude=(), required=()):
     return decorate
 
 
-def resolve_references(crm, values):
-    """Turn ``--contact``/``--company``/``--deal`` values into ids."""
-    from .app import CRMError
-
-    out = dict(values)
-    if out.get("contact_id") not in (None, ""):
-        out["contact_id"] = crm.find_contact(out["contact_id"])["id"]
-    if out.get("company_id") not in (None, ""):
-        ref = str(out["company_id"])
-        found = crm.store.get("companies", int(ref)) if ref.isdigit() else (crm.store.query("SELECT * FROM companies WHERE name = ?", (ref,)) or [None])[0]
-        if found is None:
-            raise CRMError(f"no company {ref!r}")
-        out["company_id"] = found["id"]
-    if out.get("deal_id") not in (None, ""):
-        if crm.store.get("deals", int(out["deal_id"])) is None:
-            raise CRMError(f"no deal {out['deal_id']!r}")
-        out["deal_id"] = int(out["deal_id"])
-    return out
-
-
 def given(values):
     """Options the user actually passed."""
     return {k: v for k, v in values.items() if v is not None and k != "extra"}
 
 
 def custom_from(extra, base=None):
-    from .app import CRMError
+    from .errors import CRMError
 
     custom = dict(base or {})
     for pair in extra or ():
@@ -358,7 +351,7 @@ def custom_from(extra, base=None):
 
 
 def build_or_fail(cls, data):
-    from .app import CRMError
+    from .errors import CRMError
     from .schema import FieldError, build
 
     try:
@@ -368,7 +361,7 @@ def build_or_fail(cls, data):
 
 
 def update_or_fail(crm, table, id, changes):
-    from .app import CRMError
+    from .errors import CRMError
     from .schema import FieldError
 
     try:
@@ -378,7 +371,7 @@ def update_or_fail(crm, table, id, changes):
 
 
 def add_or_fail(crm, rec):
-    from .app import CRMError
+    from .errors import CRMError
     from .schema import FieldError
 
     try:
@@ -405,11 +398,18 @@ def init():
 
 @cli.command()
 def migrate():
-    """Apply pending schema migrations of the core and enabled plugins."""
+    """Apply pending schema migrations of the core and enabled plugins, then
+    check that every record class has its columns (a field without a column
+    means a plugin lacks a migration: the command then fails naming it)."""
+    from .errors import CRMError
+
     crm = get_crm(migrate=False)
     applied = crm.migrate()
     for name in applied:
         click.echo(f"applied {name}")
     if not applied:
         click.echo("Nothing to migrate.")
+    drift = crm.schema_drift()
+    if drift:
+        raise CRMError("; ".join(drift))
 

@@ -16,10 +16,10 @@ from .cli import (
     given,
     progress_bar,
     record_options,
-    resolve_references,
     update_or_fail,
 )
 from .output import output_options, print_record, print_rows
+from .scaffold import plugins_new
 
 CONTACT_TABLE = ["id", "first_name", "last_name", "email", "phone", "company", "country", "owner"]
 
@@ -29,36 +29,6 @@ def _fields(table):
     from .schema import field_names, table_of
 
     return field_names(next(c for c in CORE_RECORD_TYPES if table_of(c) == table))
-
-
-def _query_list(crm, table, filters, sort, limit, allowed_sort):
-    """SELECT with whitelisted sort column and bound filter values."""
-    from .app import CRMError
-    from .store import quote_name
-
-    where, params = [], []
-    for sql, value in filters:
-        if value not in (None, ""):
-            where.append(sql)
-            params.append(value)
-    sort_col, _, direction = (sort or "id").partition(":")
-    if sort_col not in allowed_sort:
-        raise CRMError(f"cannot sort by {sort_col!r} (choose from {', '.join(allowed_sort)})")
-    sql = f"SELECT * FROM {quote_name(table)}"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {quote_name(sort_col)} {'DESC' if direction.lower() == 'desc' else 'ASC'}, id"
-    if limit:
-        sql += " LIMIT ?"
-        params.append(limit)
-    return sql, params
-
-
-def _decoded(crm, table, rows):
-    from .schema import decode_row
-
-    cls = crm.record_type(table)
-    return [decode_row(cls, r) for r in rows]
 
 
 LIMIT_HELP = "Show at most N records (0 for all)."
@@ -100,18 +70,12 @@ def contacts_add(extra, **values):
 @output_options
 def contacts_list(country, owner, tag, company, consent, sort, limit, fmt):
     """List contacts."""
-    crm = get_crm()
     from . import normalize
+    from .queries import list_records
 
-    filters = [
-        ("country = ?", normalize.country(country) if country else None),
-        ("owner = ?", owner),
-        ("company = ?", company),
-        (crm.store.dialect.json_array_contains("contacts.tags"), tag),
-        ("consent = ?", None if consent is None else int(consent)),
-    ]
-    sql, params = _query_list(crm, "contacts", filters, sort, limit, _fields("contacts"))
-    rows = _decoded(crm, "contacts", crm.store.query(sql, params))
+    filters = {"country": normalize.country(country) if country else None, "owner": owner, "company": company,
+               "tag": tag, "consent": consent}
+    rows = list_records(get_crm(), "contacts", filters, sort, limit)
     print_rows(rows, _fields("contacts"), fmt, CONTACT_TABLE)
 
 
@@ -120,20 +84,14 @@ def contacts_list(country, owner, tag, company, consent, sort, limit, fmt):
 @output_options
 def contacts_show(contact, fmt):
     """Show one contact (id or e-mail) with deals, orders and recent activities."""
-    crm = get_crm()
-    row = crm.find_contact(contact)
-    store = crm.store
-    related = {
-        "deals": store.query("SELECT id, title, stage, status, amount, currency FROM deals WHERE contact_id = ? ORDER BY id", (row["id"],)),
-        "orders": store.query_value("SELECT count(*) FROM orders WHERE contact_id = ?", (row["id"],)),
-        "total_spent": store.query_value("SELECT coalesce(sum(total), 0) FROM orders WHERE contact_id = ?", (row["id"],)),
-        "last_order": store.query_value("SELECT max(ordered_at) FROM orders WHERE contact_id = ?", (row["id"],)),
-        "activities": store.query("SELECT id, kind, subject, due_at, done_at FROM activities WHERE contact_id = ? ORDER BY coalesce(done_at, due_at, created_at) DESC, id DESC LIMIT 10", (row["id"],)),
-    }
+    from .queries import contact_overview
+
+    found = contact_overview(get_crm(), contact)
     if fmt == "json":
-        print_record({**row, **related}, "json")
+        print_record(found, "json")
         return
-    print_record(row)
+    related = {k: found.pop(k) for k in ("deals", "orders", "total_spent", "last_order", "activities")}
+    print_record(found)
     click.echo(f"\norders: {related['orders']}, total spent {related['total_spent']:,.2f}, last order {related['last_order'] or '–'}")
     if related["deals"]:
         click.echo("\ndeals:")
@@ -141,6 +99,19 @@ def contacts_show(contact, fmt):
     if related["activities"]:
         click.echo("\nrecent activities:")
         print_rows(related["activities"], ["id", "kind", "subject", "due_at", "done_at"])
+
+
+@contacts.command("timeline")
+@click.argument("contact")
+@click.option("--limit", default=50, show_default=True, help=LIMIT_HELP)
+@output_options
+def contacts_timeline(contact, limit, fmt):
+    """Everything that happened with a contact (id or e-mail), newest first:
+    activities, orders with their lines, deals, changes, and every enabled
+    plugin's events (survey answers, exports, segment changes...)."""
+    from .timeline import TIMELINE_FIELDS
+
+    print_rows(get_crm().timeline(contact, limit), TIMELINE_FIELDS, fmt)
 
 
 @contacts.command("edit")
@@ -263,9 +234,11 @@ def contacts_export(output, fmt):
 def contacts_merge(keep, duplicate):
     """Merge DUPLICATE into KEEP (ids or e-mails): deals, activities, orders
     and plugin records move to KEEP, empty fields are filled, DUPLICATE is deleted."""
-    crm = get_crm()
-    kept = crm.merge_contacts(keep, duplicate)
+    notes = []
+    kept = get_crm().merge_contacts(keep, duplicate, notes)
     click.echo(f"Merged {duplicate} into contact {kept['id']} ({kept['email'] or kept['first_name']})")
+    for note in notes:
+        click.echo(f"  {note}")
 
 
 @contacts.command("unsubscribe")
@@ -306,11 +279,7 @@ def contacts_erase(contact, yes):
 def contacts_history(contact, fmt):
     """Changes to a contact: who, when, which fields, old and new values."""
     crm = get_crm()
-    row = crm.find_contact(contact)
-    rows = crm.store.query("SELECT at, \"user\", action, changes FROM _crm_audit WHERE table_name = 'contacts' AND record_id = ? ORDER BY id", (row["id"],))
-    for r in rows:
-        r["changes"] = json.loads(r["changes"] or "{}")
-    print_rows(rows, ["at", "user", "action", "changes"], fmt)
+    print_rows(crm.history("contacts", crm.find_contact(contact)["id"]), ["at", "user", "action", "changes"], fmt)
 
 
 # -- companies ------------------------------------------------------------------
@@ -340,16 +309,11 @@ def companies_add(**values):
 @output_options
 def companies_list(country, industry, sort, limit, fmt):
     """List companies."""
-    crm = get_crm()
-    sql, params = _query_list(crm, "companies", [("country = ?", country and country.upper()), ("industry = ?", industry)], sort, limit, _fields("companies"))
-    print_rows(_decoded(crm, "companies", crm.store.query(sql, params)), _fields("companies"), fmt,
+    from .queries import list_records
+
+    rows = list_records(get_crm(), "companies", {"country": country and country.upper(), "industry": industry}, sort, limit)
+    print_rows(rows, _fields("companies"), fmt,
                ["id", "name", "domain", "industry", "size", "city", "country", "owner"])
-
-
-def _find_company(crm, ref):
-    from .cli import resolve_references
-
-    return crm.get("companies", resolve_references(crm, {"company_id": ref})["company_id"])
 
 
 @companies.command("show")
@@ -357,14 +321,14 @@ def _find_company(crm, ref):
 @output_options
 def companies_show(company, fmt):
     """Show a company (id or name) with its contacts and deals."""
-    crm = get_crm()
-    row = _find_company(crm, company)
-    people = crm.store.query("SELECT id, first_name, last_name, email, job_title FROM contacts WHERE company_id = ? ORDER BY id", (row["id"],))
-    deals = crm.store.query("SELECT id, title, stage, status, amount FROM deals WHERE company_id = ? ORDER BY id", (row["id"],))
+    from .queries import company_overview
+
+    found = company_overview(get_crm(), company)
     if fmt == "json":
-        print_record({**row, "contacts": people, "deals": deals}, "json")
+        print_record(found, "json")
         return
-    print_record(row)
+    people, deals = found.pop("contacts"), found.pop("deals")
+    print_record(found)
     click.echo("\ncontacts:")
     print_rows(people, ["id", "first_name", "last_name", "email", "job_title"])
     click.echo("\ndeals:")
@@ -377,7 +341,7 @@ def companies_show(company, fmt):
 def companies_edit(company, **values):
     """Change fields of a company (id or name)."""
     crm = get_crm()
-    row = _find_company(crm, company)
+    row = crm.find_company(company)
     changes = given(values)
     if not changes:
         raise click.UsageError("nothing to change: give at least one option")
@@ -391,13 +355,10 @@ def companies_edit(company, **values):
 def companies_delete(company, yes):
     """Delete a company; its contacts and deals stay, unlinked."""
     crm = get_crm()
-    row = _find_company(crm, company)
+    row = crm.find_company(company)
     if not yes:
         click.confirm(f"Delete company {row['name']!r}?", abort=True)
-    with crm.store.transaction():
-        crm.store.execute("UPDATE contacts SET company_id = NULL WHERE company_id = ?", (row["id"],))
-        crm.store.execute("UPDATE deals SET company_id = NULL WHERE company_id = ?", (row["id"],))
-        crm.delete("companies", [row["id"]])
+    crm.delete("companies", [row["id"]])
     click.echo(f"Deleted company {row['id']}")
 
 
@@ -420,7 +381,7 @@ def deals_add(**values):
     from .entities import Deal
 
     crm = get_crm()
-    data = resolve_references(crm, given(values))
+    data = crm.resolve_references(given(values))
     data.setdefault("stage", crm.stages[0][0])
     did = add_or_fail(crm, build_or_fail(Deal, data))
     click.echo(f"Added deal {did}")
@@ -436,11 +397,12 @@ def deals_add(**values):
 @output_options
 def deals_list(stage, status, owner, contact, sort, limit, fmt):
     """List deals."""
+    from .queries import list_records
+
     crm = get_crm()
     contact_id = crm.find_contact(contact)["id"] if contact else None
-    filters = [("stage = ?", stage), ("status = ?", status), ("owner = ?", owner), ("contact_id = ?", contact_id)]
-    sql, params = _query_list(crm, "deals", filters, sort, limit, _fields("deals"))
-    print_rows(_decoded(crm, "deals", crm.store.query(sql, params)), _fields("deals"), fmt, DEAL_TABLE)
+    filters = {"stage": stage, "status": status, "owner": owner, "contact_id": contact_id}
+    print_rows(list_records(crm, "deals", filters, sort, limit), _fields("deals"), fmt, DEAL_TABLE)
 
 
 @deals.command("show")
@@ -448,7 +410,7 @@ def deals_list(stage, status, owner, contact, sort, limit, fmt):
 @output_options
 def deals_show(deal, fmt):
     """Show one deal."""
-    from .app import CRMError
+    from .errors import CRMError
 
     crm = get_crm()
     row = crm.get("deals", deal)
@@ -508,7 +470,7 @@ def activities_log(**values):
     from .entities import Activity
 
     crm = get_crm()
-    data = resolve_references(crm, given(values))
+    data = crm.resolve_references(given(values))
     if not data.get("contact_id") and not data.get("deal_id"):
         raise click.UsageError("give --contact or --deal")
     aid = add_or_fail(crm, build_or_fail(Activity, data))
@@ -524,11 +486,12 @@ def activities_log(**values):
 @output_options
 def activities_list(contact, kind, only_open, sort, limit, fmt):
     """List activities."""
+    from .queries import list_records
+
     crm = get_crm()
     contact_id = crm.find_contact(contact)["id"] if contact else None
-    filters = [("contact_id = ?", contact_id), ("kind = ?", kind), ("done_at IS NULL AND 1 = ?", 1 if only_open else None)]
-    sql, params = _query_list(crm, "activities", filters, sort, limit, _fields("activities"))
-    print_rows(_decoded(crm, "activities", crm.store.query(sql, params)), _fields("activities"), fmt,
+    filters = {"contact_id": contact_id, "kind": kind, "open": True if only_open else None}
+    print_rows(list_records(crm, "activities", filters, sort, limit), _fields("activities"), fmt,
                ["id", "contact_id", "deal_id", "kind", "channel", "subject", "due_at", "done_at", "owner"])
 
 
@@ -574,13 +537,12 @@ def orders_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict):
 @output_options
 def orders_list(contact, since, sort, limit, fmt):
     """List orders."""
-    from . import normalize
+    from .queries import list_records, parse_since
 
     crm = get_crm()
     contact_id = crm.find_contact(contact)["id"] if contact else None
-    filters = [("contact_id = ?", contact_id), ("ordered_at >= ?", normalize.date(since).isoformat() if since else None)]
-    sql, params = _query_list(crm, "orders", filters, sort, limit, _fields("orders"))
-    print_rows(_decoded(crm, "orders", crm.store.query(sql, params)), _fields("orders"), fmt,
+    rows = list_records(crm, "orders", {"contact_id": contact_id, "since": parse_since(since)}, sort, limit)
+    print_rows(rows, _fields("orders"), fmt,
                ["id", "ref", "contact_id", "ordered_at", "channel", "currency", "total"])
 
 
@@ -589,17 +551,13 @@ def orders_list(contact, since, sort, limit, fmt):
 @output_options
 def orders_show(order, fmt):
     """Show one order (id or ref) with its lines."""
-    from .app import CRMError
+    from .queries import find_order
 
-    crm = get_crm()
-    rows = crm.store.query("SELECT * FROM orders WHERE ref = ? OR id = ?", (order, int(order) if order.isdigit() else None))
-    if not rows:
-        raise CRMError(f"no order {order!r}")
-    head = rows[0]
-    lines = crm.store.query("SELECT id, sku, description, quantity, unit_price FROM order_lines WHERE order_id = ? ORDER BY id", (head["id"],))
+    head = find_order(get_crm(), order)
     if fmt == "json":
-        print_record({**head, "lines": lines}, "json")
+        print_record(head, "json")
         return
+    lines = head.pop("lines")
     print_record(head)
     click.echo("")
     print_rows(lines, ["sku", "description", "quantity", "unit_price"])
@@ -611,6 +569,9 @@ def orders_show(order, fmt):
 @click.group()
 def plugins():
     """Installed plugins and which are enabled for this database."""
+
+
+plugins.add_command(plugins_new)
 
 
 @plugins.command("list")
@@ -703,7 +664,7 @@ def quickstart(n_contacts, output):
 
     Uses the database from --db / CRM_DB / ./crm.db; refuses to add demo
     data to a database that already has contacts."""
-    from .app import CRMError
+    from .errors import CRMError
     from .demo import generate
     from .reports import write_report
     from .store import redact
@@ -720,5 +681,3 @@ def quickstart(n_contacts, output):
     path = write_report(crm, "dashboard", output, {}, False)
     click.echo(f"Dashboard written to {os.path.abspath(path)}")
 
-
-from . import scaffold  # noqa: E402,F401  - adds `crm plugins new`

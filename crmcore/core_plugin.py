@@ -41,25 +41,12 @@ def crm_register_record_types(register):
         register(cls)
 
 
-def m001_core_tables(store):
-    from . import entities
-
-    for cls in entities.CORE_RECORD_TYPES:
-        store.ensure_table(cls)
-    store.create_index("orders", ["contact_id", "ordered_at"], "ix_orders_contact_date")
-    store.create_index("order_lines", ["sku", "order_id"], "ix_order_lines_sku_order")
-    store.execute("CREATE TABLE IF NOT EXISTS _crm_settings (key TEXT PRIMARY KEY, value TEXT)")
-    store.execute(
-        f'CREATE TABLE IF NOT EXISTS _crm_audit (id {store.dialect.auto_id}, at TEXT NOT NULL, "user" TEXT, action TEXT NOT NULL, '
-        "table_name TEXT NOT NULL, record_id INTEGER, changes TEXT)"
-    )
-    store.execute("CREATE INDEX IF NOT EXISTS ix_audit_record ON _crm_audit (table_name, record_id)")
-    store.execute("CREATE TABLE IF NOT EXISTS suppressions (email_hash TEXT PRIMARY KEY, reason TEXT, at TEXT)")
-
-
 @hookimpl
 def crm_register_migrations(register):
-    register(m001_core_tables)
+    from .core_migrations import MIGRATIONS
+
+    for fn in MIGRATIONS:
+        register(fn)
 
 
 @hookimpl
@@ -73,3 +60,10 @@ def crm_register_reports(register):
     from . import dashboard
 
     register("dashboard", "dashboard.html", "The whole CRM on one page: contacts, pipeline, revenue and every plugin's section", dashboard.context)
+
+
+@hookimpl
+def crm_contact_timeline(crm, contact):
+    from .timeline import core_events
+
+    return core_events(crm, contact)

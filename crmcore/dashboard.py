@@ -38,7 +38,7 @@ def data_as_of(crm):
 
 
 def context(crm, params):
-    from .app import CRMError
+    from .errors import CRMError
 
     unknown = sorted(set(params) - set(PARAMS))
     if unknown:

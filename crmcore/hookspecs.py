@@ -168,3 +168,14 @@ def crm_demo_data(crm, rng, contact_ids):
 
     ``rng`` is a seeded ``random.Random``; ``contact_ids`` are the demo contacts.
     Called after core demo data (contacts, companies, deals, orders) exists."""
+
+
+@hookspec
+def crm_contact_timeline(crm, contact):
+    """Events of one contact for its timeline (``crm contacts timeline``, the
+    contact's web page): return a list of dicts with ``at`` (ISO date or
+    timestamp), ``kind`` (a short word such as ``order`` or ``survey``) and
+    ``summary`` (one line), optionally ``ref`` (an id to look it up by).
+
+    ``contact`` is the contact's decoded row. Called for enabled plugins only;
+    the core adds activities, orders with their lines, deals and the audit trail."""

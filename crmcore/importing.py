@@ -16,7 +16,7 @@ import re
 import attrs
 
 from . import normalize, schema
-from .app import CRMError
+from .errors import CRMError
 from .output import atomic_write
 from .schema import FieldError
 

@@ -28,7 +28,7 @@ BOOKKEEPING = {"_crm_migrations", "_crm_plugins", "_crm_settings"}
 
 
 def _error(message):
-    from .app import CRMError
+    from .errors import CRMError
 
     return CRMError(message)
 
@@ -232,25 +232,27 @@ def _integrity(crm):
 
 
 def _schema(crm):
-    from .plugins import PluginError
+    from .errors import PluginError
+    from .migrations import unknown_steps
 
     if not crm.store.table_exists("_crm_migrations") or not crm.store.table_exists("contacts"):
         return [_finding("schema", "problem", f"{crm.location} is not initialised", f"crm --db {crm.location} init")]
     applied = crm.store.query("SELECT plugin, name FROM _crm_migrations")
     try:
         pending = crm.pending_migrations()
-        known = {(p, fn.__name__) for p, fn in crm.registry.migrations}
+        drift = crm.schema_drift()
     except PluginError as exc:
         return [_finding("schema", "problem", f"cannot list migrations: {exc}",
                          f"start without it (CRM_LOAD_PLUGINS=...) and run `crm plugins disable {exc.plugin}`, or upgrade it")]
     found = []
     if pending:
-        names = ", ".join(f"{p}.{fn.__name__}" for p, fn in pending)
+        names = ", ".join(f"{m.plugin}.{m.name}" for m in pending)
         found.append(_finding("migrations", "problem", f"{len(pending)} pending migration(s): {names}", "crm migrate"))
     else:
         found.append(_finding("migrations", "ok", f"{len(applied)} migration(s) applied, none pending"))
-    enabled = {p.name for p in crm.plugins if crm.is_enabled(p.name)} | {"core"}
-    unknown = sorted(f"{r['plugin']}.{r['name']}" for r in applied if (r["plugin"], r["name"]) not in known and r["plugin"] in enabled)
+    for line in drift:
+        found.append(_finding("migrations", "problem", line, "upgrade the plugin, or ask its author for the missing migration"))
+    unknown = unknown_steps(crm.store, crm.registry, [p.name for p in crm.plugins if crm.is_enabled(p.name)])
     if unknown:
         found.append(_finding("migrations", "warning", f"applied by a newer version: {', '.join(unknown)}",
                               "upgrade crm and its plugins to the version that wrote this database"))
@@ -279,7 +281,7 @@ def _plugins(crm):
 def _orphans(crm):
     """Rows whose reference column names a record that does not exist."""
     from . import schema
-    from .plugins import PluginError
+    from .errors import PluginError
     from .store import quote_name
 
     try:

@@ -58,19 +58,49 @@ _SIMPLE_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\
 
 
 def email(value):
-    """Validate an e-mail address and normalise it (trimmed, lower-case)."""
+    """Validate an e-mail address and give its one canonical form: trimmed,
+    lower-case, and an internationalised domain in Unicode (``xn--`` labels
+    decoded), so ``user@bücher.de`` and ``user@xn--bcher-kva.de`` are one
+    address for storage, de-duplication and the suppression list."""
     value = str(value).strip()
     if _SIMPLE_EMAIL.fullmatch(value) and ".." not in value and not value.startswith("."):
         local, _, domain = value.rpartition("@")
         if not local.endswith(".") and not any(p.startswith("-") or p.endswith("-") for p in domain.split(".")):
-            return value.lower()
+            value = value.lower()
+            return _unicode_domain(value) if "xn--" in domain.lower() else value
     from email_validator import EmailNotValidError, validate_email
 
     try:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(f"invalid e-mail address {value!r}: {exc}") from None
-    return result.normalized.lower()
+    return _unicode_domain(result.normalized.lower())
+
+
+def _unicode_domain(address):
+    local, _, domain = address.rpartition("@")
+    if "xn--" not in domain:
+        return address
+    import idna
+
+    try:
+        return f"{local}@{idna.decode(domain).lower()}"
+    except idna.IDNAError as exc:
+        raise ValueError(f"invalid e-mail address {address!r}: the domain is not valid IDNA ({exc})") from None
+
+
+def email_ascii(address):
+    """A canonical address with its domain in ASCII (punycode), as mail
+    headers carry it; the address itself when the domain is ASCII already."""
+    local, _, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    import idna
+
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode()}"
+    except idna.IDNAError:
+        return address
 
 
 @functools.lru_cache(maxsize=None)

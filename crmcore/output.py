@@ -73,7 +73,7 @@ def atomic_write(path, what="file"):
     it into place only when the block succeeds, so ``path`` is never
     half-written; on any error the temporary file is removed. An OS error
     becomes a one-line ``CRMError`` naming ``what`` and the path."""
-    from .app import CRMError
+    from .errors import CRMError
 
     folder = os.path.dirname(os.path.abspath(path))
     try:

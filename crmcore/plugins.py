@@ -1,4 +1,4 @@
-"""Finding plugins and building a plugin manager.
+"""Finding installed plugins (``activation.py`` decides which of them run).
 
 Plugins are discovered through the entry-point group ``crm`` (the built-in
 ones too). ``CRM_LOAD_PLUGINS`` takes control: unset loads every installed
@@ -12,9 +12,8 @@ import os
 import sys
 from typing import NamedTuple
 
-import pluggy
-
 from . import hookspecs
+from .errors import PluginError  # noqa: F401  (re-exported: crmcore.plugins.PluginError)
 
 ENTRY_POINT_GROUP = "crm"
 CORE = "core"
@@ -31,16 +30,6 @@ class Plugin(NamedTuple):
 class PluginFailure(NamedTuple):
     name: str
     reason: str
-
-
-class PluginError(Exception):
-    """A plugin's hook raised; the message names the plugin and the hook."""
-
-    def __init__(self, plugin, hook, exc):
-        super().__init__(f"plugin {plugin!r} failed in {hook}: {type(exc).__name__}: {exc}")
-        self.plugin = plugin
-        self.hook = hook
-        self.original = exc
 
 
 def check_api_version(name, module):
@@ -195,18 +184,3 @@ def as_plugin(obj):
         return Plugin(obj[0], obj[1])
     name = getattr(obj, "crm_plugin_name", None) or getattr(obj, "__name__", type(obj).__name__).split(".")[-1]
     return Plugin(name.removeprefix("crm_"), obj, getattr(obj, "__version__", ""))
-
-
-def make_manager(plugins):
-    """A plugin manager with the core and ``plugins`` registered."""
-    from . import core_plugin
-
-    pm = pluggy.PluginManager("crm")
-    pm.add_hookspecs(hookspecs)
-    pm.register(core_plugin, name=CORE)
-    for plugin in plugins:
-        extra_specs = getattr(plugin.module, "crm_hookspecs", None)
-        if extra_specs is not None:
-            pm.add_hookspecs(extra_specs)
-        pm.register(plugin.module, name=plugin.name)
-    return pm

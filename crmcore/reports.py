@@ -12,7 +12,7 @@ import hashlib
 import os
 from importlib import resources
 
-from .app import CRMError
+from .errors import CRMError
 from .output import atomic_write
 
 

@@ -11,7 +11,6 @@ import string
 
 import click
 
-from .commands import plugins
 from .hookspecs import API_VERSION
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
@@ -168,7 +167,7 @@ def test_hook_counts_saved_contacts_and_command_reports_it(run_cli):
 
 def create(name, folder):
     """Write the package for plugin ``name`` into ``folder/crm-NAME``; returns the new folder."""
-    from .app import CRMError
+    from .errors import CRMError
 
     if not NAME.match(name):
         raise CRMError(f"plugin name {name!r} must start with a lowercase letter and hold only a-z, 0-9, '_' or '-' (at most 40)")
@@ -184,7 +183,7 @@ def create(name, folder):
     return target
 
 
-@plugins.command("new")
+@click.command("new")
 @click.argument("name")
 @click.option("--dir", "folder", default=".", show_default=True, type=click.Path(file_okay=False), help="Where to create the package folder.")
 def plugins_new(name, folder):

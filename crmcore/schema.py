@@ -13,15 +13,7 @@ import typing
 
 import attrs
 
-
-
-class FieldError(ValueError):
-    """A value that does not fit a field; ``field`` names it."""
-
-    def __init__(self, field, message):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.reason = message
+from .errors import FieldError  # re-exported: crmcore.schema.FieldError
 
 
 def column(default=None, *, converter=None, unique=False, index=False, fts=False, references=None, description=""):
@@ -202,29 +194,73 @@ def fts_columns(cls):
     return [f.name for f in attrs.fields(cls) if f.metadata.get("fts")]
 
 
-def ensure_table(db, cls):
-    """Create the table of ``cls`` or add the columns it is missing.
+@attrs.frozen
+class TableSpec:
+    """A table as a migration creates it: plain data, frozen in the migration.
+
+    A migration that calls ``store.ensure_table(SPEC)`` with a literal spec
+    keeps its meaning when the record class changes later; the change then
+    needs a migration of its own, and ``crm doctor`` names the missing one
+    (``drift``). ``table_spec(cls)`` makes the spec of a class today and
+    ``repr`` prints it as the literal to paste into a new migration."""
+
+    table: str
+    columns: tuple  # ((name, "TEXT" | "INTEGER" | "REAL"), ...), id first
+    references: tuple = ()  # ((column, table), ...)
+    unique: tuple = ()  # columns with a unique index
+    index: tuple = ()  # columns with a plain index
+    fts: tuple = ()  # columns in the full-text index
+
+    def __repr__(self):
+        parts = [f"table={self.table!r}", f"columns={self.columns!r}"]
+        parts += [f"{k}={getattr(self, k)!r}" for k in ("references", "unique", "index", "fts") if getattr(self, k)]
+        return f"TableSpec({', '.join(parts)})"
+
+
+def table_spec(cls):
+    """The ``TableSpec`` of a record class as it is now (a spec passes through)."""
+    if isinstance(cls, TableSpec):
+        return cls
+    fs = attrs.fields(cls)
+    refs = tuple((f.name, f.metadata["references"]) for f in fs if f.metadata.get("references"))
+    return TableSpec(
+        table=table_of(cls),
+        columns=tuple(columns(cls).items()),
+        references=refs,
+        unique=tuple(f.name for f in fs if f.metadata.get("unique")),
+        index=tuple(f.name for f in fs if not f.metadata.get("unique") and (f.metadata.get("index") or f.metadata.get("references"))),
+        fts=tuple(f.name for f in fs if f.metadata.get("fts")),
+    )
+
+
+def drift(cls, existing_columns):
+    """Fields of ``cls`` that have no column in the database (``[]``: none)."""
+    existing = set(existing_columns)
+    return [name for name in columns(cls) if name not in existing]
+
+
+def ensure_table(db, spec):
+    """Create the table of ``spec`` (a ``TableSpec`` or record class) or add
+    the columns it is missing.
 
     Never drops or rewrites a column, so data survives every upgrade. ``db``
-    is a ``sqlite_utils.Database``; use it only from migrations."""
-    name = table_of(cls)
-    cols = columns(cls)
+    is a ``sqlite_utils.Database``; use it only from migrations (or, for
+    either store, ``store.ensure_table(spec)``)."""
+    spec = table_spec(spec)
+    name = spec.table
+    cols = dict(spec.columns)
     table = db[name]
-    foreign_keys = [(f.name, f.metadata["references"], "id") for f in attrs.fields(cls) if f.metadata.get("references")]
     if not table.exists():
-        table.create(cols, pk="id", foreign_keys=foreign_keys or None)
+        table.create(cols, pk="id", foreign_keys=[(c, t, "id") for c, t in spec.references] or None)
     else:
         existing = set(table.columns_dict)
         for col, sqltype in cols.items():
             if col not in existing:
                 table.add_column(col, {"TEXT": str, "INTEGER": int, "REAL": float}[sqltype])
-    for f in attrs.fields(cls):
-        meta = f.metadata
-        if meta.get("unique"):
-            table.create_index([f.name], unique=True, if_not_exists=True, index_name=f"ux_{name}_{f.name}")
-        elif meta.get("index") or meta.get("references"):
-            table.create_index([f.name], if_not_exists=True, index_name=f"ix_{name}_{f.name}")
-    fts = [f.name for f in attrs.fields(cls) if f.metadata.get("fts")]
-    if fts and not db[f"{name}_fts"].exists():
-        table.enable_fts(fts, create_triggers=True, tokenize="unicode61 remove_diacritics 2")
+    for col in spec.unique:
+        table.create_index([col], unique=True, if_not_exists=True, index_name=f"ux_{name}_{col}")
+    for col in spec.index:
+        table.create_index([col], if_not_exists=True, index_name=f"ix_{name}_{col}")
+    if spec.fts and not db[f"{name}_fts"].exists():
+        table.enable_fts(list(spec.fts), create_triggers=True, tokenize="unicode61 remove_diacritics 2")
     return table

@@ -57,11 +57,10 @@ def test_one_command_imports_its_own_module_only(tmp_path):
 
 def registered(plugins):
     """``(parent, name, import path, help)`` of every lazily registered command."""
-    from crmcore.plugins import make_manager
+    from crmcore.activation import Activation
 
     group = cli_module.CRMGroup()
-    for impl in make_manager(plugins).hook.crm_register_commands.get_hookimpls():
-        impl.function(cli=group)
+    Activation(plugins).hook.crm_register_commands(cli=group)
     found = [(None, name, path, help) for name, (path, help) in group._lazy.items()]
     found += [(parent, name, path, None) for parent, children in group._children.items() for name, path in children.items()]
     return found

@@ -294,16 +294,14 @@ class PostgresStore:
     def count(self, table):
         return self.query_value(f"SELECT count(*) FROM {quote_name(table)}")
 
-    def ensure_table(self, cls):
-        """Create the table of a record class or add the columns it is missing
-        (never drops one); indexes and the full-text index as in SQLite."""
-        from .. import schema
+    def ensure_table(self, spec):
+        """Create the table of a ``TableSpec`` or record class or add the
+        columns it is missing (never drops one); indexes and the full-text
+        index as in SQLite."""
+        from ..schema import table_spec
 
-        import attrs
-
-        name = schema.table_of(cls)
-        cols = schema.columns(cls)
-        refs = {f.name: f.metadata["references"] for f in attrs.fields(cls) if f.metadata.get("references")}
+        spec = table_spec(spec)
+        name, cols, refs = spec.table, dict(spec.columns), dict(spec.references)
         if not self.table_exists(name):
             defs = []
             for col, sqltype in cols.items():
@@ -318,14 +316,12 @@ class PostgresStore:
             for col, sqltype in cols.items():
                 if col not in existing:
                     self.execute(f"ALTER TABLE {quote_name(name)} ADD COLUMN {quote_name(col)} {_PG_TYPES[sqltype]}")
-        for f in attrs.fields(cls):
-            if f.metadata.get("unique"):
-                self.create_index(name, [f.name], f"ux_{name}_{f.name}", unique=True)
-            elif f.metadata.get("index") or f.metadata.get("references"):
-                self.create_index(name, [f.name], f"ix_{name}_{f.name}")
-        fts = schema.fts_columns(cls)
-        if fts:
-            self.execute(f"CREATE INDEX IF NOT EXISTS {quote_name(f'fts_{name}')} ON {quote_name(name)} USING gin ({_tsvector(fts)})")
+        for col in spec.unique:
+            self.create_index(name, [col], f"ux_{name}_{col}", unique=True)
+        for col in spec.index:
+            self.create_index(name, [col], f"ix_{name}_{col}")
+        if spec.fts:
+            self.execute(f"CREATE INDEX IF NOT EXISTS {quote_name(f'fts_{name}')} ON {quote_name(name)} USING gin ({_tsvector(list(spec.fts))})")
 
     def create_index(self, table, columns, name, unique=False):
         self.execute(
@@ -401,6 +397,15 @@ class PostgresStore:
             "SELECT DISTINCT p.relname FROM pg_constraint c JOIN pg_class t ON c.conrelid = t.oid "
             "JOIN pg_class p ON c.confrelid = p.oid JOIN pg_namespace n ON t.relnamespace = n.oid "
             "WHERE c.contype = 'f' AND n.nspname = current_schema() AND t.relname = ?", (table,))}
+
+    def referenced_by(self, table):
+        """``[(child table, child column, parent column)]`` of the foreign keys that point at ``table``."""
+        return [tuple(r) for r in self.execute(
+            "SELECT t.relname, a.attname, pa.attname FROM pg_constraint c JOIN pg_class t ON c.conrelid = t.oid "
+            "JOIN pg_class p ON c.confrelid = p.oid JOIN pg_namespace n ON t.relnamespace = n.oid "
+            "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = c.conkey[1] "
+            "JOIN pg_attribute pa ON pa.attrelid = p.oid AND pa.attnum = c.confkey[1] "
+            "WHERE c.contype = 'f' AND n.nspname = current_schema() AND p.relname = ? ORDER BY t.relname", (table,))]
 
     def copy_rows(self, table, columns, rows):
         """Bulk-load tuples with their ids as they are, through ``COPY``."""

@@ -12,15 +12,13 @@ import os
 import re
 import sqlite3
 
+from ..errors import StoreError
+
 BUSY_TIMEOUT_MS = int(os.environ.get("CRM_BUSY_TIMEOUT_MS", "10000"))
 # Bound variables per statement: 32766 since SQLite 3.32, 999 before.
 MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class StoreError(Exception):
-    """A storage problem worth a one-line message (busy, read-only, corrupt)."""
 
 
 def quote_name(name):
@@ -288,11 +286,11 @@ class SQLiteStore:
         self.executemany(f"DELETE FROM {quote_name(table)} WHERE id = ?", ((i,) for i in ids))
 
     # -- pieces that differ between the stores --------------------------------
-    def ensure_table(self, cls):
-        """Create the table of a record class or add its missing columns."""
+    def ensure_table(self, spec):
+        """Create the table of a ``TableSpec`` or record class or add its missing columns."""
         from ..schema import ensure_table
 
-        return ensure_table(self.db, cls)
+        return ensure_table(self.db, spec)
 
     def create_index(self, table, columns, name, unique=False):
         self.db[table].create_index(columns, unique=unique, if_not_exists=True, index_name=name)
@@ -326,6 +324,15 @@ class SQLiteStore:
     def references(self, table):
         """Tables that ``table`` refers to by foreign key."""
         return {r["table"] for r in self.query(f"PRAGMA foreign_key_list({quote_name(table)})")}
+
+    def referenced_by(self, table):
+        """``[(child table, child column, parent column)]`` of the foreign keys that point at ``table``."""
+        found = []
+        for child in self.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"):
+            for fk in self.query(f"PRAGMA foreign_key_list({quote_name(child['name'])})"):
+                if fk["table"] == table:
+                    found.append((child["name"], fk["from"], fk["to"] or "id"))
+        return found
 
     def copy_rows(self, table, columns, rows):
         """Bulk-load tuples with their ids as they are (``migrate-store``)."""

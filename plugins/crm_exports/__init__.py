@@ -7,7 +7,7 @@ Every export is logged with the contacts it held, so ``crm contacts
 where-sent`` can answer "who received this person?", even after an erasure.
 """
 
-from crmcore.hookspecs import hookimpl
+from crmcore import hookimpl
 
 crm_api_version = 1
 

@@ -2,26 +2,17 @@
 ``crm contacts where-sent``: thin commands over ``exporter``."""
 
 import json
-import os
 
 import click
 
-from crmcore.cli import get_crm
-from crmcore.output import output_options, print_rows
+from crmcore import crm_for_listing, get_crm, output_options, print_rows
 
 
 def _formats(ctx):
     """Export formats of the command's database (its disabled plugins left
-    out); without a database file, those of every installed plugin, so that
-    help never creates a database."""
-    from crmcore.app import CRM, resolve_location
-    from crmcore.cli import State
-
-    if os.path.isfile(resolve_location(ctx.find_root().params.get("db"))):
-        state = ctx.find_object(State) or State()
-        return state.crm().registry.export_formats
-    with CRM(":memory:") as crm:
-        return crm.registry.export_formats
+    out); without a database, those of every installed plugin, so that help
+    never creates a database."""
+    return crm_for_listing().registry.export_formats
 
 
 class ExportGroup(click.Group):
@@ -53,7 +44,7 @@ def format_command(found):
     def run(segment, everyone, output, include_unconsented, dry_run, as_json, **options):
         import contextlib
 
-        from crmcore.output import progress
+        from crmcore import progress
 
         from .exporter import export
 
@@ -125,7 +116,7 @@ def export_log_command(export_id, limit, fmt):
 @output_options
 def where_sent(contact, fmt):
     """Exports that included CONTACT (id or e-mail), also after an erasure."""
-    from crmcore.app import CRMError
+    from crmcore import CRMError
 
     from .exporter import WHERE_SENT_FIELDS, where_sent as find
 

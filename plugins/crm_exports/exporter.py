@@ -18,10 +18,17 @@ import tempfile
 
 import attrs
 
-from crmcore import normalize, schema
-from crmcore.app import CRMError, email_hash
-from crmcore.entities import Contact
-from crmcore.plugins import PluginError
+from crmcore import (
+    Contact,
+    CRMError,
+    decode_row,
+    field_kind,
+    field_names,
+    fields,
+    normalize,
+    PluginError,
+    suppression_key as email_hash,
+)
 
 SUPPRESSED, NO_CONSENT = "suppressed", "no consent"
 LOG_FIELDS = ["id", "format", "segment", "exported_at", "user", "path", "row_count", "sha256", "excluded"]
@@ -73,7 +80,7 @@ def _columns(writer):
     consent check needs, or all. Reading 8 columns instead of 26 is about
     three times faster on a big export."""
     wanted = getattr(writer, "fields", None)
-    known = schema.field_names(Contact)
+    known = field_names(Contact)
     if not wanted:
         return known
     names = ["id", "email", "consent"]
@@ -88,7 +95,7 @@ def _columns(writer):
 
 def _decoded(rows, names):
     """Stored rows -> contact dicts (bools, lists, dicts restored), in place;
-    like ``schema.decode_row`` but only for the columns read."""
+    like ``decode_row`` but only for the columns read."""
     def to_bool(value):
         return None if value is None else bool(value)
 
@@ -96,8 +103,8 @@ def _decoded(rows, names):
         return lambda value: kind() if value in (None, "") else json.loads(value)
 
     decoders = []
-    for f in schema.fields(Contact):
-        kind = schema.field_kind(f)
+    for f in fields(Contact):
+        kind = field_kind(f)
         if f.name in names and kind in (bool, list, dict):
             decoders.append((f.name, to_bool if kind is bool else from_json(kind)))
     for row in rows:
@@ -110,13 +117,13 @@ def candidate_rows(crm, segment=None, everyone=False, names=None):
     """``(count, rows)``: the contacts of the segment (or all), decoded, by id.
 
     ``names``: the fields to read (default: all)."""
-    from crmcore.store import quote_name
+    from crmcore import quote_name
 
     if segment and everyone:
         raise CRMError("--segment and --all cannot be combined: export one segment or everyone")
     if not segment and not everyone:
         raise CRMError("choose the audience: --segment NAME or --all")
-    names = names or schema.field_names(Contact)
+    names = names or field_names(Contact)
     columns = ", ".join(quote_name(n) for n in names)
     if everyone:
         count = crm.store.count("contacts")
@@ -246,7 +253,7 @@ def export_log(crm, limit=100):
     from .records import ExportLog
 
     sql = "SELECT * FROM export_log ORDER BY id DESC" + (" LIMIT ?" if limit else "")
-    return [schema.decode_row(ExportLog, r) for r in crm.store.query(sql, (limit,) if limit else ())]
+    return [decode_row(ExportLog, r) for r in crm.store.query(sql, (limit,) if limit else ())]
 
 
 def dashboard_context(crm):

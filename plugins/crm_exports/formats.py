@@ -28,7 +28,7 @@ import re
 
 import click
 
-from crmcore.output import safe_cell
+from crmcore import safe_cell
 
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
@@ -283,8 +283,8 @@ write_meta_custom_audience.fields = ("phone", "first_name", "last_name", "city",
 
 
 def _all_fields():
-    from crmcore.entities import Contact
-    from crmcore.schema import field_names
+    from crmcore import Contact
+    from crmcore import field_names
 
     return field_names(Contact)
 

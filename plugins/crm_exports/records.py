@@ -2,8 +2,7 @@
 
 from attrs import define
 
-from crmcore import normalize as n
-from crmcore.schema import column, record
+from crmcore import column, normalize as n, record
 
 
 @record("export_log")

@@ -6,8 +6,7 @@ a fixed table (``GROUPINGS``)."""
 
 import datetime as dt
 
-from crmcore import normalize
-from crmcore.app import CRMError
+from crmcore import CRMError, normalize
 
 from . import summary
 from .catalogue import find

@@ -1,8 +1,6 @@
 """The product catalogue: add, edit, find, list, import and export products."""
 
-from crmcore import normalize
-from crmcore.app import CRMError
-from crmcore.schema import FieldError, build, decode_row
+from crmcore import build, CRMError, decode_row, FieldError, normalize
 
 from .records import Product
 
@@ -92,7 +90,7 @@ def list_products(crm, category=None, lifecycle=None, active=None, search=None, 
 def import_products(crm, path, **options):
     """Products keyed on SKU, through the core's importer: same validation,
     rejects file, dry run and all-or-nothing behaviour as a contact import."""
-    from crmcore.importing import import_records
+    from crmcore import import_records
 
     def prepare(data):
         for key in EXPORT_ONLY:  # our own export's columns, not user data

@@ -2,8 +2,7 @@
 
 import click
 
-from crmcore.cli import custom_from, get_crm, given
-from crmcore.output import output_options, print_record, print_rows
+from crmcore import custom_from, get_crm, given, output_options, print_record, print_rows
 
 PRODUCT_OPTION_SKIP = {"id", "sku", "custom", "created_at", "updated_at"}
 # Stock quantities may be written as -3: let click pass them through as arguments,
@@ -14,7 +13,7 @@ SIGNED = {"ignore_unknown_options": True}
 def product_options(fn):
     """``--name``, ``--price``, ... one option per Product field, plus ``--set KEY=VALUE``."""
     from .records import Product
-    from crmcore.schema import field_kind, fields
+    from crmcore import field_kind, fields
 
     for f in reversed(fields(Product)):
         if f.name in PRODUCT_OPTION_SKIP:
@@ -79,7 +78,7 @@ def products_list(category, lifecycle, active, search, limit, fmt):
     """List products."""
     from .catalogue import LIST_FIELDS, list_products
     from .records import Product
-    from crmcore.schema import field_names
+    from crmcore import field_names
 
     rows = list_products(get_crm(), category, lifecycle, active, search, limit)
     print_rows(rows, field_names(Product), fmt, LIST_FIELDS)
@@ -120,7 +119,7 @@ def products_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict):
 
     One bad row (or a SKU twice in the file) stops the import and nothing is
     written, unless --rejects is given. Unknown columns become custom attributes."""
-    from crmcore.commands import run_import
+    from crmcore import run_import
 
     from .catalogue import import_products
 
@@ -132,7 +131,7 @@ def products_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict):
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv", show_default=True)
 def products_export(output, fmt):
     """Export the whole catalogue with every field (re-importable)."""
-    from crmcore.exporting import export_table
+    from crmcore import export_table
 
     count = export_table(get_crm(), "products", output, fmt)
     if output:

@@ -7,8 +7,7 @@ order and the sales are then booked from the order lines."""
 
 import datetime as dt
 
-from crmcore import normalize
-from crmcore.demo import DEMO_CATALOGUE
+from crmcore import DEMO_CATALOGUE, normalize
 
 from .records import Product, ReorderPoint, StockMovement
 from .stock import sale_location, sync_all_sales

@@ -5,8 +5,7 @@ import datetime as dt
 
 from attrs import define
 
-from crmcore import normalize as n
-from crmcore.schema import FieldError, column, record
+from crmcore import column, FieldError, normalize as n, record
 
 LIFECYCLES = ("planned", "active", "discontinued")
 MOVEMENT_KINDS = ("receipt", "sale", "adjustment", "transfer")

@@ -3,13 +3,13 @@ dashboard section. Queries live in analytics/stock; this only shapes them."""
 
 import datetime as dt
 
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 
 def _as_of(crm):
     """The report date: the newest order or contact, so a report is the same
     tomorrow as today (the core dashboard counts from the same day)."""
-    from crmcore.dashboard import data_as_of
+    from crmcore import data_as_of
 
     found = data_as_of(crm)
     return dt.date.fromisoformat(found[:10]) if found else dt.date.today()

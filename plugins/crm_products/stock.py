@@ -6,9 +6,7 @@ keep the stock true."""
 import datetime as dt
 import math
 
-from crmcore import normalize
-from crmcore.app import CRMError
-from crmcore.schema import FieldError, build, to_row
+from crmcore import build, CRMError, FieldError, normalize, to_row
 
 from .catalogue import find, product_ids
 from .records import ReorderPoint, StockMovement

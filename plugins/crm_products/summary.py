@@ -39,7 +39,7 @@ A report on a database it cannot write (a read-only file, another process
 holding the write lock past the busy timeout) falls back to the order lines
 themselves (``current`` returns False)."""
 
-from crmcore.store import StoreError
+from crmcore import StoreError
 
 from .stock import _chunks
 

@@ -4,8 +4,7 @@ import sys
 
 import click
 
-from crmcore.cli import get_crm
-from crmcore.output import output_options, print_record, print_rows
+from crmcore import get_crm, output_options, print_record, print_rows
 
 AS_OF_HELP = "Evaluate as of this date (YYYY-MM-DD; default today)."
 
@@ -105,7 +104,7 @@ def check_cmd(rule, show_sql, as_of):
 @output_options
 def refresh_cmd(names, as_of, fmt):
     """Materialise membership of NAME (default: every dynamic segment), recording who entered and left."""
-    from crmcore.output import progress
+    from crmcore import progress
 
     from .segments import refresh, refresh_order
 
@@ -206,7 +205,7 @@ def dump_cmd(output, fmt, no_members):
     """Write segment definitions as YAML or JSON (to keep them in git)."""
     import json
 
-    from crmcore.app import CRMError
+    from crmcore import CRMError
 
     from .segments import dump
 
@@ -257,7 +256,7 @@ def rfm_cmd(as_of, customers, only, limit, fmt):
     value (1-5 by quintile) and assign named segments."""
     from . import rfm
 
-    from crmcore.output import progress
+    from crmcore import progress
 
     crm = get_crm()
     with progress(rfm.STEPS, "Scoring customers") as bar:
@@ -403,7 +402,7 @@ def targets_show(period, segment, territory, as_of, fmt):
 @output_options
 def pipeline_cmd(name, period, as_of, fmt):
     """Open deals of the segment's contacts by stage, and won/lost in the period."""
-    from crmcore.app import CRMError
+    from crmcore import CRMError
 
     from . import targets
 

@@ -1,6 +1,6 @@
 """The fields a segment rule may use, with the SQL behind each.
 
-Contact fields come from ``crmcore.entities.Contact``; purchase and RFM
+Contact fields come from ``crmcore.Contact``; purchase and RFM
 fields are ours; other plugins add theirs through the core hook
 ``crm_register_segment_fields`` (``crm.registry.segment_fields``). Every SQL
 fragment here is fixed text: user values are bound by the compiler.
@@ -8,8 +8,7 @@ fragment here is fixed text: user values are bound by the compiler.
 
 import datetime as dt
 
-from crmcore import entities, normalize, schema
-from crmcore.store import quote_name
+from crmcore import Contact, field_kind, fields, normalize, quote_name
 
 from .rules import TYPES, Field
 
@@ -38,11 +37,11 @@ RFM_FIELDS = [
 
 
 def contact_fields(dialect=None):
-    from crmcore.store.sqlite import SQLiteDialect
+    from crmcore import SQLiteDialect
 
     dialect = dialect or SQLiteDialect()
     out = []
-    for f in schema.fields(entities.Contact):
+    for f in fields(Contact):
         if f.name in _HIDDEN:
             continue
         col = f"c.{quote_name(f.name)}"
@@ -53,7 +52,7 @@ def contact_fields(dialect=None):
         elif f.name == "country":
             out.append(Field(f.name, col, "text", "ISO country code; names are accepted in rules", normalise=normalize.country))
         else:
-            kind = _KINDS.get(schema.field_kind(f), "text")
+            kind = _KINDS.get(field_kind(f), "text")
             out.append(Field(f.name, col, kind, f.metadata.get("description", "")))
     return out
 

@@ -4,7 +4,7 @@ The core's plugin manager adds them (``crm_hookspecs`` in the package); the
 segments plugin calls them through ``crm.emit``.
 """
 
-from crmcore.hookspecs import hookspec
+from crmcore import hookspec
 
 
 @hookspec

@@ -8,8 +8,7 @@ import re
 
 from attrs import define
 
-from crmcore import normalize as n
-from crmcore.schema import FieldError, column, record
+from crmcore import column, FieldError, normalize as n, record
 
 KINDS = ("dynamic", "static")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")

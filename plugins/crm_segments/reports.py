@@ -3,7 +3,7 @@
 import datetime as dt
 import json
 
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 from . import rfm, targets, territories
 from .segments import list_segments, refreshes, require_segment

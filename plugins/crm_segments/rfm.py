@@ -29,7 +29,7 @@ It can be replaced per database (``crm segments rfm-table --load FILE``).
 
 import datetime as dt
 
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 #: (name, r_min, r_max, fm_min, fm_max); first match wins.
 DEFAULT_TABLE = [

@@ -32,7 +32,7 @@ import re
 
 import attrs
 
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 TYPES = ("text", "number", "date", "bool", "set")
 KEYWORDS = {"and", "or", "not", "in", "contains", "between", "is", "null", "true", "false", "segment"}
@@ -330,7 +330,7 @@ class Compiler:
     unknown segment, ``("static", id)`` or ``("dynamic", rule_text)``."""
 
     def __init__(self, fields, segments=None, dialect=None):
-        from crmcore.store.sqlite import SQLiteDialect
+        from crmcore import SQLiteDialect
 
         self.fields = fields
         self.segments = segments or (lambda name: None)

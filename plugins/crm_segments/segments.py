@@ -9,9 +9,7 @@ transaction, records who entered and who left, and fires
 import contextlib
 import datetime as dt
 
-from crmcore import normalize, schema
-from crmcore.app import CRMError
-from crmcore.schema import FieldError
+from crmcore import build, CRMError, FieldError, normalize
 
 from . import fields as field_registry
 from .records import Segment
@@ -73,7 +71,7 @@ def database_refusal(store, what):
 
 def _build(data):
     try:
-        return schema.build(Segment, data)
+        return build(Segment, data)
     except FieldError as exc:
         raise CRMError(f"segment {data.get('name')!r}: invalid {exc.field}: {exc.reason}") from None
 
@@ -310,7 +308,7 @@ def add_members(crm, name, refs, remove=False, at=None):
 
 def emails_from_file(path):
     """``(where, e-mail)`` pairs from a CSV/JSON file with an e-mail column."""
-    from crmcore.importing import read_rows
+    from crmcore import read_rows
 
     out = []
     for number, row in read_rows(path):
@@ -451,7 +449,7 @@ def load(crm, path, today=None):
             data = {"name": str(item.get("name") or ""), "kind": kind, "rule": item.get("rule") or "",
                     "description": item.get("description") or ""}
             try:
-                seg = schema.build(Segment, data)
+                seg = build(Segment, data)
             except FieldError as exc:
                 raise CRMError(f"{where}: {exc.field}: {exc.reason}") from None
             row = get_segment(crm, seg.name)

@@ -18,9 +18,7 @@ import re
 
 import attrs
 
-from crmcore import schema
-from crmcore.app import CRMError
-from crmcore.schema import FieldError
+from crmcore import build, CRMError, FieldError
 
 from . import territories
 from .records import Target
@@ -85,7 +83,7 @@ def set_target(crm, scope, name, period, revenue=None, units=None):
     else:
         territories.require(crm, name)
     try:
-        target = schema.build(Target, {"scope": scope, "name": name, "period": period, "revenue": revenue, "units": units})
+        target = build(Target, {"scope": scope, "name": name, "period": period, "revenue": revenue, "units": units})
     except FieldError as exc:
         raise CRMError(f"invalid {exc.field}: {exc.reason}") from None
     existing = crm.store.query_value("SELECT id FROM segment_targets WHERE scope = ? AND name = ? AND period = ?",

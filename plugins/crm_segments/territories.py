@@ -8,9 +8,7 @@ owner the contact's owner; when territories overlap the most specific one
 """
 
 
-from crmcore import normalize, schema
-from crmcore.app import CRMError
-from crmcore.schema import FieldError
+from crmcore import build, Contact, CRMError, decode_row, FieldError, normalize
 
 from .records import Territory
 
@@ -21,7 +19,7 @@ def require(crm, name):
     rows = crm.store.query("SELECT * FROM territories WHERE name = ?", (name,))
     if not rows:
         raise CRMError(f"no territory named {name!r} (see crm segments territories list)")
-    return schema.decode_row(Territory, rows[0])
+    return decode_row(Territory, rows[0])
 
 
 def condition(territory):
@@ -41,7 +39,7 @@ def condition(territory):
 def add(crm, name, owner="", countries=(), regions=(), postal_prefixes=(), replace=False):
     data = {"name": name, "owner": owner or "", "countries": list(countries), "regions": list(regions), "postal_prefixes": list(postal_prefixes)}
     try:
-        territory = schema.build(Territory, data)
+        territory = build(Territory, data)
     except FieldError as exc:
         raise CRMError(f"invalid {exc.field}: {exc.reason}") from None
     existing = crm.store.query_value("SELECT id FROM territories WHERE name = ?", (territory.name,))
@@ -63,7 +61,7 @@ def remove(crm, name):
 
 def all_territories(crm):
     """Territories, most specific first (the order ``assign`` applies them in)."""
-    rows = [schema.decode_row(Territory, r) for r in crm.store.query("SELECT * FROM territories ORDER BY id")]
+    rows = [decode_row(Territory, r) for r in crm.store.query("SELECT * FROM territories ORDER BY id")]
     return sorted(rows, key=lambda t: (not t["postal_prefixes"], not t["regions"], t["id"]))
 
 
@@ -94,7 +92,6 @@ def territory_of(crm):
 def assign(crm, dry_run=False, batch=2000):
     """Set each contact's owner to its territory's owner; returns change counts
     per territory. One transaction; contacts-saved events in batches."""
-    from crmcore import entities
 
     changes = {}
     plan = []
@@ -120,7 +117,7 @@ def assign(crm, dry_run=False, batch=2000):
             for cid, old, new in chunk:
                 crm.audit("update", "contacts", cid, {"owner": [old, new]})
             marks = ", ".join("?" * len(chunk))
-            saved = [schema.decode_row(entities.Contact, r) for r in crm.store.query(
+            saved = [decode_row(Contact, r) for r in crm.store.query(
                 f"SELECT * FROM contacts WHERE id IN ({marks}) ORDER BY id", [cid for cid, _, _ in chunk])]
             crm.emit("crm_records_saved", crm=crm, table="contacts", records=saved)
     return changes

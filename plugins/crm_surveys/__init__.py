@@ -9,7 +9,7 @@ event ``crm_survey_response_recorded``, which other plugins may implement too.
 
 import os
 
-from crmcore.hookspecs import hookimpl
+from crmcore import hookimpl
 
 from . import hookspecs as crm_hookspecs  # noqa: F401  - picked up by the core plugin manager
 

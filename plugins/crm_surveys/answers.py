@@ -8,9 +8,7 @@ generated for the demo, goes through ``record_responses``: one transaction,
 
 import json
 
-from crmcore import normalize
-from crmcore.app import CRMError
-from crmcore.schema import decode_row, to_row
+from crmcore import CRMError, decode_row, normalize, to_row
 
 from .records import SCORED, Response, bounds
 
@@ -172,7 +170,7 @@ def create_followup(crm, survey, response, answers):
     """Create the follow-up task for an unhappy respondent; returns its id or ``None``."""
     import datetime as dt
 
-    from crmcore.entities import Activity
+    from crmcore import Activity
 
     reason = needs_followup(answers)
     if reason is None or response["contact_id"] is None:

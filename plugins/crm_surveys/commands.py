@@ -5,8 +5,7 @@ import re
 
 import click
 
-from crmcore.cli import get_crm, progress_bar
-from crmcore.output import output_options, print_record, print_rows
+from crmcore import get_crm, output_options, print_record, print_rows, progress_bar
 
 QUESTION_HELP = ("A question as TYPE:KEY:TEXT (repeatable, in order). Types: nps, csat, ces, rating(N), "
                  "choice(A,B,...), multiple(A,B,...), text; a ? after the type makes it optional.")
@@ -138,7 +137,7 @@ def surveys_import_responses(survey, file, fmt, mapping, rejects, dry_run, anony
     ID", "Respondent ID", "#") was imported before are skipped. Every answer
     is checked against its question. One bad row stops the import and nothing is written, unless
     --rejects is given."""
-    from crmcore.importing import parse_map
+    from crmcore import parse_map
 
     from .importer import import_responses
 
@@ -163,7 +162,7 @@ def surveys_import_responses(survey, file, fmt, mapping, rejects, dry_run, anony
 def surveys_answer(survey, contact, answers, channel):
     """Record one response for CONTACT (id or e-mail), e.g. on the phone or in
     the store: prompts for every question, or takes --answer QUESTION=VALUE."""
-    from crmcore.app import CRMError
+    from crmcore import CRMError
 
     from .answers import AnswerError, record_response, validate
     from .definitions import get_survey, require_open

@@ -15,9 +15,7 @@ A definition file looks like this (JSON with the same keys works too)::
 import json
 import os
 
-from crmcore import normalize
-from crmcore.app import CRMError
-from crmcore.schema import FieldError, build, decode_row
+from crmcore import build, CRMError, decode_row, FieldError, normalize
 
 from .records import QUESTION_TYPES, Question, Survey
 

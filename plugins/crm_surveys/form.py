@@ -10,14 +10,14 @@ escapes ``<``, ``>``, ``&`` and quotes.
 """
 
 
-from crmcore.output import atomic_write
+from crmcore import atomic_write
 
 from .answers import MULTI_SEPARATOR
 from .records import SCORED, bounds
 
 
 def render_form(crm, survey):
-    from crmcore.reports import environment
+    from crmcore import template_environment as environment
 
     env = environment(crm)
     spec = {"name": survey["name"], "separator": MULTI_SEPARATOR,

@@ -3,7 +3,7 @@
 Other plugins implement them with ``@crmcore.hookimpl`` exactly like core hooks.
 """
 
-from crmcore.hookspecs import hookspec
+from crmcore import hookspec
 
 
 @hookspec

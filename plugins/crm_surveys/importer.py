@@ -12,9 +12,7 @@ given; then bad rows go there and the rest is saved.
 
 import re
 
-from crmcore import normalize
-from crmcore.app import CRMError
-from crmcore.importing import ImportFailed, ImportResult, Reject, read_rows, write_rejects
+from crmcore import CRMError, ImportFailed, ImportResult, normalize, read_rows, Reject, write_rejects
 
 from .answers import AnswerError, record_responses, validate
 from .definitions import get_survey, require_open

@@ -7,9 +7,7 @@ import secrets
 import sys
 from urllib.parse import urlencode
 
-from crmcore import normalize
-from crmcore.app import CRMError, email_hash
-from crmcore.output import atomic_write, safe_cell
+from crmcore import atomic_write, CRMError, normalize, safe_cell, suppression_key as email_hash
 
 from .definitions import get_survey, require_open
 

@@ -2,8 +2,7 @@
 
 from attrs import define
 
-from crmcore import normalize as n
-from crmcore.schema import FieldError, column, record
+from crmcore import column, FieldError, normalize as n, record
 
 #: Question types. Only ``nps`` counts toward NPS; ``rating`` is 1..scale.
 QUESTION_TYPES = ("nps", "csat", "ces", "rating", "choice", "multiple", "text")

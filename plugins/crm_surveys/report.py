@@ -1,6 +1,6 @@
 """Context of the ``survey`` report and of the dashboard section."""
 
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 from .definitions import get_survey
 from .records import SCORED, bounds

@@ -11,7 +11,7 @@ Only questions typed ``nps`` count toward NPS.
 import json
 import math
 
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 from .definitions import get_survey
 from .records import SCORED

@@ -30,7 +30,7 @@ def with_third_party(monkeypatch):
     """Installed plugins as if ``thirdparty`` were pip-installed next to exports."""
     found = ([plugin_module.Plugin("exports", crm_exports), plugin_module.Plugin("thirdparty", ThirdParty())], [])
     monkeypatch.setattr(plugin_module, "discover", lambda: found)
-    monkeypatch.setattr("crmcore.app.discover", lambda: found)
+    monkeypatch.setattr("crmcore.activation.discover", lambda: found)
 
 
 @pytest.fixture

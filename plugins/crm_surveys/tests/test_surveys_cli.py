@@ -103,7 +103,7 @@ def test_invite_command_writes_the_csv(cli, contact, monkeypatch, tmp_path):
 
     found = ([plugins.Plugin("surveys", crm_surveys), plugins.Plugin("segments", Segments())], [])
     monkeypatch.setattr("crmcore.plugins.discover", lambda: found)
-    monkeypatch.setattr("crmcore.app.discover", lambda: found)
+    monkeypatch.setattr("crmcore.activation.discover", lambda: found)
     cli(SURVEY_ARGS)
     cli(["contacts", "add", "--email", "no@example.com", "--no-consent"])
     out = tmp_path / "invites.csv"

@@ -1,0 +1,93 @@
+"""Read-side library functions: lists with filters, and what a person sees
+about one contact, company or order. The CLI and the web app call these;
+neither holds SQL of its own.
+"""
+
+from . import entities, normalize, schema
+from .errors import CRMError
+from .store import quote_name
+
+#: Filters that are not plain equality on a field: table -> name -> SQL builder.
+_SPECIAL_FILTERS = {
+    "contacts": {"tag": lambda store: store.dialect.json_array_contains("contacts.tags")},
+    "activities": {"open": lambda store: "(done_at IS NULL) = ?"},
+    "orders": {"since": lambda store: "ordered_at >= ?"},
+}
+
+
+def list_records(crm, table, filters=None, sort="id", limit=100):
+    """Records of ``table`` as decoded dicts.
+
+    ``filters``: ``{field: value}`` for equality (``None`` or ``""`` values are
+    ignored), plus ``tag`` (contacts with that tag), ``open`` (activities not
+    done) and ``since`` (orders on or after a date). ``sort`` is a field name,
+    ``name:desc`` to reverse; ``limit`` 0 means all."""
+    cls = crm.record_type(table)
+    known = schema.field_names(cls)
+    special = _SPECIAL_FILTERS.get(table, {})
+    where, params = [], []
+    for name, value in (filters or {}).items():
+        if value in (None, ""):
+            continue
+        if name in special:
+            where.append(special[name](crm.store))
+            params.append(int(value) if isinstance(value, bool) else value)
+        elif name in known:
+            where.append(f"{quote_name(name)} = ?")
+            params.append(int(value) if isinstance(value, bool) else value)
+        else:
+            raise CRMError(f"cannot filter {table} by {name!r}")
+    sort_col, _, direction = (sort or "id").partition(":")
+    if sort_col not in known:
+        raise CRMError(f"cannot sort by {sort_col!r} (choose from {', '.join(known)})")
+    sql = f"SELECT * FROM {quote_name(table)}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY {quote_name(sort_col)} {'DESC' if direction.lower() == 'desc' else 'ASC'}, id"
+    if limit:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [schema.decode_row(cls, r) for r in crm.store.query(sql, params)]
+
+
+def contact_overview(crm, ref):
+    """One contact with deals, order totals and the 10 latest activities."""
+    row = crm.find_contact(ref)
+    store, cid = crm.store, row["id"]
+    totals = store.query("SELECT count(*) AS orders, coalesce(sum(total), 0) AS total_spent, max(ordered_at) AS last_order "
+                         "FROM orders WHERE contact_id = ?", (cid,))[0]
+    return {
+        **row,
+        "deals": store.query("SELECT id, title, stage, status, amount, currency FROM deals WHERE contact_id = ? ORDER BY id", (cid,)),
+        **totals,
+        "activities": store.query("SELECT id, kind, subject, due_at, done_at FROM activities WHERE contact_id = ? "
+                                  "ORDER BY coalesce(done_at, due_at, created_at) DESC, id DESC LIMIT 10", (cid,)),
+    }
+
+
+def company_overview(crm, ref):
+    """One company with its contacts and deals."""
+    row = crm.find_company(ref)
+    store = crm.store
+    return {
+        **row,
+        "contacts": store.query("SELECT id, first_name, last_name, email, job_title FROM contacts WHERE company_id = ? ORDER BY id", (row["id"],)),
+        "deals": store.query("SELECT id, title, stage, status, amount FROM deals WHERE company_id = ? ORDER BY id", (row["id"],)),
+    }
+
+
+def find_order(crm, ref):
+    """One order (by ref, or id) with its lines."""
+    ref = str(ref).strip()
+    rows = crm.store.query("SELECT * FROM orders WHERE ref = ? OR id = ? ORDER BY id LIMIT 1", (ref, int(ref) if ref.isdigit() else None))
+    if not rows:
+        raise CRMError(f"no order {ref!r}")
+    head = schema.decode_row(entities.Order, rows[0])
+    head["lines"] = crm.store.query("SELECT id, sku, description, quantity, unit_price FROM order_lines WHERE order_id = ? ORDER BY id",
+                                    (head["id"],))
+    return head
+
+
+def parse_since(value):
+    """An ISO date from user input, for ``since`` filters."""
+    return normalize.date(value).isoformat() if value else None
