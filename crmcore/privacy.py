@@ -105,7 +105,9 @@ def delete_where(store, table, where, params, _depth=0):
 def forget_in_plugin_tables(store, ids):
     """Delete (or unlink) the rows of ``ids`` in every linked plugin table."""
     args = (json.dumps(list(ids)),)
-    for table, column, on_delete, _plugin in contact_links(store):
+    # Unlink first: a row that only loses its link must not be deleted as the
+    # child of a row that goes (a survey response of a deleted invitation).
+    for table, column, on_delete, _plugin in sorted(contact_links(store), key=lambda link: link[2] != "unlink"):
         if on_delete == "unlink":
             store.execute(f"UPDATE {quote_name(table)} SET {quote_name(column)} = NULL WHERE {quote_name(column)} {_ids_sql(store)}", args)
         else:

@@ -68,10 +68,9 @@ def crm_contact_erased(crm, contact_id, email):
 @hookimpl
 def crm_records_deleted(crm, table, ids):
     if table == "contacts":
-        from .exporter import forget_contact
+        from .exporter import forget_contacts
 
-        for contact_id in ids:
-            forget_contact(crm, contact_id)
+        forget_contacts(crm, ids)
 
 
 @hookimpl

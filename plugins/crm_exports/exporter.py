@@ -313,12 +313,10 @@ def where_sent(crm, ref):
 
 
 def forget_contact(crm, contact_id, email=None):
-    """The contact is being erased or deleted: keep its old id and e-mail hash
-    (no personal data) so where-sent still answers, and detach its log rows
-    from the id, which SQLite may give to a new contact later.
-
-    Returns one note per export that included the contact (for ``crm
-    contacts erase``), or ``None`` when it was never exported."""
+    """The contact is being erased: keep its old id and e-mail hash (no
+    personal data) so where-sent still answers, and detach its log rows from
+    the id. Returns one note per export that included the contact (for
+    ``crm contacts erase``), or ``None`` when it was never exported."""
     sent = crm.store.query(
         "SELECT l.id, l.format, l.segment, l.exported_at, l.path FROM export_log_contacts e "
         "JOIN export_log l ON l.id = e.export_id WHERE e.contact_id = ? AND e.erasure_id IS NULL ORDER BY l.id",
@@ -326,18 +324,40 @@ def forget_contact(crm, contact_id, email=None):
     )
     if not sent:
         return None
-    if email is None:
-        email = crm.store.query_value("SELECT email FROM contacts WHERE id = ?", (contact_id,))
-    try:
-        key = email_hash(email) if email else None
-    except ValueError:  # an address stored before validation: hash it as stored
-        key = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-    erasure = crm.store.insert("export_erasures", {"contact_id": contact_id, "email_hash": key, "at": normalize.now()})
-    crm.store.execute(
-        "UPDATE export_log_contacts SET erasure_id = ? WHERE contact_id = ? AND erasure_id IS NULL", (erasure, contact_id)
-    )
+    forget_contacts(crm, [contact_id], {contact_id: email} if email is not None else None)
     return [f"was exported in export {r['id']}: {r['format']}" + (f" segment {r['segment']}" if r["segment"] else "")
             + f" at {r['exported_at']} to {r['path']}; ask that destination to erase it too" for r in sent]
+
+
+def forget_contacts(crm, contact_ids, emails=None):
+    """Erased or deleted contacts, in one batch of statements: each exported
+    one gets an erasure row (old id, e-mail hash) and its log rows point
+    there instead of at the id, which may be given to a new contact later."""
+    store, ids = crm.store, json.dumps(list(contact_ids))
+    exported = [r["contact_id"] for r in store.query(
+        f"SELECT DISTINCT contact_id FROM export_log_contacts WHERE erasure_id IS NULL AND contact_id IN ({store.dialect.json_values()}) "
+        "ORDER BY contact_id", (ids,))]
+    if not exported:
+        return
+    if emails is None:
+        emails = {r["id"]: r["email"] for r in store.query(
+            f"SELECT id, email FROM contacts WHERE id IN ({store.dialect.json_values()})", (json.dumps(exported),))}
+    now = normalize.now()
+    store.executemany("INSERT INTO export_erasures (contact_id, email_hash, at) VALUES (?, ?, ?)",
+                      [(cid, _key(emails.get(cid)), now) for cid in exported])
+    store.execute(
+        "UPDATE export_log_contacts SET erasure_id = (SELECT max(x.id) FROM export_erasures x WHERE x.contact_id = export_log_contacts.contact_id) "
+        f"WHERE erasure_id IS NULL AND contact_id IN ({store.dialect.json_values()})", (json.dumps(exported),))
+
+
+def _key(email):
+    """The suppression key of an address, or of one stored before validation as it is."""
+    if not email:
+        return None
+    try:
+        return email_hash(email)
+    except ValueError:
+        return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
 def move_contact(crm, keep_id, duplicate_id):

@@ -1,6 +1,6 @@
 """Schema steps of the products plugin, applied once per database in order."""
 
-from crmcore import TableSpec
+from crmcore import TableSpec, link_contacts
 
 # The tables as this migration creates them, frozen as data: a later change
 # to the record classes needs a migration of its own (crm doctor names it).
@@ -62,4 +62,12 @@ def m003_sales_summaries(store):
     create_tables(store)
 
 
-MIGRATIONS = [m001_products_tables, m002_order_lines_by_order, m003_sales_summaries]
+def m004_contact_links(store):
+    """The sales summaries name customers: a buyer row goes with its contact,
+    summed orders stay without one (as the core's orders do)."""
+    link_contacts(store, "product_buyers", "contact_id", "delete")
+    for table in ("product_sales_orders", "product_sales_categories"):
+        link_contacts(store, table, "contact_id", "unlink")
+
+
+MIGRATIONS = [m001_products_tables, m002_order_lines_by_order, m003_sales_summaries, m004_contact_links]

@@ -75,21 +75,6 @@ def crm_segment_names(crm):
 
 
 @hookimpl
-def crm_records_deleted(crm, table, ids):
-    if table == "contacts":
-        from .segments import forget_contacts
-
-        forget_contacts(crm, ids)
-
-
-@hookimpl
-def crm_contact_erased(crm, contact_id):
-    from .segments import forget_contacts
-
-    forget_contacts(crm, [contact_id])
-
-
-@hookimpl
 def crm_contacts_merged(crm, keep_id, duplicate_id):
     from .segments import merge_contacts
 

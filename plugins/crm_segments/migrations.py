@@ -1,6 +1,6 @@
 """Schema steps of the segments plugin, applied once per database in order."""
 
-from crmcore import TableSpec
+from crmcore import TableSpec, link_contacts
 
 # The tables as this migration creates them, frozen as data: a later change
 # to the record classes needs a migration of its own (crm doctor names it).
@@ -66,4 +66,12 @@ def m002_purchase_indexes(store):
     store.execute("CREATE INDEX IF NOT EXISTS ix_segments_deals_contact_status ON deals (contact_id, status)")
 
 
-MIGRATIONS = [m001_segment_tables, m002_purchase_indexes]
+def m003_contact_links(store):
+    """Membership, history and RFM scores hold contact ids: the core deletes
+    them when a contact is erased or deleted, and moves them on a merge,
+    whether or not this plugin is enabled then."""
+    for table in ("segment_members", "segment_history", "segment_rfm"):
+        link_contacts(store, table, "contact_id", "delete")
+
+
+MIGRATIONS = [m001_segment_tables, m002_purchase_indexes, m003_contact_links]

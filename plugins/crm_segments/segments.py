@@ -8,6 +8,7 @@ transaction, records who entered and who left, and fires
 
 import contextlib
 import datetime as dt
+import json
 
 from crmcore import build, CRMError, FieldError, normalize
 
@@ -493,7 +494,7 @@ def load(crm, path, today=None):
 def forget_contacts(crm, ids):
     """Remove deleted or erased contacts from membership, history and RFM."""
     for table in ("segment_members", "segment_history", "segment_rfm"):
-        crm.store.executemany(f"DELETE FROM {table} WHERE contact_id = ?", ((i,) for i in ids))
+        crm.store.execute(f"DELETE FROM {table} WHERE contact_id IN ({crm.store.dialect.json_values()})", (json.dumps(list(ids)),))
 
 
 def merge_contacts(crm, keep_id, duplicate_id):

@@ -114,8 +114,7 @@ def assign(crm, dry_run=False, batch=2000):
         for i in range(0, len(plan), batch):
             chunk = plan[i:i + batch]
             crm.store.executemany("UPDATE contacts SET owner = ?, updated_at = ? WHERE id = ?", ((new, stamp, cid) for cid, _, new in chunk))
-            for cid, old, new in chunk:
-                crm.audit("update", "contacts", cid, {"owner": [old, new]})
+            crm.audit_many("update", "contacts", [(cid, {"owner": [old, new]}) for cid, old, new in chunk])
             marks = ", ".join("?" * len(chunk))
             saved = [decode_row(Contact, r) for r in crm.store.query(
                 f"SELECT * FROM contacts WHERE id IN ({marks}) ORDER BY id", [cid for cid, _, _ in chunk])]

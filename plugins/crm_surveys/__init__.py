@@ -4,7 +4,8 @@ Surveys with ordered questions, invitations with unguessable tokens for a
 segment, response import and terminal entry, scores with margins of error by
 segment, product, month and channel, a ``survey`` report and a dashboard
 section. Unhappy respondents get a follow-up task through the plugin's own
-event ``crm_survey_response_recorded``, which other plugins may implement too.
+event ``crm_survey_responses_recorded`` (one call per batch of responses),
+which other plugins may implement too.
 """
 
 import os
@@ -68,11 +69,11 @@ def crm_register_segment_fields(register):
 
 
 @hookimpl
-def crm_survey_response_recorded(crm, survey, response, answers):
+def crm_survey_responses_recorded(crm, survey, responses):
     """A detractor (NPS 0-6) or a CSAT of 1-2 gets a follow-up task for the contact's owner."""
-    from .answers import create_followup
+    from .answers import create_followups
 
-    create_followup(crm, survey, response, answers)
+    create_followups(crm, survey, responses)
 
 
 @hookimpl
@@ -102,10 +103,9 @@ def crm_records_deleted(crm, table, ids):
     """A deleted contact's responses lose the link and free text (as on erasure),
     so the foreign keys never block the delete."""
     if table == "contacts":
-        from .privacy import erase_contact
+        from .privacy import erase_contacts
 
-        for contact_id in ids:
-            erase_contact(crm, contact_id)
+        erase_contacts(crm, ids)
 
 
 @hookimpl

@@ -3,7 +3,9 @@
 Every response, whether typed at the terminal, imported from a survey tool or
 generated for the demo, goes through ``record_responses``: one transaction,
 ``executemany`` for the rows, and the plugin's own event
-``crm_survey_response_recorded`` once per response inside that transaction.
+``crm_survey_responses_recorded`` once per batch inside that transaction (the
+deprecated per-response ``crm_survey_response_recorded`` still fires for
+plugins that implement it).
 """
 
 import json
@@ -117,11 +119,16 @@ def record_responses(crm, survey, items):
                 answer_rows.append({"response_id": response_id, "question_id": questions[key]["id"], "number": number,
                                     "value": value, "choices": json.dumps(choices, ensure_ascii=False)})
         crm.store.insert_many("survey_answers", answer_rows)
+        batch = []
         for response_id, row, item in zip(ids, rows, items):
             row["id"] = response_id
             answers = [{"question": key, "type": questions[key]["type"], "number": number, "value": value, "choices": choices}
                        for key, (number, value, choices) in item["answers"].items()]
-            crm.emit("crm_survey_response_recorded", crm=crm, survey=survey_row, response=decode_row(Response, row), answers=answers)
+            batch.append({"response": decode_row(Response, row), "answers": answers})
+        crm.emit("crm_survey_responses_recorded", crm=crm, survey=survey_row, responses=batch)
+        if crm.hook_impls("crm_survey_response_recorded"):  # plugins written against the per-response hook
+            for done in batch:
+                crm.emit("crm_survey_response_recorded", crm=crm, survey=survey_row, **done)
     return ids
 
 
@@ -166,23 +173,31 @@ def needs_followup(answers):
     return None
 
 
-def create_followup(crm, survey, response, answers):
-    """Create the follow-up task for an unhappy respondent; returns its id or ``None``."""
+def create_followups(crm, survey, responses):
+    """Create the follow-up tasks for unhappy respondents (``responses`` as in
+    ``crm_survey_responses_recorded``), in one batch; returns their ids."""
     import datetime as dt
 
     from crmcore import Activity
 
-    reason = needs_followup(answers)
-    if reason is None or response["contact_id"] is None:
-        return None
-    owner = crm.store.query_value("SELECT owner FROM contacts WHERE id = ?", (response["contact_id"],)) or ""
-    comments = [a["value"] for a in answers if a["type"] == "text" and a["value"]]
-    scores = ", ".join(f"{a['question']}={a['number']:.0f}" for a in answers if a["number"] is not None)
-    submitted = dt.datetime.fromisoformat(response["submitted_at"])
-    task = Activity(contact_id=response["contact_id"], kind="task", channel=response["channel"] or "survey",
-                    subject=f"Survey follow-up: {reason} in {survey['name']!r}",
-                    body="\n".join([f"Scores: {scores}"] + [f"Comment: {c}" for c in comments]),
-                    owner=owner, due_at=(submitted + dt.timedelta(days=2)).isoformat(timespec="seconds"))
-    activity_id = crm.add(task)
-    crm.store.execute("UPDATE survey_responses SET followup_id = ? WHERE id = ?", (activity_id, response["id"]))
-    return activity_id
+    wanted = [(done["response"], done["answers"], needs_followup(done["answers"])) for done in responses]
+    wanted = [(r, a, reason) for r, a, reason in wanted if reason is not None and r["contact_id"] is not None]
+    if not wanted:
+        return []
+    contact_ids = sorted({r["contact_id"] for r, _, _ in wanted})
+    owners = {row["id"]: row["owner"] for row in crm.store.query(
+        f"SELECT id, owner FROM contacts WHERE id IN ({crm.store.dialect.json_values()})", (json.dumps(contact_ids),))}
+    tasks = []
+    for response, answers, reason in wanted:
+        comments = [a["value"] for a in answers if a["type"] == "text" and a["value"]]
+        scores = ", ".join(f"{a['question']}={a['number']:.0f}" for a in answers if a["number"] is not None)
+        submitted = dt.datetime.fromisoformat(response["submitted_at"])
+        tasks.append(Activity(contact_id=response["contact_id"], kind="task", channel=response["channel"] or "survey",
+                              subject=f"Survey follow-up: {reason} in {survey['name']!r}",
+                              body="\n".join([f"Scores: {scores}"] + [f"Comment: {c}" for c in comments]),
+                              owner=owners.get(response["contact_id"]) or "",
+                              due_at=(submitted + dt.timedelta(days=2)).isoformat(timespec="seconds")))
+    activity_ids = crm.add_many(tasks)
+    crm.store.executemany("UPDATE survey_responses SET followup_id = ? WHERE id = ?",
+                          [(aid, r["id"]) for aid, (r, _, _) in zip(activity_ids, wanted)])
+    return activity_ids

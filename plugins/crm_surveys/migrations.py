@@ -1,6 +1,6 @@
 """Schema steps of the surveys plugin, applied once per database in order."""
 
-from crmcore import TableSpec
+from crmcore import TableSpec, link_contacts
 
 # The tables as this migration creates them, frozen as data: a later change
 # to the record classes needs a migration of its own (crm doctor names it).
@@ -64,4 +64,13 @@ def m001_survey_tables(store):
     store.create_index("survey_answers", ["question_id", "number"], "ix_survey_answers_question")
 
 
-MIGRATIONS = [m001_survey_tables]
+def m002_contact_links(store):
+    """Invitations hold a person's token and address list: they go with the
+    contact. Responses lose the link and keep their scores (anonymous, see
+    privacy.py); while this plugin runs, its erase hook also deletes the
+    free-text answers first."""
+    link_contacts(store, "survey_invitations", "contact_id", "delete")
+    link_contacts(store, "survey_responses", "contact_id", "unlink")
+
+
+MIGRATIONS = [m001_survey_tables, m002_contact_links]

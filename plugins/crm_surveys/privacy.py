@@ -1,7 +1,14 @@
 """Erasure of a respondent's personal data."""
 
+import json
+
 
 def erase_contact(crm, contact_id):
+    """``erase_contacts`` for one contact."""
+    return erase_contacts(crm, [contact_id])
+
+
+def erase_contacts(crm, contact_ids):
     """Delete the contact's free-text answers and invitations (token, segment)
     and unlink their responses (contact, invitation, follow-up and the survey
     tool's response id).
@@ -14,25 +21,27 @@ def erase_contact(crm, contact_id):
     Returns notes for the person erasing: invitation lists were exported to a
     mail tool, which this CRM cannot reach."""
     store = crm.store
+    ids = (json.dumps(list(contact_ids)),)
+    among = f"IN ({store.dialect.json_values()})"
     sent = store.query(
-        "SELECT s.name, i.batch FROM survey_invitations i JOIN surveys s ON s.id = i.survey_id WHERE i.contact_id = ? ORDER BY i.id",
-        (contact_id,),
+        f"SELECT s.name, i.batch FROM survey_invitations i JOIN surveys s ON s.id = i.survey_id WHERE i.contact_id {among} ORDER BY i.id",
+        ids,
     )
     store.execute(
-        "DELETE FROM survey_answers WHERE response_id IN (SELECT id FROM survey_responses WHERE contact_id = ?) "
+        f"DELETE FROM survey_answers WHERE response_id IN (SELECT id FROM survey_responses WHERE contact_id {among}) "
         "AND question_id IN (SELECT id FROM survey_questions WHERE type = 'text')",
-        (contact_id,),
+        ids,
     )
-    refs = [r["ref"] for r in store.query("SELECT ref FROM survey_responses WHERE contact_id = ? AND ref IS NOT NULL ORDER BY id", (contact_id,))]
+    refs = [r["ref"] for r in store.query(f"SELECT ref FROM survey_responses WHERE contact_id {among} AND ref IS NOT NULL ORDER BY id", ids)]
     store.execute(
-        "UPDATE survey_responses SET contact_id = NULL, invitation_id = NULL, followup_id = NULL, ref = NULL WHERE contact_id = ?",
-        (contact_id,),
+        f"UPDATE survey_responses SET contact_id = NULL, invitation_id = NULL, followup_id = NULL, ref = NULL WHERE contact_id {among}",
+        ids,
     )
     store.execute(
-        "UPDATE survey_responses SET invitation_id = NULL WHERE invitation_id IN (SELECT id FROM survey_invitations WHERE contact_id = ?)",
-        (contact_id,),
+        f"UPDATE survey_responses SET invitation_id = NULL WHERE invitation_id IN (SELECT id FROM survey_invitations WHERE contact_id {among})",
+        ids,
     )
-    store.execute("DELETE FROM survey_invitations WHERE contact_id = ?", (contact_id,))
+    store.execute(f"DELETE FROM survey_invitations WHERE contact_id {among}", ids)
     notes = [f"surveys: the e-mail address went to a mail tool in the invitation list of survey {r['name']!r} "
              f"(batch {r['batch']!r}); remove it there too" for r in sent]
     if refs:

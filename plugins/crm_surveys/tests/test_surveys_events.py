@@ -1,6 +1,7 @@
 """The response event, detractor follow-ups, segment fields and metrics, merge and erasure."""
 
 import crm_surveys
+import pytest
 from crm_surveys.answers import record_response
 from crmcore import hookimpl
 
@@ -47,6 +48,38 @@ def test_other_plugins_receive_the_event_with_the_answers(make_crm):
     assert seen == [("s", cid, True, [
         {"question": "nps", "type": "nps", "number": 10.0, "value": "", "choices": []},
         {"question": "liked", "type": "multiple", "number": None, "value": "B;A", "choices": ["B", "A"]}])]
+
+
+def test_a_batch_of_responses_is_one_hook_call_and_the_old_per_response_hook_still_runs(make_crm):
+    from crm_surveys.definitions import create_survey, get_survey
+    from crm_surveys.answers import record_responses, validate_all
+
+    from crmcore import Contact
+
+    batches, singles = [], []
+
+    class Batch:
+        @hookimpl
+        def crm_survey_responses_recorded(self, survey, responses):
+            batches.append([(done["response"]["contact_id"], done["answers"][0]["number"]) for done in responses])
+
+    class Old:
+        @hookimpl
+        def crm_survey_response_recorded(self, response):
+            singles.append(response["contact_id"])
+
+    with pytest.warns(DeprecationWarning, match="crm_survey_responses_recorded"):
+        crm = make_crm(plugins=[crm_surveys, ("batch", Batch()), ("old", Old())])
+    ids = crm.add_many([Contact(email=f"p{i}@example.com") for i in range(3)])
+    create_survey(crm, "s", "", [{"key": "nps", "type": "nps", "text": "Recommend?"}])
+    survey = get_survey(crm, "s")
+    items = [{"contact_id": cid, "answers": validate_all(survey, {"nps": str(score)})} for cid, score in zip(ids, (2, 9, 10))]
+    record_responses(crm, survey, items)
+    assert batches == [[(ids[0], 2.0), (ids[1], 9.0), (ids[2], 10.0)]]
+    assert singles == ids
+    # the plugin's own follow-up runs on the batch: one task, for the detractor
+    tasks = crm.store.query("SELECT contact_id FROM activities WHERE kind = 'task'")
+    assert [t["contact_id"] for t in tasks] == [ids[0]]
 
 
 def _segment_field(crm, name, contact_id):
