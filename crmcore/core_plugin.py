@@ -57,9 +57,35 @@ def m001_core_tables(store):
     store.execute("CREATE TABLE IF NOT EXISTS suppressions (email_hash TEXT PRIMARY KEY, reason TEXT, at TEXT)")
 
 
+def m002_users_sessions(store):
+    """Users, their sessions, login attempts and public-link tokens (core tables)."""
+    auto = store.dialect.auto_id
+    store.execute(
+        f"CREATE TABLE IF NOT EXISTS _crm_users (id {auto}, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL DEFAULT '', "
+        "role TEXT NOT NULL, territories TEXT NOT NULL DEFAULT '[]', password_hash TEXT, active INTEGER NOT NULL DEFAULT 1, "
+        "created_at TEXT NOT NULL, last_login_at TEXT)"
+    )
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS _crm_sessions (token_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL, csrf_token TEXT NOT NULL, "
+        "created_at TEXT NOT NULL, seen_at TEXT NOT NULL)"
+    )
+    store.execute("CREATE INDEX IF NOT EXISTS ix_sessions_user ON _crm_sessions (user_id)")
+    store.execute(
+        f"CREATE TABLE IF NOT EXISTS _crm_login_attempts (id {auto}, at TEXT NOT NULL, email TEXT NOT NULL, ip TEXT NOT NULL, ok INTEGER NOT NULL)"
+    )
+    store.execute("CREATE INDEX IF NOT EXISTS ix_login_attempts_email ON _crm_login_attempts (email, at)")
+    store.execute("CREATE INDEX IF NOT EXISTS ix_login_attempts_ip ON _crm_login_attempts (ip, at)")
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS _crm_link_tokens (token_hash TEXT PRIMARY KEY, contact_id INTEGER NOT NULL, "
+        "purpose TEXT NOT NULL, created_at TEXT NOT NULL, used_at TEXT)"
+    )
+    store.execute("CREATE INDEX IF NOT EXISTS ix_link_tokens_contact ON _crm_link_tokens (contact_id)")
+
+
 @hookimpl
 def crm_register_migrations(register):
     register(m001_core_tables)
+    register(m002_users_sessions)
 
 
 @hookimpl
@@ -73,3 +99,19 @@ def crm_register_reports(register):
     from . import dashboard
 
     register("dashboard", "dashboard.html", "The whole CRM on one page: contacts, pipeline, revenue and every plugin's section", dashboard.context)
+
+
+@hookimpl
+def crm_contact_erased(crm, contact_id):
+    crm.store.execute("DELETE FROM _crm_link_tokens WHERE contact_id = ?", (contact_id,))
+
+
+@hookimpl
+def crm_records_deleted(crm, table, ids):
+    if table == "contacts":
+        crm.store.executemany("DELETE FROM _crm_link_tokens WHERE contact_id = ?", [(i,) for i in ids])
+
+
+@hookimpl
+def crm_contacts_merged(crm, keep_id, duplicate_id):
+    crm.store.execute("UPDATE _crm_link_tokens SET contact_id = ? WHERE contact_id = ?", (keep_id, duplicate_id))
