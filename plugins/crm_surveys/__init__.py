@@ -68,6 +68,14 @@ def crm_register_segment_fields(register):
 
 
 @hookimpl
+def crm_register_routes(register):
+    """The public answer page of an invitation link (``crm serve``)."""
+    from .web import answer_page
+
+    register("/s/{token}", answer_page, "public", methods=("GET", "POST"))
+
+
+@hookimpl
 def crm_survey_response_recorded(crm, survey, response, answers):
     """A detractor (NPS 0-6) or a CSAT of 1-2 gets a follow-up task for the contact's owner."""
     from .answers import create_followup

@@ -1,0 +1,90 @@
+"""The public answer page /s/{token} of `crm serve`: one answer per link, the
+same validation and follow-up as the response import, inert hostile text."""
+
+import re
+
+import pytest
+
+from crm_surveys.definitions import close_survey
+from crm_surveys.invitations import invite
+
+pytest.importorskip("httpx")
+from starlette.testclient import TestClient  # noqa: E402
+
+from crmcore.web.app import create_app  # noqa: E402
+
+GOOD = {"nps": "3", "csat": "4", "comment": "Too slow", "liked": ["Price", "Delivery"]}
+
+
+@pytest.fixture
+def link(scrm, survey, people, segments):
+    scrm.set_setting("base_url", "https://crm.example.com")
+    segments.segments["all"] = people
+    survey["base_url"] = ""
+    scrm.store.execute("UPDATE surveys SET base_url = '' WHERE id = ?", (survey["id"],))
+    rows, _ = invite(scrm, "feedback", "all")
+    ada = next(r for r in rows if r["email"] == "ada@example.com")
+    assert ada["link"] == f"https://crm.example.com/s/{ada['token']}"
+    return "/s/" + ada["token"]
+
+
+def form_token(html):
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_answering_once_stores_the_response_and_creates_the_follow_up(scrm, link, people):
+    c = TestClient(create_app(scrm))
+    page = c.get(link)
+    assert page.status_code == 200 and "How likely are you to recommend us?" in page.text
+    r = c.post(link, data={**GOOD, "csrf_token": form_token(page.text)})
+    assert r.status_code == 200 and "Thank you" in r.text
+    response = scrm.store.query("SELECT * FROM survey_responses")
+    assert [(x["contact_id"], x["channel"]) for x in response] == [(people[0], "web")]
+    answers = {(a["number"], a["value"]) for a in scrm.store.query("SELECT number, value FROM survey_answers")}
+    assert answers == {(3.0, ""), (4.0, ""), (None, "Too slow"), (None, "Price;Delivery")}
+    task = scrm.store.query("SELECT subject, owner FROM activities WHERE kind = 'task'")
+    assert task == [{"subject": "Survey follow-up: detractor (NPS 3) in 'feedback'", "owner": "alice"}]
+    again = c.get(link)
+    assert again.status_code == 410 and "Already answered" in again.text
+    assert c.post(link, data={**GOOD, "csrf_token": form_token(page.text)}).status_code == 410
+    assert scrm.store.count("survey_responses") == 1
+
+
+def test_invalid_answers_are_shown_and_nothing_is_stored(scrm, link):
+    c = TestClient(create_app(scrm))
+    token = form_token(c.get(link).text)
+    r = c.post(link, data={"nps": "11", "csat": "4", "comment": "x", "csrf_token": token})
+    assert r.status_code == 400 and "11 is out of range 0-10" in r.text
+    r = c.post(link, data={"nps": "9", "comment": "fine", "csrf_token": token})
+    assert r.status_code == 400 and "csat: an answer is required" in r.text
+    assert 'value="9" checked' in r.text and ">fine</textarea>" in r.text  # what was given stays
+    assert scrm.store.count("survey_responses") == 0
+
+
+def test_post_without_the_form_token_is_refused(scrm, link):
+    c = TestClient(create_app(scrm))
+    assert c.post(link, data=GOOD).status_code == 403
+    assert scrm.store.count("survey_responses") == 0
+
+
+def test_unknown_and_closed_links_get_a_plain_page(scrm, link):
+    c = TestClient(create_app(scrm))
+    r = c.get("/s/not-a-token")
+    assert r.status_code == 404 and "Link not valid" in r.text and "<form" not in r.text
+    close_survey(scrm, "feedback")
+    r = c.get(link)
+    assert r.status_code == 410 and "Survey closed" in r.text
+
+
+def test_public_only_server_serves_the_survey_page(scrm, link):
+    c = TestClient(create_app(scrm, public_only=True))
+    assert c.get(link).status_code == 200
+    assert c.get("/login").status_code == 404
+
+
+def test_hostile_text_is_shown_inert(scrm, link):
+    c = TestClient(create_app(scrm))
+    token = form_token(c.get(link).text)
+    r = c.post(link, data={"nps": "11", "csat": "4", "comment": '<script>alert(1)</script>"><img src=x onerror=1>{{7*7}}',
+                           "csrf_token": token})
+    assert "<script>alert" not in r.text and "<img src=x" not in r.text and "{{7*7}}" in r.text
