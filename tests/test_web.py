@@ -375,3 +375,32 @@ def test_settings_and_unsubscribe_link_commands(run_cli):
     assert run_cli(["settings", "get", "base_url"]).output.strip() == "https://crm.example.com"
     r = run_cli(["unsubscribe-link", "ann@example.com"])
     assert r.exit_code == 0 and re.fullmatch(r"https://crm\.example\.com/unsubscribe/[A-Za-z0-9_-]{22,}\n", r.output)
+
+
+# -- writes -------------------------------------------------------------------------
+
+
+def test_logging_a_call_is_in_the_contacts_history_with_the_users_email(shop):
+    c = login(shop, "sales")
+    mine = shop.ids["mine"]
+    r = c.post(f"/contacts/{mine}/activities", data={"kind": "call", "subject": "Asked about <b>prices</b>", "csrf_token": c.csrf},
+               follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/contacts/{mine}"
+    logged = shop.store.query("SELECT kind, subject, owner FROM activities WHERE kind = 'call'")
+    assert logged == [{"kind": "call", "subject": "Asked about <b>prices</b>", "owner": "sales@example.com"}]
+    history = shop.store.query('SELECT "user", action FROM _crm_audit WHERE table_name = \'contacts\' AND record_id = ?', (mine,))
+    assert [(h["user"], h["action"]) for h in history] == [("sales@example.com", "log activity")]
+    page = c.get(f"/contacts/{mine}").text
+    assert "log activity by sales@example.com" in page and "&lt;b&gt;prices" in page and "<b>prices" not in page
+
+
+def test_writes_are_refused_outside_scope_role_or_csrf(shop):
+    theirs, mine = shop.ids["theirs"], shop.ids["mine"]
+    sales = login(shop, "sales")
+    assert sales.post(f"/contacts/{theirs}/activities", data={"subject": "x", "csrf_token": sales.csrf}).status_code == 404
+    assert sales.post(f"/contacts/{mine}/activities", data={"subject": "x"}).status_code == 403
+    assert sales.post(f"/contacts/{mine}/activities", data={"kind": "task", "subject": "x", "csrf_token": sales.csrf}).status_code == 400
+    viewer = login(shop, "viewer")
+    assert viewer.post(f"/contacts/{mine}/activities", data={"subject": "x", "csrf_token": viewer.csrf}).status_code == 403
+    assert "Log it" not in viewer.get(f"/contacts/{mine}").text
+    assert shop.store.query_value("SELECT count(*) FROM activities WHERE subject = 'x'") == 0

@@ -121,7 +121,33 @@ def contact(request):
             html = request.app.state.web.env.get_template(panel.template).render(ctx=panel.context(crm, user, c), contact=c)
             panels.append({"title": panel.title, "html": html})
     return render(request, "web_contact.html", {"c": c, "deals": deals, "activities": activities, "orders": orders,
-                                                "history": history, "panels": panels})
+                                                "history": history, "panels": panels,
+                                                "can_log": access.can(user, "activities:write")})
+
+
+def log_activity(request):
+    """Log a call, e-mail, meeting or note on a contact the user may see. The
+    contact's history records it with the user's e-mail (``crm.user``)."""
+    from ..entities import Activity
+    from ..schema import FieldError
+
+    crm, user = request.state.crm, request.state.user
+    c = access.get(crm, user, "contacts", request.path_params["id"])
+    form = request.state.form
+    kind = str(form.get("kind", "note"))
+    if kind not in ("call", "email", "meeting", "note"):
+        raise CRMError(f"kind {kind!r} must be call, email, meeting or note")
+    subject, body = str(form.get("subject", "")).strip()[:300], str(form.get("body", ""))[:20000]
+    if not subject and not body.strip():
+        raise CRMError("write a subject or a note")
+    try:
+        activity = Activity(contact_id=c["id"], kind=kind, subject=subject, body=body, owner=user["email"], done_at=normalize.now())
+    except FieldError as exc:
+        raise CRMError(f"invalid {exc.field}: {exc.reason}") from None
+    with crm.store.transaction():
+        activity_id = crm.add(activity)
+        crm.audit("log activity", "contacts", c["id"], {"activity": activity_id, "kind": kind, "subject": subject})
+    return _redirect(f"/contacts/{c['id']}")
 
 
 def companies(request):
@@ -188,6 +214,7 @@ ROUTES = [
     WebRoute("/", home, "login", ("GET",), "core"),
     WebRoute("/contacts", contacts, "contacts:read", ("GET",), "core"),
     WebRoute("/contacts/{id:int}", contact, "contacts:read", ("GET",), "core"),
+    WebRoute("/contacts/{id:int}/activities", log_activity, "activities:write", ("POST",), "core"),
     WebRoute("/companies", companies, "companies:read", ("GET",), "core"),
     WebRoute("/deals", deals, "deals:read", ("GET",), "core"),
     WebRoute("/reports", reports, "reports:read", ("GET",), "core"),
