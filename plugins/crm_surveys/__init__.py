@@ -76,6 +76,14 @@ def crm_register_routes(register):
 
 
 @hookimpl
+def crm_register_contact_panels(register):
+    """The contact's latest survey answers on the contact page (``crm serve``)."""
+    from .web import contact_panel
+
+    register("Survey answers", "survey_panel.html", contact_panel)
+
+
+@hookimpl
 def crm_survey_response_recorded(crm, survey, response, answers):
     """A detractor (NPS 0-6) or a CSAT of 1-2 gets a follow-up task for the contact's owner."""
     from .answers import create_followup

@@ -66,3 +66,15 @@ def answer_page(request):
             return _plain(request, "Thank you!", "Your answers were saved.", 200)
     return render(request, "survey_answer.html", {"state": "form", "survey": survey, "questions": _questions(survey),
                                                    "given": given, "error": error}, status=400 if error else 200)
+
+
+def contact_panel(crm, user, contact):
+    """The contact's latest survey answers, newest first (the contact page's panel)."""
+    responses = crm.store.query(
+        "SELECT r.id, r.submitted_at, r.channel, s.name AS survey FROM survey_responses r JOIN surveys s ON s.id = r.survey_id "
+        "WHERE r.contact_id = ? ORDER BY r.submitted_at DESC, r.id DESC LIMIT 3", (contact["id"],))
+    for r in responses:
+        r["answers"] = crm.store.query(
+            "SELECT q.key, q.type, a.number, a.value FROM survey_answers a JOIN survey_questions q ON q.id = a.question_id "
+            "WHERE a.response_id = ? ORDER BY q.position, q.id", (r["id"],))
+    return {"responses": responses}

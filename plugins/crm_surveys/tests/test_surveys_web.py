@@ -88,3 +88,19 @@ def test_hostile_text_is_shown_inert(scrm, link):
     r = c.post(link, data={"nps": "11", "csat": "4", "comment": '<script>alert(1)</script>"><img src=x onerror=1>{{7*7}}',
                            "csrf_token": token})
     assert "<script>alert" not in r.text and "<img src=x" not in r.text and "{{7*7}}" in r.text
+
+
+def test_contact_page_shows_the_latest_answers(scrm, link, people, monkeypatch):
+    from argon2 import PasswordHasher
+
+    from crmcore import users
+
+    c = TestClient(create_app(scrm))
+    page = c.get(link)
+    c.post(link, data={**GOOD, "comment": "<i>slow</i>", "csrf_token": form_token(page.text)})
+    monkeypatch.setattr(users, "_hasher", lambda: PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    users.add_user(scrm, "boss@example.com", "manager", "correct horse battery")
+    login = c.get("/login")
+    c.post("/login", data={"email": "boss@example.com", "password": "correct horse battery", "csrf_token": form_token(login.text)})
+    html = c.get(f"/contacts/{people[0]}").text
+    assert "Survey answers" in html and "feedback" in html and "nps 3" in html and "&lt;i&gt;slow&lt;/i&gt;" in html
