@@ -143,9 +143,13 @@ def page(crm, user, table, after=None, limit=PAGE_SIZE, where=None):
     sql, params = scope(crm, user, table)
     alias = ALIASES[table]
     clauses, values = [sql], list(params)
-    if after is not None:
+    if after not in (None, ""):
+        try:
+            after = int(after)
+        except (TypeError, ValueError):
+            raise CRMError(f"after={after!r} must be a record id") from None
         clauses.append(f"{alias}.id > ?")
-        values.append(int(after))
+        values.append(after)
     if where:
         clauses.append(where[0])
         values.extend(where[1])
