@@ -88,7 +88,7 @@ def test_every_route_but_login_and_public_links_refuses_an_anonymous_request(sho
             else:
                 assert r.status_code == 401, (method, path, r.status_code)
             checked += 1
-    assert checked >= 8
+    assert checked >= 10
     assert c.get("/static/crm.css").status_code == 200
 
 
@@ -191,11 +191,12 @@ def test_posts_without_the_csrf_token_are_refused(shop):
 
 # -- roles --------------------------------------------------------------------------
 
-PAGES = ["/", "/contacts", "/contacts/{mine}", "/companies", "/deals", "/reports", "/reports/dashboard"]
+PAGES = ["/", "/contacts", "/contacts/{mine}", "/companies", "/deals", "/reports", "/reports/dashboard", "/admin/users",
+         "/admin/plugins"]
 ALLOWED = {
     "admin": set(PAGES),
-    "manager": set(PAGES),
-    "viewer": set(PAGES),
+    "manager": set(PAGES[:7]),
+    "viewer": set(PAGES[:7]),
     "sales": {"/", "/contacts", "/contacts/{mine}", "/companies", "/deals"},
     "service": {"/", "/contacts", "/contacts/{mine}"},
 }
@@ -404,3 +405,10 @@ def test_writes_are_refused_outside_scope_role_or_csrf(shop):
     assert viewer.post(f"/contacts/{mine}/activities", data={"subject": "x", "csrf_token": viewer.csrf}).status_code == 403
     assert "Log it" not in viewer.get(f"/contacts/{mine}").text
     assert shop.store.query_value("SELECT count(*) FROM activities WHERE subject = 'x'") == 0
+
+
+def test_admin_sees_users_but_never_their_password_hashes(shop):
+    html = login(shop, "admin").get("/admin/users").text
+    assert "sales@example.com" in html and "argon2" not in html
+    assert 'href="/admin/users"' in html
+    assert 'href="/admin/users"' not in login(shop, "manager").get("/").text

@@ -8,6 +8,7 @@ Several workers need PostgreSQL.
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import threading
@@ -106,11 +107,11 @@ class Web:
                                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.filters.update(formatting.FILTERS)
         self.env.globals.update(charts.TEMPLATE_GLOBALS)
-        secret = crm.get_setting("web.secret")
-        if not secret:
-            secret = secrets.token_hex(32)
-            crm.set_setting("web.secret", secret)
-        self.secret = secret.encode()
+        if not crm.get_setting("web.secret"):  # the first worker to start wins; the others read its secret
+            with crm.store.transaction():
+                crm.store.execute("INSERT INTO _crm_settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                                  ("web.secret", json.dumps(secrets.token_hex(32))))
+        self.secret = crm.get_setting("web.secret").encode()
 
     def public_csrf(self, path):
         """The form token of a public page: bound to its path (which holds the link's secret)."""

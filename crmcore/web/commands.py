@@ -37,6 +37,8 @@ def serve(host, port, workers, public_only, debug):
         app = create_app(crm, public_only=public_only, debug=debug)
         uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True, server_header=False)
         return
+    if crm.templates:
+        os.environ["CRM_TEMPLATES"] = crm.templates
     os.environ.update(CRM_SERVE_DB=crm.location, CRM_SERVE_PUBLIC_ONLY="1" if public_only else "0", CRM_SERVE_DEBUG="1" if debug else "0")
     crm.close()
     uvicorn.run("crmcore.web.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning",

@@ -118,7 +118,13 @@ def contact(request):
     panels = []
     for panel in request.app.state.web.panels:
         if access.can(user, panel.permission):
-            html = request.app.state.web.env.get_template(panel.template).render(ctx=panel.context(crm, user, c), contact=c)
+            try:
+                html = request.app.state.web.env.get_template(panel.template).render(ctx=panel.context(crm, user, c), contact=c)
+            except Exception as exc:  # a broken panel must not take the contact page down
+                import sys
+
+                print(f"crm serve: contact panel {panel.title!r} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+                html = '<p class="muted">This panel could not be shown.</p>'
             panels.append({"title": panel.title, "html": html})
     return render(request, "web_contact.html", {"c": c, "deals": deals, "activities": activities, "orders": orders,
                                                 "history": history, "panels": panels,
@@ -188,6 +194,16 @@ def report(request):
     return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
 
 
+def admin_users(request):
+    """Every user, role, territories and last login (admin only; changes are `crm users ...`)."""
+    return render(request, "web_admin_users.html", {"users": users.list_users(request.state.crm)})
+
+
+def admin_plugins(request):
+    """Installed plugins and whether this database enables them (admin only)."""
+    return render(request, "web_admin_plugins.html", {"plugins": request.state.crm.plugin_info()})
+
+
 # -- public: unsubscribe --------------------------------------------------------------
 
 
@@ -219,6 +235,8 @@ ROUTES = [
     WebRoute("/deals", deals, "deals:read", ("GET",), "core"),
     WebRoute("/reports", reports, "reports:read", ("GET",), "core"),
     WebRoute("/reports/{name}", report, "reports:read", ("GET",), "core"),
+    WebRoute("/admin/users", admin_users, "users:admin", ("GET",), "core"),
+    WebRoute("/admin/plugins", admin_plugins, "plugins:admin", ("GET",), "core"),
     WebRoute("/unsubscribe/{token}", unsubscribe, "public", ("GET", "POST"), "core"),
 ]
 
@@ -228,4 +246,6 @@ MENU = [
     MenuItem("Companies", "/companies", "companies:read"),
     MenuItem("Deals", "/deals", "deals:read"),
     MenuItem("Reports", "/reports", "reports:read"),
+    MenuItem("Users", "/admin/users", "users:admin"),
+    MenuItem("Plugins", "/admin/plugins", "plugins:admin"),
 ]
