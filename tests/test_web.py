@@ -412,3 +412,11 @@ def test_admin_sees_users_but_never_their_password_hashes(shop):
     assert "sales@example.com" in html and "argon2" not in html
     assert 'href="/admin/users"' in html
     assert 'href="/admin/users"' not in login(shop, "manager").get("/").text
+
+
+@pytest.mark.sqlite_only("several workers are refused on SQLite only")
+def test_serve_refuses_several_workers_on_sqlite(run_cli):
+    run_cli(["init"])
+    assert run_cli(["users", "add", "a@example.com", "--role", "admin", "--password-stdin"], input=PASSWORD + "\n").exit_code == 0
+    r = run_cli(["serve", "--workers", "2"])
+    assert r.exit_code == 1 and "several workers need a PostgreSQL database" in r.output

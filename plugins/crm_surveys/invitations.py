@@ -3,6 +3,7 @@ and the suppression list, exported as CSV any mail tool can merge."""
 
 import contextlib
 import csv
+import hashlib
 import secrets
 import sys
 from urllib.parse import urlencode
@@ -26,6 +27,11 @@ def new_token(taken):
         if token not in taken:
             taken.add(token)
             return token
+
+
+def token_hash(token):
+    """What the database keeps of a token: its SHA-256 (hex)."""
+    return hashlib.sha256(str(token).encode()).hexdigest()
 
 
 def personal_link(base_url, token):
@@ -67,7 +73,7 @@ def invite(crm, survey_ref, segment, base_url=None, batch=None):
             skipped["already invited"] += 1
         else:
             token = new_token(taken)
-            new_rows.append({"survey_id": survey["id"], "contact_id": cid, "token": token, "batch": batch, "segment": segment,
+            new_rows.append({"survey_id": survey["id"], "contact_id": cid, "token": token_hash(token), "batch": batch, "segment": segment,
                              "created_at": stamp, "updated_at": stamp})
             name = f"{c['first_name']} {c['last_name']}".strip()
             out.append({"email": c["email"], "name": name, "first_name": c["first_name"], "last_name": c["last_name"],

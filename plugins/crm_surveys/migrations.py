@@ -13,4 +13,15 @@ def m001_survey_tables(store):
     store.create_index("survey_answers", ["question_id", "number"], "ix_survey_answers_question")
 
 
-MIGRATIONS = [m001_survey_tables]
+def m002_hash_invitation_tokens(store):
+    """Keep only the SHA-256 of each invitation token: a copy of the database
+    can no longer answer anyone's survey. Links already sent keep working (the
+    token they carry is hashed on arrival)."""
+    import hashlib
+
+    rows = [(hashlib.sha256(r["token"].encode()).hexdigest(), r["id"])
+            for r in store.query("SELECT id, token FROM survey_invitations WHERE token <> ''")]
+    store.executemany("UPDATE survey_invitations SET token = ? WHERE id = ?", rows)
+
+
+MIGRATIONS = [m001_survey_tables, m002_hash_invitation_tokens]

@@ -11,6 +11,7 @@ from crmcore.web import render
 
 from .answers import AnswerError, record_responses, validate_all
 from .definitions import get_survey
+from .invitations import token_hash
 from .records import SCORED, bounds
 
 
@@ -19,7 +20,7 @@ def _invitation(crm, token):
         return None
     rows = crm.store.query(
         "SELECT i.id, i.survey_id, i.contact_id, (SELECT min(r.id) FROM survey_responses r WHERE r.invitation_id = i.id) AS used "
-        "FROM survey_invitations i WHERE i.token = ?", (token,))
+        "FROM survey_invitations i WHERE i.token = ?", (token_hash(token),))
     return rows[0] if rows else None
 
 

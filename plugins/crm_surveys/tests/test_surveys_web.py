@@ -104,3 +104,16 @@ def test_contact_page_shows_the_latest_answers(scrm, link, people, monkeypatch):
     c.post("/login", data={"email": "boss@example.com", "password": "correct horse battery", "csrf_token": form_token(login.text)})
     html = c.get(f"/contacts/{people[0]}").text
     assert "Survey answers" in html and "feedback" in html and "nps 3" in html and "&lt;i&gt;slow&lt;/i&gt;" in html
+
+
+def test_links_sent_before_tokens_were_hashed_still_answer(scrm, survey, people):
+    """m002 hashes the plain tokens of older databases; their links keep working."""
+    from crm_surveys.migrations import m002_hash_invitation_tokens
+
+    scrm.store.execute("INSERT INTO survey_invitations (survey_id, contact_id, token, batch, segment) VALUES (?, ?, ?, 'old', 'all')",
+                       (survey["id"], people[1], "OldPlainToken1234567890"))
+    with scrm.store.transaction():
+        m002_hash_invitation_tokens(scrm.store)
+    assert scrm.store.query_value("SELECT count(*) FROM survey_invitations WHERE token = 'OldPlainToken1234567890'") == 0
+    c = TestClient(create_app(scrm))
+    assert c.get("/s/OldPlainToken1234567890").status_code == 200
