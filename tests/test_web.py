@@ -420,3 +420,13 @@ def test_serve_refuses_several_workers_on_sqlite(run_cli):
     assert run_cli(["users", "add", "a@example.com", "--role", "admin", "--password-stdin"], input=PASSWORD + "\n").exit_code == 0
     r = run_cli(["serve", "--workers", "2"])
     assert r.exit_code == 1 and "several workers need a PostgreSQL database" in r.output
+
+
+def test_quickstart_creates_an_admin_who_can_log_in(run_cli, tmp_path):
+    from crmcore.app import CRM
+
+    r = run_cli(["quickstart", "--contacts", "30", "-o", str(tmp_path / "dash.html")])
+    assert r.exit_code == 0, r.output
+    password = re.search(r"admin@example\.com / (\S+)", r.output).group(1)
+    with CRM(run_cli.db, plugins=[]) as crm:
+        assert users.authenticate(crm, "admin@example.com", password, "127.0.0.1")["role"] == "admin"
