@@ -62,8 +62,11 @@ def answer_page(request):
         except AnswerError as exc:
             error = (exc.question, exc.reason)
         else:
-            record_responses(crm, survey, [{"answers": checked, "contact_id": invitation["contact_id"],
-                                            "invitation_id": invitation["id"], "channel": "web"}])
+            with crm.store.transaction():
+                ids = record_responses(crm, survey, [{"answers": checked, "contact_id": invitation["contact_id"],
+                                                      "invitation_id": invitation["id"], "channel": "web"}])
+                if invitation["contact_id"] is not None:  # the contact's history: answered on the web (crm.user is "public link")
+                    crm.audit("survey answer", "contacts", invitation["contact_id"], {"survey": survey["name"], "response": ids[0]})
             return _plain(request, "Thank you!", "Your answers were saved.", 200)
     return render(request, "survey_answer.html", {"state": "form", "survey": survey, "questions": _questions(survey),
                                                    "given": given, "error": error}, status=400 if error else 200)
