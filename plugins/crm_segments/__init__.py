@@ -108,6 +108,6 @@ def crm_demo_data(crm, rng):
 def crm_contact_scope(crm, user):
     """A sales user sees the contacts of the territories named on their account
     (``crm users add ... --territory NAME``), by the territories' own rules."""
-    from .territories import user_scope
+    from .scope import user_scope
 
     return user_scope(crm, user.get("territories") or [])

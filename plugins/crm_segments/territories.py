@@ -124,21 +124,3 @@ def assign(crm, dry_run=False, batch=2000):
                 f"SELECT * FROM contacts WHERE id IN ({marks}) ORDER BY id", [cid for cid, _, _ in chunk])]
             crm.emit("crm_records_saved", crm=crm, table="contacts", records=saved)
     return changes
-
-
-def user_scope(crm, names):
-    """``(sql, params)`` over contact ``c``: in any of the territories ``names``;
-    ``None`` when the list is empty. An unknown name matches nothing (a
-    territory removed after the user was given it must not widen the scope)."""
-    if not names:
-        return None
-    marks = ", ".join("?" * len(names))
-    found = [schema.decode_row(Territory, r) for r in crm.store.query(f"SELECT * FROM territories WHERE name IN ({marks})", list(names))]
-    if not found:
-        return "1 = 0", []
-    parts, params = [], []
-    for t in found:
-        sql, values = condition(t)
-        parts.append(f"({sql})")
-        params.extend(values)
-    return " OR ".join(parts), params
