@@ -64,6 +64,8 @@ _PUBLIC = {
     "data_as_of": "dashboard:data_as_of",
     "charts": "charts:",
     "DEMO_CATALOGUE": "demo:DEMO_CATALOGUE",
+    # the web app (crm serve)
+    "render_page": "web:render",
     # the command line
     "get_crm": "cli:get_crm",
     "crm_for_listing": "cli:crm_for_listing",

@@ -144,10 +144,11 @@ class Activation:
     def plugin_error(self, hook_name, exc):
         """A ``PluginError`` for ``exc``, raised inside a call of ``hook_name``:
         the plugin is the one whose hook function is innermost in the traceback."""
-        impls = {impl.function.__code__: impl for impl in getattr(self.pm.hook, hook_name).get_hookimpls()}
+        # Keyed by identity: two plugins' identical hook functions have equal code objects.
+        impls = {id(impl.function.__code__): impl for impl in getattr(self.pm.hook, hook_name).get_hookimpls()}
         found, where, tb = None, None, exc.__traceback__
         while tb is not None:
-            impl = impls.get(tb.tb_frame.f_code)
+            impl = impls.get(id(tb.tb_frame.f_code))
             if impl is not None:
                 found = impl
             tb = tb.tb_next
@@ -159,10 +160,10 @@ class Activation:
     def registering_plugin(self, hook_name):
         """The plugin whose ``hook_name`` implementation is running now (a
         ``register`` callback asks, to record who registered what)."""
-        impls = {impl.function.__code__: impl.plugin_name for impl in getattr(self.pm.hook, hook_name).get_hookimpls()}
+        impls = {id(impl.function.__code__): impl.plugin_name for impl in getattr(self.pm.hook, hook_name).get_hookimpls()}
         frame = sys._getframe(1)
         while frame is not None:
-            name = impls.get(frame.f_code)
+            name = impls.get(id(frame.f_code))
             if name is not None:
                 return name
             frame = frame.f_back

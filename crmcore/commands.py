@@ -680,4 +680,10 @@ def quickstart(n_contacts, output):
     click.echo(f"Created demo CRM {redact(crm.location)}: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
     path = write_report(crm, "dashboard", output, {}, False)
     click.echo(f"Dashboard written to {os.path.abspath(path)}")
+    from .users import add_user, generate_password, has_admin
+
+    if not has_admin(crm):  # so that `crm serve` lets someone in at once
+        password = generate_password()
+        add_user(crm, "admin@example.com", "admin", password, name="Admin")
+        click.echo(f"Web login (crm serve): admin@example.com / {password}  (change it: crm users set-password admin@example.com)")
 

@@ -5,6 +5,7 @@ here, so it means the same on a database made today and one made in a year;
 a change to a record class in entities.py needs a new step.
 """
 
+from .migrations import link_contacts
 from .schema import TableSpec
 
 M001_TABLES = (
@@ -94,4 +95,31 @@ def m001_core_tables(store):
     store.execute("CREATE TABLE IF NOT EXISTS suppressions (email_hash TEXT PRIMARY KEY, reason TEXT, at TEXT)")
 
 
-MIGRATIONS = [m001_core_tables]
+
+def m002_users_sessions(store):
+    """Users, their sessions, login attempts and public-link tokens (core tables)."""
+    auto = store.dialect.auto_id
+    store.execute(
+        f"CREATE TABLE IF NOT EXISTS _crm_users (id {auto}, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL DEFAULT '', "
+        "role TEXT NOT NULL, territories TEXT NOT NULL DEFAULT '[]', password_hash TEXT, active INTEGER NOT NULL DEFAULT 1, "
+        "created_at TEXT NOT NULL, last_login_at TEXT)"
+    )
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS _crm_sessions (token_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL, csrf_token TEXT NOT NULL, "
+        "created_at TEXT NOT NULL, seen_at TEXT NOT NULL)"
+    )
+    store.execute("CREATE INDEX IF NOT EXISTS ix_sessions_user ON _crm_sessions (user_id)")
+    store.execute(
+        f"CREATE TABLE IF NOT EXISTS _crm_login_attempts (id {auto}, at TEXT NOT NULL, email TEXT NOT NULL, ip TEXT NOT NULL, ok INTEGER NOT NULL)"
+    )
+    store.execute("CREATE INDEX IF NOT EXISTS ix_login_attempts_email ON _crm_login_attempts (email, at)")
+    store.execute("CREATE INDEX IF NOT EXISTS ix_login_attempts_ip ON _crm_login_attempts (ip, at)")
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS _crm_link_tokens (token_hash TEXT PRIMARY KEY, contact_id INTEGER NOT NULL, "
+        "purpose TEXT NOT NULL, created_at TEXT NOT NULL, used_at TEXT)"
+    )
+    store.execute("CREATE INDEX IF NOT EXISTS ix_link_tokens_contact ON _crm_link_tokens (contact_id)")
+    link_contacts(store, "_crm_link_tokens", "contact_id", "delete")  # a contact's unsubscribe link goes with them
+
+
+MIGRATIONS = [m001_core_tables, m002_users_sessions]

@@ -179,3 +179,51 @@ def crm_contact_timeline(crm, contact):
 
     ``contact`` is the contact's decoded row. Called for enabled plugins only;
     the core adds activities, orders with their lines, deals and the audit trail."""
+
+
+# -- Web (crm serve) ------------------------------------------------------------
+
+
+@hookspec
+def crm_contact_scope(crm, user):
+    """Contacts a user with a territory-limited role (``sales``) may see, beyond those they own.
+
+    ``user`` is the logged-in user dict (``email``, ``name``, ``role``,
+    ``territories``). Return ``(sql, params)``, a SQL condition over the
+    contact row aliased ``c`` with bound ``?`` parameters, or a set of contact
+    ids, or ``None`` for no opinion. Answers of all plugins are combined with
+    OR, together with the core's rule (contacts whose ``owner`` is the user's
+    e-mail or name); ``crmcore.access`` applies the result to every list, get
+    and search, on both stores. Implemented by the segments plugin from the
+    user's territories."""
+
+
+@hookspec
+def crm_register_routes(register):
+    """Add pages to ``crm serve``: ``register(path, endpoint, permission, methods=("GET",))``.
+
+    ``path`` is a Starlette path (``/things/{id:int}``); ``endpoint(request)``
+    returns a Starlette response (``crmcore.web.render(request, template, context)``
+    renders a template found on the template search path). ``request.state.crm``
+    is the open CRM and ``request.state.user`` the logged-in user dict.
+    ``permission`` is one of ``crmcore.access.PERMISSIONS``' names
+    (``"contacts:read"``...), ``"login"`` (any logged-in user) or ``"public"``
+    (no login; only for paths under ``/s/`` or ``/unsubscribe/``, the only
+    ones ``crm serve --public-only`` serves). A POST is refused without the
+    session's ``csrf_token`` form field, except on public paths, whose token
+    in the URL is the secret."""
+
+
+@hookspec
+def crm_register_menu_items(register):
+    """Add an entry to the web app's menu: ``register(label, path, permission)``.
+
+    Shown only to users holding ``permission``."""
+
+
+@hookspec
+def crm_register_contact_panels(register):
+    """Add a panel to the contact page: ``register(title, template, context, permission="contacts:read")``.
+
+    ``context(crm, user, contact) -> dict`` builds the variables of
+    ``template``, rendered inside the page (``contact`` is the decoded row)."""

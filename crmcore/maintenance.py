@@ -24,7 +24,7 @@ from .output import print_rows
 
 # Bookkeeping tables that do not count as "data" when deciding whether a
 # database is empty (restoring over an empty database needs no --yes).
-BOOKKEEPING = {"_crm_migrations", "_crm_plugins", "_crm_settings"}
+BOOKKEEPING = {"_crm_migrations", "_crm_plugins", "_crm_settings", "_crm_contact_links"}
 
 
 def _error(message):

@@ -87,3 +87,12 @@ def crm_demo_data(crm, rng):
     from .demo import generate
 
     generate(crm, rng)
+
+
+@hookimpl
+def crm_contact_scope(crm, user):
+    """A sales user sees the contacts of the territories named on their account
+    (``crm users add ... --territory NAME``), by the territories' own rules."""
+    from .scope import user_scope
+
+    return user_scope(crm, user.get("territories") or [])

@@ -69,6 +69,22 @@ def crm_register_segment_fields(register):
 
 
 @hookimpl
+def crm_register_routes(register):
+    """The public answer page of an invitation link (``crm serve``)."""
+    from .web import answer_page
+
+    register("/s/{token}", answer_page, "public", methods=("GET", "POST"))
+
+
+@hookimpl
+def crm_register_contact_panels(register):
+    """The contact's latest survey answers on the contact page (``crm serve``)."""
+    from .web import contact_panel
+
+    register("Survey answers", "survey_panel.html", contact_panel)
+
+
+@hookimpl
 def crm_survey_responses_recorded(crm, survey, responses):
     """A detractor (NPS 0-6) or a CSAT of 1-2 gets a follow-up task for the contact's owner."""
     from .answers import create_followups

@@ -6,6 +6,7 @@ import datetime as dt
 
 from .answers import record_responses, validate_all
 from .definitions import create_survey, get_survey
+from .invitations import token_hash
 
 DEMO_SURVEY = {
     "name": "post-purchase",
@@ -49,7 +50,7 @@ def add_demo_survey(crm, rng, contact_ids, today=None):
         months_ago = rng.randrange(12)
         sent = today - dt.timedelta(days=30 * months_ago + rng.randrange(5))
         batch = f"monthly {sent.strftime('%Y-%m')}"
-        invitations.append({"survey_id": survey["id"], "contact_id": cid, "token": secrets.token_urlsafe(16), "batch": batch,
+        invitations.append({"survey_id": survey["id"], "contact_id": cid, "token": token_hash(secrets.token_urlsafe(16)), "batch": batch,
                             "segment": rng.choice(["recent buyers", "recent buyers", "wholesale"]), "created_at": f"{sent.isoformat()}T08:00:00", "updated_at": stamp})
     inv_ids = crm.store.insert_many("survey_invitations", invitations)
     for inv_id, inv in zip(inv_ids, invitations):

@@ -16,6 +16,7 @@ from crmcore import CRMError, ImportFailed, ImportResult, normalize, read_rows, 
 
 from .answers import AnswerError, record_responses, validate
 from .definitions import get_survey, require_open
+from .invitations import token_hash
 from .records import RESERVED_KEYS
 
 IGNORE = "-"
@@ -102,7 +103,7 @@ def import_responses(crm, survey_ref, path, *, fmt=None, mapping=None, rejects_p
     require_open(survey)
     result = ImportResult(path=path, dry_run=dry_run)
     state = {
-        "tokens": {r["token"]: r for r in crm.store.query(
+        "tokens": {r["token"]: r for r in crm.store.query(  # keyed by the stored hash
             "SELECT i.id, i.token, i.contact_id, (SELECT min(r.id) FROM survey_responses r WHERE r.invitation_id = i.id) AS used "
             "FROM survey_invitations i WHERE i.survey_id = ?", (survey["id"],))},
         "refs": {r["ref"] for r in crm.store.query("SELECT ref FROM survey_responses WHERE survey_id = ? AND ref IS NOT NULL", (survey["id"],))},
@@ -190,7 +191,7 @@ def _link(crm, meta, state, number, headers):
     Errors name the file's own header (``headers``: meta name -> header)."""
     token, email, contact_id = meta.get("token"), meta.get("email"), meta.get("contact_id")
     if token:
-        inv = state["tokens"].get(token)
+        inv = state["tokens"].get(token_hash(token))
         column = headers["token"]
         if inv is None:
             raise _RowError(column, f"unknown token {token!r} (not an invitation of this survey)")

@@ -3,6 +3,7 @@ and the suppression list, exported as CSV any mail tool can merge."""
 
 import contextlib
 import csv
+import hashlib
 import secrets
 import sys
 from urllib.parse import urlencode
@@ -26,6 +27,11 @@ def new_token(taken):
             return token
 
 
+def token_hash(token):
+    """What the database keeps of a token: its SHA-256 (hex)."""
+    return hashlib.sha256(str(token).encode()).hexdigest()
+
+
 def personal_link(base_url, token):
     return base_url + ("&" if "?" in base_url else "?") + urlencode({"token": token})
 
@@ -38,9 +44,11 @@ def invite(crm, survey_ref, segment, base_url=None, batch=None):
     survey = get_survey(crm, survey_ref)
     require_open(survey)
     base_url = base_url or survey["base_url"]
-    if not base_url:
-        raise CRMError(f"survey {survey['name']!r} has no base URL for the links: give --base-url https://...")
-    if not base_url.startswith(("http://", "https://")):
+    served = None if base_url else crm.get_setting("base_url")  # `crm serve` answers at {base_url}/s/{token}
+    if not base_url and not served:
+        raise CRMError(f"survey {survey['name']!r} has no base URL for the links: give --base-url https://... "
+                       "(or crm settings set base_url https://... to answer on crm serve)")
+    if base_url and not base_url.startswith(("http://", "https://")):
         raise CRMError(f"--base-url {base_url!r} must start with http:// or https://")
     ids = sorted(set(crm.segment_contact_ids(segment)))
     stamp = normalize.now()
@@ -63,11 +71,11 @@ def invite(crm, survey_ref, segment, base_url=None, batch=None):
             skipped["already invited"] += 1
         else:
             token = new_token(taken)
-            new_rows.append({"survey_id": survey["id"], "contact_id": cid, "token": token, "batch": batch, "segment": segment,
+            new_rows.append({"survey_id": survey["id"], "contact_id": cid, "token": token_hash(token), "batch": batch, "segment": segment,
                              "created_at": stamp, "updated_at": stamp})
             name = f"{c['first_name']} {c['last_name']}".strip()
             out.append({"email": c["email"], "name": name, "first_name": c["first_name"], "last_name": c["last_name"],
-                        "link": personal_link(base_url, token), "token": token})
+                        "link": f"{served.rstrip('/')}/s/{token}" if served else personal_link(base_url, token), "token": token})
     with crm.store.transaction():
         crm.store.insert_many("survey_invitations", new_rows)
     return out, skipped

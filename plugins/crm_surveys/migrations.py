@@ -64,7 +64,18 @@ def m001_survey_tables(store):
     store.create_index("survey_answers", ["question_id", "number"], "ix_survey_answers_question")
 
 
-def m002_contact_links(store):
+def m002_hash_invitation_tokens(store):
+    """Keep only the SHA-256 of each invitation token: a copy of the database
+    can no longer answer anyone's survey. Links already sent keep working (the
+    token they carry is hashed on arrival)."""
+    import hashlib
+
+    rows = [(hashlib.sha256(r["token"].encode()).hexdigest(), r["id"])
+            for r in store.query("SELECT id, token FROM survey_invitations WHERE token <> ''")]
+    store.executemany("UPDATE survey_invitations SET token = ? WHERE id = ?", rows)
+
+
+def m003_contact_links(store):
     """Invitations hold a person's token and address list: they go with the
     contact. Responses lose the link and keep their scores (anonymous, see
     privacy.py); while this plugin runs, its erase hook also deletes the
@@ -73,4 +84,4 @@ def m002_contact_links(store):
     link_contacts(store, "survey_responses", "contact_id", "unlink")
 
 
-MIGRATIONS = [m001_survey_tables, m002_contact_links]
+MIGRATIONS = [m001_survey_tables, m002_hash_invitation_tokens, m003_contact_links]

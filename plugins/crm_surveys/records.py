@@ -94,7 +94,7 @@ class Invitation:
     id: int | None = column(converter=n.optional(n.integer))
     survey_id: int | None = column(converter=n.optional(n.integer), references="surveys")
     contact_id: int | None = column(converter=n.optional(n.integer), references="contacts")
-    token: str = column("", converter=n.text, unique=True)
+    token: str = column("", converter=n.text, unique=True, description="SHA-256 of the link's token (the token itself is never stored)")
     batch: str = column("", converter=n.text, index=True, description="one invite run; response rates are per batch")
     segment: str = column("", converter=n.text, description="segment the invitation was sent to")
     created_at: str | None = column(converter=n.optional(n.timestamp))

@@ -1,6 +1,7 @@
 """Invitations: unique unguessable tokens, consent and suppression respected, CSV for mail tools."""
 
 import csv
+import hashlib
 import io
 
 import pytest
@@ -20,7 +21,8 @@ def test_consent_suppression_and_missing_email_are_skipped(scrm, survey, people,
     assert skipped == {"no e-mail": 1, "suppressed": 1, "no consent": 1, "already invited": 0}
     stored = scrm.store.query("SELECT contact_id, segment, token FROM survey_invitations")
     assert [(r["contact_id"], r["segment"]) for r in stored] == [(ada, "buyers")]
-    assert rows[0]["link"] == f"https://shop.example/f?token={stored[0]['token']}"
+    assert rows[0]["link"] == f"https://shop.example/f?token={rows[0]['token']}"
+    assert stored[0]["token"] == hashlib.sha256(rows[0]["token"].encode()).hexdigest()  # only the hash is kept
 
 
 def test_suppressed_contact_is_skipped_even_with_consent_set_again(scrm, survey, people, segments):

@@ -78,13 +78,13 @@ def test_scores_by_product_count_what_the_respondent_bought_before_answering(scr
 
 
 def test_scores_by_segment_use_the_invitation_or_current_membership(scrm, survey, people, segments):
-    from crm_surveys.invitations import invite
+    from crm_surveys.invitations import invite, token_hash
 
     ada, bob, _ = people
     segments.segments = {"vip": [ada], "all": [ada, bob]}
     links, _ = invite(scrm, "feedback", "vip")
     record_response(scrm, survey, {"nps": 10, "csat": 5}, contact_id=ada, invitation_id=scrm.store.query_value(
-        "SELECT id FROM survey_invitations WHERE token = ?", (links[0]["token"],)))
+        "SELECT id FROM survey_invitations WHERE token = ?", (token_hash(links[0]["token"]),)))
     _answer(scrm, survey, bob, 0, 1, "2024-01-11T10:00:00")
     by_invitation = {(r["group"], r["question"]): r["score"] for r in scores(scrm, "feedback", "segment")}
     assert by_invitation[("vip", "nps")] == 100.0 and by_invitation[("(not invited)", "nps")] == -100.0
