@@ -30,28 +30,8 @@ import click
 
 from crmcore import safe_cell
 
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
-
-
-def e164(phone, country=None):
-    """The phone as E.164 (``+4930123456``) or ``""`` when it cannot be one.
-
-    Stored phones are already E.164 when the contact had a country; others
-    are parsed with the contact's country as a last try."""
-    if not phone:
-        return ""
-    if _E164.fullmatch(phone):
-        return phone
-    if not country:
-        return ""
-    from crmcore import normalize
-
-    try:
-        value = normalize.phone(phone, country)
-    except ValueError:
-        return ""
-    return value if _E164.fullmatch(value) else ""
-
+from .values import _E164, country_name, e164  # noqa: F401  (part of this module's interface)
+from .vcard import write_vcards
 
 def clear_phone(phone, country=None):
     """A phone cell in clear text: validated E.164 (its ``+`` is required and
@@ -62,17 +42,6 @@ def clear_phone(phone, country=None):
 def sha256(value):
     """Hex SHA-256 of a normalised value; empty stays empty (never hash "")."""
     return hashlib.sha256(value.encode()).hexdigest() if value else ""
-
-
-@functools.lru_cache(maxsize=None)
-def country_name(code):
-    """English name of an ISO 3166-1 alpha-2 code (HubSpot wants names)."""
-    if not code:
-        return ""
-    import pycountry
-
-    found = pycountry.countries.get(alpha_2=code)
-    return getattr(found, "common_name", None) or (found.name if found else code)
 
 
 def csv_field(value):
@@ -319,8 +288,6 @@ def write_json(contacts, fileobj, options):
 
 
 def write_vcard(contacts, fileobj, options):
-    from .vcard import write_vcards
-
     write_vcards(contacts, fileobj)
 
 

@@ -8,7 +8,7 @@ escaped in values (3.4), and FN present in every card (6.2.1).
 
 import datetime as dt
 
-from .formats import country_name, e164
+from .values import country_name, e164
 
 MAX_OCTETS = 75
 

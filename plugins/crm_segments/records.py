@@ -10,6 +10,8 @@ from attrs import define
 
 from crmcore import column, FieldError, normalize as n, record
 
+from .periods import parse_period
+
 KINDS = ("dynamic", "static")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
@@ -85,8 +87,6 @@ class Target:
     updated_at: str | None = column(converter=n.optional(n.timestamp))
 
     def __attrs_post_init__(self):
-        from .targets import parse_period
-
         try:
             self.period = parse_period(self.period).label
         except ValueError as exc:
