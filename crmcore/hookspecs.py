@@ -168,3 +168,17 @@ def crm_demo_data(crm, rng, contact_ids):
 
     ``rng`` is a seeded ``random.Random``; ``contact_ids`` are the demo contacts.
     Called after core demo data (contacts, companies, deals, orders) exists."""
+
+
+# -- Import formats -----------------------------------------------------------
+
+
+@hookspec
+def crm_register_import_profiles(register):
+    """Teach the importer another system's export: ``register(ImportProfile(...))``.
+
+    A profile (``crmcore.import_profiles.ImportProfile``) names the system, the
+    header columns that identify its export (``signature``), where each column
+    goes and, optionally, a per-row ``transform``. ``crm contacts import`` and
+    ``crm orders import`` recognise it from a file's header row and print its
+    name; ``--profile NAME`` forces it; ``crm import-profiles`` lists them all."""
