@@ -101,7 +101,7 @@ def convert(value, order):
     m = _DATE.fullmatch(value.strip())
     if not m:
         return value
-    a, _, b, c = (int(m.group(i)) for i in (1, 2, 3, 4))
+    a, b, c = (int(m.group(i)) for i in (1, 3, 4))
     if len(m.group(1)) == 4:
         year, month, day = a, b, c
     elif order == "MDY":
