@@ -30,6 +30,7 @@ contact) or ``None`` (the column is left out).
 """
 
 import csv
+import re
 
 import attrs
 
@@ -84,9 +85,8 @@ def registered(crm):
 
 
 def _key(text):
-    from .importing import _header_key
-
-    return _header_key(text)
+    # As the importer compares headers (crmcore.importing._header_key).
+    return re.sub(r"[\s_\-./]+", "", str(text)).casefold()
 
 
 def detect(profiles, headers, kind):
@@ -106,29 +106,6 @@ def detect_other_kind(profiles, headers, kind):
     given to ``crm contacts import`` gets a pointer instead of a mapping error."""
     other = "orders" if kind == "contacts" else "contacts"
     return detect(profiles, headers, other)
-
-
-def resolve(crm, headers, kind, forced, path):
-    """The profile to use for a file: ``forced`` (a name or a profile), or the
-    one its headers match; ``None`` when there is none."""
-    from .app import CRMError
-
-    if isinstance(forced, ImportProfile):
-        return forced
-    profiles = registered(crm)
-    if forced:
-        profile = profiles.get(forced)
-        if profile is None or profile.kind != kind:
-            names = ", ".join(sorted(n for n, p in profiles.items() if p.kind == kind)) or "none"
-            raise CRMError(f"--profile {forced}: no {kind} import profile of that name (known: {names}; see crm import-profiles)")
-        return profile
-    profile = detect(profiles, headers, kind)
-    if profile is None and kind in KINDS:
-        other = detect_other_kind(profiles, headers, kind)
-        if other is not None:
-            raise CRMError(f"{path}: this looks like a {other.system} {other.kind} export (profile {other.name}); "
-                           f"import it with crm {other.kind} import")
-    return profile
 
 
 # -- helpers for transforms --------------------------------------------------------

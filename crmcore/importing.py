@@ -366,16 +366,39 @@ class RowDates:
 # -- the keyed importer ---------------------------------------------------------
 
 
+def resolve_profile(crm, headers, kind, forced, path):
+    """The import profile for a file: ``forced`` (a name or a profile), or the
+    one its headers match; ``None`` when there is none."""
+    from . import import_profiles
+
+    if isinstance(forced, import_profiles.ImportProfile):
+        return forced
+    profiles = import_profiles.registered(crm)
+    if forced:
+        profile = profiles.get(forced)
+        if profile is None or profile.kind != kind:
+            names = ", ".join(sorted(n for n, p in profiles.items() if p.kind == kind)) or "none"
+            raise CRMError(f"--profile {forced}: no {kind} import profile of that name (known: {names}; see crm import-profiles)")
+        return profile
+    profile = import_profiles.detect(profiles, headers, kind)
+    if profile is None and kind in import_profiles.KINDS:
+        other = import_profiles.detect_other_kind(profiles, headers, kind)
+        if other is not None:
+            raise CRMError(f"{path}: this looks like a {other.system} {other.kind} export (profile {other.name}); "
+                           f"import it with crm {other.kind} import")
+    return profile
+
+
 def _setup_file(crm, path, headers, kind, fields, aliases, mapping, profile, date_format, read_again, cls):
     """What the importer decides once per file, from its header row: the
     export profile, the column mapping, and how the file writes its dates."""
-    from . import dates, import_profiles
+    from . import dates
 
     try:
         order = dates.check_order(date_format)
     except ValueError as exc:
         raise CRMError(str(exc)) from None
-    found = import_profiles.resolve(crm, headers, kind, profile, path)
+    found = resolve_profile(crm, headers, kind, profile, path)
     if found is not None and found.other_columns == "ignore":
         aliases = {}  # the export's own columns only: its "order_id" is no order ref of ours
     header_map = map_headers(headers, fields, aliases, mapping or {}, path, found.columns if found else None)
