@@ -384,3 +384,12 @@ def test_two_columns_for_one_field(crm, write_file):
     # Neither more precise: still refused, with the way out.
     with pytest.raises(CRMError, match="columns 'Email' and 'E-Mail Address' both map to 'email'; use --map to choose"):
         import_contacts(crm, path)
+
+
+def test_a_single_ambiguous_date_is_never_guessed():
+    from crmcore import normalize
+
+    assert str(normalize.date("25/12/2020")) == str(normalize.date("12/25/2020")) == "2020-12-25"
+    assert str(normalize.date("11.03.2026")) == "2026-03-11"  # dotted: day first everywhere
+    with pytest.raises(ValueError, match=r"ambiguous date '11/03/2026': day/month or month/day\? \(use YYYY-MM-DD\)"):
+        normalize.date("11/03/2026")
