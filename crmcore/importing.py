@@ -243,6 +243,11 @@ class HeaderMap(dict):
     def __init__(self):
         super().__init__()
         self.custom, self.fallbacks, self.notes = {}, {}, []
+        self.columns = {}  # the same as a plain dict: per-row look-ups stay at dict speed
+
+    def __setitem__(self, header, field):
+        super().__setitem__(header, field)
+        self.columns[header] = field
 
 
 # When two columns map to one field, a column whose header says it holds a
@@ -596,12 +601,13 @@ def _split_row(raw, header_map, fields, aliases, explicit, path, has_custom):
     """Mapped field values and unmapped extras of one row. JSON rows may bring
     keys the first row lacked; those are mapped on first sight."""
     data, custom = {}, {}
+    columns = header_map.columns
     for header, value in raw.items():
-        if header not in header_map:
+        if header not in columns:
             single = map_headers([header], fields, aliases, explicit, path)
             header_map[header] = single[header]
             header_map.custom.update(single.custom)
-        field = header_map[header]
+        field = columns[header]
         if field:
             data[field] = value
         elif field is False:
