@@ -188,7 +188,10 @@ class DateOrder:
             try:
                 return partial(value, None)
             except DateOrderError:
-                self.order = self._decide(value, {"DMY", "MDY"})
+                fits = _partial_orders(value)
+                if not fits:
+                    raise
+                self.order = self._decide(value, fits)
         return partial(value, self.order)
 
     def _decide(self, value, fits):
