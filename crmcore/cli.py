@@ -117,6 +117,8 @@ CORE_COMMANDS = {
     "restore": ("crmcore.maintenance:restore_command", "Replace the database with the backup FILE."),
     "doctor": ("crmcore.maintenance:doctor_command", "Check the database: integrity, migrations, plugins, orphaned records "
                "and file permissions, with what to do about each problem."),
+    "import-profiles": ("crmcore.import_commands:import_profiles_command",
+                        "Export formats the importer recognises from their headers (--profile NAME forces one)."),
     "migrate-store": ("crmcore.migrate_store:migrate_store_command",
                       "Copy a whole CRM (every core and plugin table, ids and history) to another store."),
     "serve": ("crmcore.web.commands:serve", "Serve the CRM as a web application for the team (and customers' public links)."),

@@ -161,8 +161,9 @@ def contacts_search(query, limit, fmt):
 
 IMPORT_OPTIONS = [
     click.argument("file", type=click.Path(dir_okay=False)),
-    click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), help="File format (default: from the extension)."),
-    click.option("--map", "mapping", multiple=True, metavar="HEADER=FIELD", help="Map a column header to a field (repeatable)."),
+    click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl", "xlsx"]), help="File format (default: from the extension and content)."),
+    click.option("--map", "mapping", multiple=True, metavar="HEADER=FIELD",
+                 help="Map a column header to a field, to custom.NAME (a custom attribute) or to - (leave it out); repeatable."),
     click.option("--dry-run", is_flag=True, help="Validate and count, but write nothing."),
     click.option("--rejects", type=click.Path(dir_okay=False), help="Write bad rows here (with row number and reason) and import the rest."),
     click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
@@ -175,16 +176,37 @@ def import_options(fn):
     return fn
 
 
-def run_import(importer, crm, file, fmt, mapping, dry_run, rejects, as_json, on_conflict, label):
+# Options of `crm contacts import` and `crm orders import` for files as other
+# systems write them (crmcore/import_profiles.py, crmcore/dates.py, crmcore/xlsx.py).
+SOURCE_OPTIONS = [
+    click.option("--profile", metavar="NAME", help="Read the file as this export format (default: recognised from the header; see crm import-profiles)."),
+    click.option("--date-format", type=click.Choice(["DMY", "MDY", "YMD"], case_sensitive=False),
+                 help="How the file writes dates such as 11/03/2026 (default: learnt from the file's values)."),
+    click.option("--sheet", metavar="NAME", help="Sheet of an Excel workbook to import (default: the first)."),
+]
+
+
+def source_options(fn):
+    for option in reversed(SOURCE_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def run_import(importer, crm, file, fmt, mapping, dry_run, rejects, as_json, on_conflict, label, **source):
     """Shared body of the import commands: progress bar, summary, rejects."""
     from .importing import parse_map
 
     with progress_bar(file, label) as bar:
         result = importer(crm, file, fmt=fmt, mapping=parse_map(mapping), on_conflict=on_conflict, dry_run=dry_run,
-                          rejects_path=rejects, progress=bar.update)
+                          rejects_path=rejects, progress=bar.update, **source)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
     else:
+        recognised = getattr(result, "recognised", lambda: None)()
+        if recognised:
+            click.echo(recognised)
+        for note in getattr(result, "notes", ()):
+            click.echo(f"Note: {note}")
         click.echo(result.summary())
         if result.extra_columns:
             click.echo(f"Unmapped columns kept as custom attributes: {', '.join(result.extra_columns)}")
@@ -195,22 +217,25 @@ def run_import(importer, crm, file, fmt, mapping, dry_run, rejects, as_json, on_
 
 @contacts.command("import")
 @import_options
+@source_options
 @click.option("--on-conflict", type=click.Choice(["update", "skip", "error"]), default="update", show_default=True,
               help="What to do when a contact with the same e-mail exists.")
 @click.option("--commit-every", type=int, metavar="N",
               help="For huge files: commit every N rows; if the import is interrupted, the same command resumes after the last committed row.")
-def contacts_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict, commit_every):
-    """Import contacts from CSV (comma or semicolon, UTF-8), JSON or JSON Lines.
+def contacts_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict, commit_every, profile, date_format, sheet):
+    """Import contacts from CSV (comma or semicolon, UTF-8), Excel (.xlsx), JSON or JSON Lines.
 
-    Common headers ("E-mail", "First Name", ...) are recognised; other
-    columns are kept as custom attributes. Rows are matched on e-mail. One
-    bad row stops the import and nothing is written, unless --rejects is given."""
+    Exports of Shopify, WooCommerce, Mailchimp and HubSpot are recognised
+    from their headers (crm import-profiles), as are common headers
+    ("E-mail", "First Name", ...); other columns are kept as custom
+    attributes. Rows are matched on e-mail. One bad row stops the import and
+    nothing is written, unless --rejects is given."""
     from functools import partial
 
     from .importing import import_contacts
 
     run_import(partial(import_contacts, commit_every=commit_every), get_crm(), file, fmt, mapping, dry_run, rejects, as_json,
-               on_conflict, "Importing contacts")
+               on_conflict, "Importing contacts", profile=profile, date_format=date_format, sheet=sheet)
 
 
 @contacts.command("export")
@@ -516,17 +541,20 @@ def orders():
 
 @orders.command("import")
 @import_options
+@source_options
 @click.option("--on-conflict", type=click.Choice(["update", "skip", "error"]), default="skip", show_default=True,
               help="What to do with an order whose ref exists: skip it (safe re-import), replace it, or fail.")
-def orders_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict):
+def orders_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict, profile, date_format, sheet):
     """Import orders, one row per order line.
 
     Columns: ref, ordered_at, email or contact_id, channel, currency, total,
     sku, description, quantity, unit_price. Rows with the same ref form one
-    order. All-or-nothing unless --rejects is given."""
+    order. Shopify and WooCommerce order exports are recognised from their
+    headers (crm import-profiles). All-or-nothing unless --rejects is given."""
     from .importing import import_orders
 
-    run_import(import_orders, get_crm(), file, fmt, mapping, dry_run, rejects, as_json, on_conflict, "Importing orders")
+    run_import(import_orders, get_crm(), file, fmt, mapping, dry_run, rejects, as_json, on_conflict, "Importing orders",
+               profile=profile, date_format=date_format, sheet=sheet)
 
 
 @orders.command("list")

@@ -56,6 +56,14 @@ def crm_register_import_aliases(register):
 
 
 @hookimpl
+def crm_register_import_profiles(register):
+    from .import_profiles import BUILTIN
+
+    for profile in BUILTIN:
+        register(profile)
+
+
+@hookimpl
 def crm_register_reports(register):
     from . import dashboard
 

@@ -227,3 +227,17 @@ def crm_register_contact_panels(register):
 
     ``context(crm, user, contact) -> dict`` builds the variables of
     ``template``, rendered inside the page (``contact`` is the decoded row)."""
+
+
+# -- Import formats -----------------------------------------------------------
+
+
+@hookspec
+def crm_register_import_profiles(register):
+    """Teach the importer another system's export: ``register(ImportProfile(...))``.
+
+    A profile (``crmcore.import_profiles.ImportProfile``) names the system, the
+    header columns that identify its export (``signature``), where each column
+    goes and, optionally, a per-row ``transform``. ``crm contacts import`` and
+    ``crm orders import`` recognise it from a file's header row and print its
+    name; ``--profile NAME`` forces it; ``crm import-profiles`` lists them all."""

@@ -50,6 +50,8 @@ class ImportResult:
     extra_columns: list = attrs.Factory(list)
     dry_run: bool = False
     resumed_at: int | None = None
+    profile: object = None  # the ImportProfile recognised or forced, if any
+    notes: list = attrs.Factory(list)  # what the importer decided for the user (which column it preferred ...)
 
     def summary(self):
         text = f"{self.created} created, {self.updated} updated, {self.skipped} skipped, {len(self.rejected)} rejected"
@@ -58,7 +60,13 @@ class ImportResult:
 
     def as_dict(self):
         return {"file": self.path, "created": self.created, "updated": self.updated, "skipped": self.skipped,
-                "rejected": len(self.rejected), "dry_run": self.dry_run}
+                "rejected": len(self.rejected), "dry_run": self.dry_run,
+                "profile": self.profile.name if self.profile else None, "notes": list(self.notes)}
+
+    def recognised(self):
+        """One line naming the export format used, or ``None``."""
+        p = self.profile
+        return f"Recognised a {p.system} export (profile {p.name}: {p.description})" if p else None
 
 
 # -- reading ------------------------------------------------------------------
@@ -72,7 +80,7 @@ def detect_format(path, fmt=None):
     if fmt:
         return fmt
     ext = os.path.splitext(path)[1].lower()
-    return {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(ext, "csv")
+    return {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "xlsx", ".xlsm": "xlsx"}.get(ext, "csv")
 
 
 class _DecodedLines:
@@ -96,19 +104,27 @@ class _DecodedLines:
             yield text
 
 
-def read_rows(path, fmt=None, progress=None):
-    """Yield ``(row_number, {header: value})`` from a CSV, JSON or JSONL file."""
+def read_rows(path, fmt=None, progress=None, sheet=None):
+    """Yield ``(row_number, {header: value})`` from a CSV, JSON, JSONL or Excel
+    (.xlsx) file. Other binary files (.xls, PDF, images, ZIP) get a one-line
+    error saying what they are and how to save them as CSV."""
     if not os.path.isfile(path):
         raise CRMError(f"{path}: file not found")
-    fmt = detect_format(path, fmt)
-    if fmt == "csv":
+    from . import xlsx
+
+    fmt = "xlsx" if xlsx.sniff(path) == "xlsx" else detect_format(path, fmt)
+    if sheet is not None and fmt != "xlsx":
+        raise CRMError(f"{path}: --sheet applies to Excel workbooks (.xlsx) only")
+    if fmt == "xlsx":
+        yield from xlsx.read_xlsx(path, sheet, progress, _header_key)
+    elif fmt == "csv":
         yield from _read_csv(path, progress)
     elif fmt == "jsonl":
         yield from _read_jsonl(path, progress)
     elif fmt == "json":
         yield from _read_json(path, progress)
     else:
-        raise CRMError(f"{path}: unknown format {fmt!r} (csv, json or jsonl)")
+        raise CRMError(f"{path}: unknown format {fmt!r} (csv, json, jsonl or xlsx)")
 
 
 def _decode_error(path, exc, line):
@@ -215,33 +231,206 @@ def parse_map(pairs):
     return mapping
 
 
-def map_headers(headers, fields, aliases, explicit, path):
-    """``{header: field}`` for the headers of a file; unknown headers map to None."""
+class HeaderMap(dict):
+    """``{header: field}`` for a file's columns: a field name; ``None`` for a
+    column no field takes (kept as a custom attribute where the record has
+    them); ``False`` for a column deliberately left out.
+
+    ``custom``: header -> custom attribute name (``--map "Header=custom.name"``).
+    ``fallbacks``: field -> headers whose value fills in where the preferred
+    column is blank. ``notes``: what was decided, for the user."""
+
+    def __init__(self):
+        super().__init__()
+        self.custom, self.fallbacks, self.notes = {}, {}, []
+        self.columns = {}  # the same as a plain dict: per-row look-ups stay at dict speed
+
+    def __setitem__(self, header, field):
+        super().__setitem__(header, field)
+        self.columns[header] = field
+
+
+# When two columns map to one field, a column whose header says it holds a
+# code is the more precise one for these fields (a country name is matched to
+# a code by a table; the code is what is stored).
+PRECISE_HINTS = {"country": ("code", "iso"), "currency": ("code", "iso")}
+_IGNORE = (None, "", "-")
+
+
+def map_headers(headers, fields, aliases, explicit, path, profile_columns=None):
+    """``HeaderMap`` for the headers of a file.
+
+    Targets come from ``explicit`` (``--map``), then ``profile_columns`` (the
+    recognised export), then field names and ``aliases``. A target may be a
+    field, ``custom`` / ``custom.NAME`` (a custom attribute, for records that
+    have them) or ``-`` / ``None`` (leave the column out). When two columns map
+    to one field the more precise one is used and the choice is noted: a
+    ``--map`` beats a recognised spelling, a code beats a name (country); only
+    a true tie is refused."""
     by_key = {_header_key(f): f for f in fields}
     by_key.update({_header_key(a): f for a, f in aliases.items()})
+    profile_keys = {_header_key(h): f for h, f in (profile_columns or {}).items()}
     explicit_keys = {_header_key(h): f for h, f in explicit.items()}
-    mapping, used = {}, {}
+    mapping = HeaderMap()
+    used = {}  # field -> (header, rank)
     for h in headers:
-        field = explicit_keys.get(_header_key(h)) or by_key.get(_header_key(h))
-        if field is not None and field not in fields:
-            raise CRMError(f"{path}: --map {h}={field}: no field {field!r} (fields: {', '.join(fields)})")
-        if field in used:
-            raise CRMError(f"{path}: row 1: columns {used[field]!r} and {h!r} both map to {field!r}; use --map to choose")
-        if field:
-            used[field] = h
-        mapping[h] = field
+        key = _header_key(h)
+        if key in explicit_keys:
+            target, rank, how = explicit_keys[key], 2, "--map"
+        elif key in profile_keys:
+            target, rank, how = profile_keys[key], 1, "profile"
+        elif key in by_key:
+            target, rank, how = by_key[key], 1, "name"
+        else:
+            mapping[h] = None
+            continue
+        if target in _IGNORE:
+            mapping[h] = False
+            continue
+        target = target.strip()
+        if how != "name" and (target == "custom" or target.startswith("custom.")):
+            if "custom" not in fields:
+                raise CRMError(f"{path}: --map {h}={target}: these records have no custom attributes (fields: {', '.join(fields)})")
+            mapping[h] = None
+            mapping.custom[h] = target[len("custom."):].strip() or h
+            continue
+        if target not in fields:
+            raise CRMError(f"{path}: --map {h}={target}: no field {target!r} (fields: {', '.join(fields)}; "
+                           "or custom.NAME for a custom attribute)")
+        score = rank * 2 + any(hint in key for hint in PRECISE_HINTS.get(target, ()))
+        if target in used:
+            other, other_score = used[target]
+            if score == other_score:
+                raise CRMError(f"{path}: row 1: columns {other!r} and {h!r} both map to {target!r}; use --map to choose")
+            keep, drop = (h, other) if score > other_score else (other, h)
+            mapping[drop] = False
+            if score // 2 == other_score // 2:  # same rank: the less precise column fills in blanks
+                mapping.fallbacks.setdefault(target, []).append(drop)
+                why = f"{keep!r} holds a code, {drop!r} fills in where it is blank"
+            else:
+                why = f"{keep!r} was named with --map, {drop!r} is left out"
+            mapping.notes.append(f"columns {other!r} and {h!r} both map to {target}: using {keep!r} ({why})")
+            if keep == other:
+                continue
+        used[target] = (h, score)
+        mapping[h] = target
     return mapping
+
+
+def date_fields(cls):
+    """Fields of ``cls`` that hold a date or a timestamp (by their converter)."""
+    found = set()
+    for a in attrs.fields(cls):
+        conv = getattr(a.converter, "__wrapped__", a.converter)
+        if conv in (normalize.date, normalize.timestamp):
+            found.add(a.name)
+    return found
+
+
+class RowDates:
+    """Dates of one file's rows in ISO form, in the order the file writes them
+    (``crmcore.dates``); a birthday without a year becomes the custom
+    attribute ``birthday`` (``--MM-DD``, ISO 8601 without a year) when the
+    record keeps custom attributes."""
+
+    def __init__(self, path, fields, header_map, order, read_again, keep_partial):
+        from . import dates
+
+        self.fields = [f for f in fields if f in set(header_map.values())]
+        headers = [h for h, f in header_map.items() if f in self.fields]
+
+        def look_ahead():
+            for _, raw in read_again():
+                for h in headers:
+                    if raw.get(h) not in (None, ""):
+                        yield raw[h]
+
+        self.order = dates.DateOrder(order, look_ahead, where=f"{path}: ")
+        self.keep_partial = keep_partial
+        self.error = dates.DateOrderError
+
+    def apply(self, data, custom):
+        for f in self.fields:
+            value = data.get(f)
+            if value is None or value == "":
+                continue
+            try:
+                if f == "birth_date" and self.keep_partial:
+                    month_day = self.order.month_day(value)
+                    if month_day:
+                        custom["birthday"] = month_day
+                        del data[f]  # an update keeps a full birth date already known
+                        continue
+                data[f] = self.order.date(value)
+            except self.error as exc:
+                if "--date-format" in str(exc):
+                    raise CRMError(str(exc)) from None
+                raise FieldError(f, str(exc)) from None
 
 
 # -- the keyed importer ---------------------------------------------------------
 
 
+def resolve_profile(crm, headers, kind, forced, path):
+    """The import profile for a file: ``forced`` (a name or a profile), or the
+    one its headers match; ``None`` when there is none."""
+    from . import import_profiles
+
+    if isinstance(forced, import_profiles.ImportProfile):
+        return forced
+    profiles = import_profiles.registered(crm)
+    if forced:
+        profile = profiles.get(forced)
+        if profile is None or profile.kind != kind:
+            names = ", ".join(sorted(n for n, p in profiles.items() if p.kind == kind)) or "none"
+            raise CRMError(f"--profile {forced}: no {kind} import profile of that name (known: {names}; see crm import-profiles)")
+        return profile
+    profile = import_profiles.detect(profiles, headers, kind)
+    if profile is None and kind in import_profiles.KINDS:
+        other = import_profiles.detect_other_kind(profiles, headers, kind)
+        if other is not None:
+            raise CRMError(f"{path}: this looks like a {other.system} {other.kind} export (profile {other.name}); "
+                           f"import it with crm {other.kind} import")
+    return profile
+
+
+def _setup_file(crm, path, headers, kind, fields, aliases, mapping, profile, date_format, read_again, cls):
+    """What the importer decides once per file, from its header row: the
+    export profile, the column mapping, and how the file writes its dates."""
+    from . import dates
+
+    try:
+        order = dates.check_order(date_format)
+    except ValueError as exc:
+        raise CRMError(str(exc)) from None
+    found = resolve_profile(crm, headers, kind, profile, path)
+    if found is not None and found.other_columns == "ignore":
+        aliases = {}  # the export's own columns only: its "order_id" is no order ref of ours
+    header_map = map_headers(headers, fields, aliases, mapping or {}, path, found.columns if found else None)
+    if found is not None and found.other_columns == "ignore":
+        for h, f in header_map.items():
+            if f is None and h not in header_map.custom:
+                header_map[h] = False
+    wanted = date_fields(cls) & set(header_map.values())
+    row_dates = None
+    if wanted:
+        row_dates = RowDates(path, wanted, header_map, order or (found.date_format if found else None), read_again,
+                             keep_partial="custom" in fields)
+    return header_map, found, row_dates
+
+
 def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict="update", dry_run=False,
-                   rejects_path=None, progress=None, prepare=None, extra_fields=(), commit_every=None):
+                   rejects_path=None, progress=None, prepare=None, extra_fields=(), commit_every=None,
+                   profile=None, date_format=None, sheet=None):
     """Import a file into ``table``, deduplicating on the unique field ``key``.
 
     ``prepare(data) -> data`` may adjust a mapped row before validation
     (``extra_fields`` are accepted mapped names it consumes).
+
+    The export format (``crmcore.import_profiles``) is recognised from the
+    header row unless ``profile`` names one; ``date_format`` (DMY, MDY, YMD)
+    says how the file writes dates, else its values tell; ``sheet`` picks the
+    sheet of an Excel workbook.
 
     ``commit_every=N`` gives up all-or-nothing for very large files: every N
     rows are committed together with a note of how far the file got, so a
@@ -261,6 +450,7 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
     resume = _Resume(crm, path, table) if commit_every else None
     since_commit = 0
     header_map = None
+    row_dates = transform = None
     seen = {}
     batch = []
     wants_records = bool(crm.hook_impls("crm_records_saved"))
@@ -309,20 +499,28 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
             crm.emit("crm_records_saved", crm=crm, table=table, records=records)
 
     with _all_or_nothing(crm, result, rejects_path):
-        for number, raw in read_rows(path, fmt, progress):
-            if resume and number <= resume.rows_done:
-                resume.remember(raw, header_map, fields, aliases, mapping or {}, key, seen, number)
-                continue
+        for number, raw in read_rows(path, fmt, progress, sheet):
             if header_map is None:
-                header_map = map_headers(list(raw), fields, aliases, mapping or {}, path)
+                header_map, result.profile, row_dates = _setup_file(
+                    crm, path, list(raw), table, fields, aliases, mapping, profile, date_format,
+                    lambda: read_rows(path, fmt, None, sheet), cls)
+                transform = result.profile.transform if result.profile else None
+                result.notes = header_map.notes
                 if key not in header_map.values():
                     raise CRMError(f"{path}: no {key} column (found: {', '.join(raw)}); name one with --map 'Header={key}'")
-                unknown = [h for h, f in header_map.items() if f is None]
+                unknown = [h for h, f in header_map.items() if f is None and h not in header_map.custom]
                 if unknown and not has_custom:
                     raise CRMError(f"{path}: row 1: unknown column {unknown[0]!r} (fields: {', '.join(fields)}); use --map")
                 result.extra_columns = unknown
+            if resume and number <= resume.rows_done:
+                resume.remember(raw, header_map, fields, aliases, mapping or {}, key, seen, number)
+                continue
             try:
                 data, custom = _split_row(raw, header_map, fields, aliases, mapping or {}, path, has_custom)
+                if row_dates is not None:
+                    row_dates.apply(data, custom)
+                if transform is not None:
+                    data = transform(data, raw)
                 if custom:
                     try:
                         data["custom"] = {**normalize.json_object(data.get("custom")), **custom}
@@ -403,16 +601,30 @@ def _split_row(raw, header_map, fields, aliases, explicit, path, has_custom):
     """Mapped field values and unmapped extras of one row. JSON rows may bring
     keys the first row lacked; those are mapped on first sight."""
     data, custom = {}, {}
+    columns = header_map.columns
     for header, value in raw.items():
-        if header not in header_map:
-            header_map[header] = map_headers([header], fields, aliases, explicit, path)[header]
-        field = header_map[header]
+        if header not in columns:
+            single = map_headers([header], fields, aliases, explicit, path)
+            header_map[header] = single[header]
+            header_map.custom.update(single.custom)
+        field = columns[header]
         if field:
             data[field] = value
+        elif field is False:
+            continue
         elif not has_custom:
             raise FieldError(header, f"unknown column (fields: {', '.join(fields)}); use --map")
         elif value not in (None, ""):
-            custom[header] = value
+            if type(value) is not str and hasattr(value, "isoformat"):  # a date cell of a workbook
+                value = value.isoformat()
+            custom[header_map.custom.get(header, header)] = value
+    if header_map.fallbacks:
+        for field, headers in header_map.fallbacks.items():
+            if data.get(field) in (None, ""):
+                for h in headers:
+                    if raw.get(h) not in (None, ""):
+                        data[field] = raw[h]
+                        break
     return data, custom
 
 
@@ -561,13 +773,18 @@ def import_contacts(crm, path, **options):
 ORDER_FIELDS = ("ref", "ordered_at", "email", "contact_id", "channel", "currency", "total", "sku", "description", "quantity", "unit_price")
 
 
-def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_run=False, rejects_path=None, progress=None):
+def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_run=False, rejects_path=None, progress=None,
+                  profile=None, date_format=None, sheet=None):
     """Orders with their lines: one file row per order line.
 
     Rows sharing an order ``ref`` form one order; a row without ``ref`` is an
     order of its own. Contacts are found by ``email`` or ``contact_id``. An
     order whose ref exists is skipped (``update`` replaces it, ``error``
-    rejects it). The total is the sum of the lines unless a total is given."""
+    rejects it). The total is the sum of the lines unless a total is given.
+    The order's date, customer, channel, currency and total come from its
+    first row; later rows of an order may leave them blank (as Shopify's
+    export does). ``profile``, ``date_format`` and ``sheet`` as for
+    ``import_records``."""
     from .entities import Order, OrderLine
 
     if on_conflict not in ON_CONFLICT:
@@ -575,7 +792,7 @@ def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_
     crm.require_schema()
     aliases = crm.registry.import_aliases.get("orders", {})
     result = ImportResult(path=path, dry_run=dry_run)
-    header_map = None
+    header_map = row_dates = transform = None
     orders = {}  # ref -> dict(order=Order fields, lines=[...], row=first row number)
     contacts_by_email = {}
 
@@ -583,9 +800,13 @@ def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_
 
     with _all_or_nothing(crm, result, rejects_path):
         pending = []
-        for number, raw in read_rows(path, fmt, progress):
+        for number, raw in read_rows(path, fmt, progress, sheet):
             if header_map is None:
-                header_map = map_headers(list(raw), list(ORDER_FIELDS), aliases, mapping or {}, path)
+                header_map, result.profile, row_dates = _setup_file(
+                    crm, path, list(raw), "orders", list(ORDER_FIELDS), aliases, mapping, profile, date_format,
+                    lambda: read_rows(path, fmt, None, sheet), Order)
+                transform = result.profile.transform if result.profile else None
+                result.notes = header_map.notes
                 unknown = [h for h, f in header_map.items() if f is None]
                 if unknown:
                     raise CRMError(f"{path}: row 1: unknown column {unknown[0]!r} (fields: {', '.join(ORDER_FIELDS)}); use --map")
@@ -594,7 +815,15 @@ def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_
             if set(raw) - set(header_map):
                 reject(number, "row", "column not in the header row", raw)
                 continue
-            data = {header_map[h]: v for h, v in raw.items() if header_map[h]}
+            try:
+                data, _ = _split_row(raw, header_map, ORDER_FIELDS, aliases, mapping or {}, path, False)
+                if row_dates is not None:
+                    row_dates.apply(data, {})
+                if transform is not None:
+                    data = transform(data, raw)
+            except FieldError as exc:
+                reject(number, exc.field, exc.reason, raw)
+                continue
             pending.append((number, data, raw))
             if len(pending) >= BATCH_SIZE:
                 _resolve_contacts(crm, pending, contacts_by_email)
@@ -627,7 +856,13 @@ def _resolve_contacts(crm, pending, cache):
 def _collect_order_row(item, orders, contacts_by_email, reject, Order, OrderLine):
     number, data, raw = item
     try:
-        contact_id = data.get("contact_id")
+        try:
+            ref = normalize.text(data.get("ref")) or None
+            contact_id = data.get("contact_id")
+            contact_id = None if contact_id in (None, "") else normalize.integer(contact_id)
+        except ValueError as exc:
+            raise FieldError("ref" if "NUL" in str(exc) else "contact_id", str(exc)) from None
+        entry = orders.get(ref) if ref else None
         if data.get("email") not in (None, ""):
             try:
                 email = normalize.email(data["email"])
@@ -636,22 +871,21 @@ def _collect_order_row(item, orders, contacts_by_email, reject, Order, OrderLine
             contact_id = contacts_by_email.get(email)
             if contact_id is None:
                 raise FieldError("email", f"no contact with e-mail {email!r} (import the contacts first)")
-        elif contact_id in (None, ""):
+        elif contact_id is None and entry is None:
             raise FieldError("email", "missing: an order line needs the customer's email or contact_id")
         line = schema.build(OrderLine, {k: data[k] for k in ("sku", "description", "quantity", "unit_price") if k in data})
-        head = {k: data[k] for k in ("ref", "ordered_at", "channel", "currency", "total") if k in data and data[k] not in (None, "")}
-        head["contact_id"] = contact_id
-        order = schema.build(Order, head)
+        if entry is None:
+            head = {k: data[k] for k in ("ref", "ordered_at", "channel", "currency", "total") if k in data and data[k] not in (None, "")}
+            head["contact_id"] = contact_id
+            order = schema.build(Order, head)
     except FieldError as exc:
         reject(number, exc.field, exc.reason, raw)
         return
-    ref = order.ref or f"\x00row{number}"
-    entry = orders.get(ref)
     if entry is None:
-        orders[ref] = {"order": order, "lines": [line], "row": number, "total_given": "total" in head}
+        orders[ref or f"\x00row{number}"] = {"order": order, "lines": [line], "row": number, "total_given": "total" in head}
     else:
-        if entry["order"].contact_id != order.contact_id:
-            reject(number, "email", f"order {order.ref!r} already belongs to another customer (row {entry['row']})", raw)
+        if contact_id is not None and entry["order"].contact_id != contact_id:
+            reject(number, "email", f"order {ref!r} already belongs to another customer (row {entry['row']})", raw)
             return
         entry["lines"].append(line)
 

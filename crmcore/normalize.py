@@ -154,11 +154,18 @@ def date(value):
         return dt.date.fromisoformat(value[:10]) if len(value) >= 10 else dt.date.fromisoformat(value)
     except ValueError:
         pass
+    found = []
     for fmt in ("%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y"):
         try:
-            return dt.datetime.strptime(value, fmt).date()
+            found.append(dt.datetime.strptime(value, fmt).date())
         except ValueError:
             continue
+    if len(set(found)) > 1:
+        # 11/03/2026: 11 March or 3 November. Never guessed; the importer
+        # learns a file's order from its values (crmcore.dates).
+        raise ValueError(f"ambiguous date {value!r}: day/month or month/day? (use YYYY-MM-DD)")
+    if found:
+        return found[0]
     raise ValueError(f"invalid date {value!r} (use YYYY-MM-DD)")
 
 
