@@ -19,6 +19,10 @@ def crm_register_record_types(register):
 
     for cls in RECORD_TYPES:
         register(cls)
+    from .supply_records import SUPPLY_RECORD_TYPES
+
+    for cls in SUPPLY_RECORD_TYPES:
+        register(cls)
 
 
 @hookimpl
@@ -83,11 +87,16 @@ def crm_records_saved(crm, table, records):
         return
     from . import summary
 
+    from .stock import sync_sales
+
     if table == "orders":
         if summary.orders_touch_summed_lines(crm, [r["id"] for r in records]):
             summary.invalidate(crm)
+        # an order moved to another channel sells from that channel's location
+        from .stock import lines_of_orders
+
+        sync_sales(crm, lines_of_orders(crm, [r["id"] for r in records], with_quantity=True))
         return
-    from .stock import sync_sales
 
     sync_sales(crm, records)
     if summary.lines_already_summed(crm, [r["id"] for r in records]):
@@ -115,6 +124,10 @@ def crm_records_deleted(crm, table, ids):
         lines = lines_of_orders(crm, order_ids)
         summary.subtract_orders(crm, order_ids)
     sync_sales(crm, lines)
+    if table != "order_lines":
+        from .locations import forget_orders
+
+        forget_orders(crm, order_ids)
 
 
 @hookimpl

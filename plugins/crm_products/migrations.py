@@ -26,4 +26,17 @@ def m003_sales_summaries(store):
     create_tables(store)
 
 
-MIGRATIONS = [m001_products_tables, m002_order_lines_by_order, m003_sales_summaries]
+def m004_supply(store):
+    """Just-in-time supply: channel locations, stocktakes, suppliers and
+    purchase orders (see supply_records.py)."""
+    from .supply_records import SUPPLY_RECORD_TYPES
+
+    for cls in SUPPLY_RECORD_TYPES:
+        store.ensure_table(cls)
+    store.create_index("supplier_products", ["product_id", "supplier_id"], "ux_supplier_products_product_supplier", unique=True)
+    store.create_index("stocktakes", ["product_id", "location", "at"], "ix_stocktakes_product_location_at")
+    # Demand per SKU and location reads the sales of a window of days.
+    store.create_index("stock_movements", ["kind", "at"], "ix_stock_movements_kind_at")
+
+
+MIGRATIONS = [m001_products_tables, m002_order_lines_by_order, m003_sales_summaries, m004_supply]

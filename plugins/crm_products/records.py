@@ -9,7 +9,7 @@ from crmcore import normalize as n
 from crmcore.schema import FieldError, column, record
 
 LIFECYCLES = ("planned", "active", "discontinued")
-MOVEMENT_KINDS = ("receipt", "sale", "adjustment", "transfer")
+MOVEMENT_KINDS = ("receipt", "sale", "adjustment", "transfer", "return", "count")
 WEIGHT_UNITS = ("kg", "g", "lb", "oz")
 LENGTH_UNITS = ("cm", "mm", "m", "in")
 

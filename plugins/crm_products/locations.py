@@ -1,0 +1,273 @@
+"""Where stock is taken and what it really is: which location each sales
+channel sells from, stocktakes that set on-hand as of a date, cancelled
+orders and returns that give stock back, and locations driven below zero.
+
+A stocktake keeps the ledger's promise that a level is the sum of its
+movements: it writes a ``count`` movement that brings the sum of everything
+up to the count's time to the counted quantity. When a movement dated before
+the count arrives later (years of order history imported after the shop
+counted its stock), the count is re-applied with another ``count`` movement,
+so only movements after the count change what is on hand."""
+
+import datetime as dt
+
+from crmcore import normalize
+from crmcore.app import CRMError
+from crmcore.schema import FieldError, build, to_row
+
+from .catalogue import find
+from .records import StockMovement
+from .supply_records import CancelledOrder, ChannelLocation, Stocktake
+
+LOCATION_FIELDS = ["location", "channels", "products", "stock"]
+NEGATIVE_FIELDS = ["sku", "name", "location", "stock", "below_zero_since", "ref", "sales_while_negative"]
+
+
+def _chunks(items, size=500):
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _marks(n):
+    return ", ".join("?" * n)
+
+
+def _location(value, what="location"):
+    value = normalize.text(value)
+    if not value:
+        raise CRMError(f"invalid {what}: must not be empty")
+    return value
+
+
+def count_time(at):
+    """A stocktake's time: a date alone means the close of that day (its
+    sales are already counted); default now."""
+    if at in (None, ""):
+        return normalize.now()
+    text = normalize.text(at)
+    try:
+        if len(text) == 10:
+            return normalize.date(text).isoformat() + "T23:59:59"
+        return normalize.timestamp(text)
+    except ValueError as exc:
+        raise CRMError(f"invalid date --at: {exc}") from None
+
+
+# -- channels -> locations -----------------------------------------------------
+
+
+def channel_map(crm):
+    """``{channel: location}`` as set with ``crm products locations map``."""
+    return {r["channel"]: r["location"] for r in crm.store.query("SELECT channel, location FROM stock_channel_locations")}
+
+
+def known_locations(crm):
+    """Locations named anywhere but the ledger (cheap to read on every batch)."""
+    rows = crm.store.query(
+        "SELECT location FROM stock_channel_locations UNION SELECT location FROM stocktakes "
+        "UNION SELECT location FROM reorder_points UNION SELECT location FROM purchase_orders")
+    return {r["location"] for r in rows}
+
+
+class SaleLocations:
+    """Picks the location a sale is taken from: the channel's mapped
+    location; else the channel itself when it names a known location (an
+    imported ``location`` column arrives as the channel); else the default."""
+
+    def __init__(self, crm, default):
+        self.mapped = channel_map(crm)
+        self.known = known_locations(crm)
+        self.default = default
+
+    def __call__(self, channel):
+        channel = (channel or "").strip()
+        if channel in self.mapped:
+            return self.mapped[channel]
+        if channel and channel in self.known:
+            return channel
+        return self.default
+
+
+def map_channel(crm, channel, location):
+    """Sales of ``channel`` take stock from ``location`` from now on."""
+    channel, location = _location(channel, "channel"), _location(location)
+    found = crm.store.query_value("SELECT id FROM stock_channel_locations WHERE channel = ?", (channel,))
+    if found is None:
+        crm.add(ChannelLocation(channel=channel, location=location))
+    else:
+        crm.update("stock_channel_locations", found, {"location": location})
+
+
+def unmap_channel(crm, channel):
+    found = crm.store.query_value("SELECT id FROM stock_channel_locations WHERE channel = ?", (channel,))
+    if found is None:
+        raise CRMError(f"channel {channel!r} is not mapped (see crm products locations list)")
+    crm.delete("stock_channel_locations", [found])
+
+
+def list_locations(crm):
+    """Every location with its channels, the products it holds and its stock."""
+    rows = {r["location"]: {"location": r["location"], "channels": [], "products": r["products"], "stock": r["stock"]}
+            for r in crm.store.query(
+                "SELECT location, count(*) AS products, sum(stock) AS stock FROM ("
+                " SELECT product_id, location, sum(quantity) AS stock FROM stock_movements GROUP BY product_id, location"
+                ") AS per_product WHERE stock <> 0 GROUP BY location")}
+    for channel, location in sorted(channel_map(crm).items()):
+        rows.setdefault(location, {"location": location, "channels": [], "products": 0, "stock": 0})["channels"].append(channel)
+    return [rows[k] for k in sorted(rows)]
+
+
+# -- cancelled orders ----------------------------------------------------------
+
+
+def cancelled(crm, order_ids):
+    found = set()
+    for chunk in _chunks({o for o in order_ids if o is not None}):
+        found |= {r[0] for r in crm.store.execute(f"SELECT order_id FROM cancelled_orders WHERE order_id IN ({_marks(len(chunk))})", chunk)}
+    return found
+
+
+def cancel_order(crm, ref, reason=""):
+    """Cancel a sales order: its lines give their stock back (and take none
+    if they change later). Returns the number of movements written."""
+    from .stock import sync_sales
+
+    order = crm.store.query("SELECT id, ref FROM orders WHERE ref = ?", (normalize.text(ref),))
+    if not order and str(ref).isdigit():
+        order = crm.store.query("SELECT id, ref FROM orders WHERE id = ?", (int(ref),))
+    if not order:
+        raise CRMError(f"no order with ref {ref!r}")
+    oid = order[0]["id"]
+    with crm.store.transaction():
+        if crm.store.query_value("SELECT 1 FROM cancelled_orders WHERE order_id = ?", (oid,)):
+            raise CRMError(f"order {ref} is cancelled already")
+        crm.add(CancelledOrder(order_id=oid, at=normalize.now(), user=crm.user, reason=reason or "cancelled"))
+        lines = crm.store.query("SELECT id, order_id, sku, quantity FROM order_lines WHERE order_id = ?", (oid,))
+        return sync_sales(crm, lines)
+
+
+def forget_orders(crm, order_ids):
+    for chunk in _chunks(order_ids):
+        crm.store.execute(f"DELETE FROM cancelled_orders WHERE order_id IN ({_marks(len(chunk))})", chunk)
+
+
+# -- returns ---------------------------------------------------------------------
+
+
+def return_stock(crm, sku, quantity, location, ref="", reason="", at=None):
+    """A customer brought goods back: a ``return`` movement. Returns the level."""
+    from .stock import _quantity, _when, _write, level
+
+    product = find(crm, sku)
+    qty, location, at = _quantity(quantity), _location(location), _when(at)
+    with crm.store.transaction():
+        _write(crm, [{"product_id": product["id"], "location": location, "kind": "return", "quantity": qty,
+                      "at": at, "reason": reason or "returned by the customer", "ref": ref}])
+        return level(crm, product["id"], location)
+
+
+# -- stocktakes ------------------------------------------------------------------
+
+
+def count(crm, sku, quantity, location="main", at=None):
+    """Record a stocktake: ``quantity`` on hand at ``location`` as of ``at``.
+    Returns the level now (the count plus what moved after it)."""
+    from .stock import level
+
+    product = find(crm, sku)
+    try:
+        qty = normalize.number(quantity)
+    except ValueError as exc:
+        raise CRMError(f"invalid quantity: {exc}") from None
+    if qty < 0:
+        raise CRMError(f"invalid quantity: a count must not be negative (got {quantity})")
+    location, at = _location(location), count_time(at)
+    with crm.store.transaction():
+        try:
+            crm.add(build(Stocktake, {"product_id": product["id"], "location": location, "at": at, "quantity": qty,
+                                      "user": crm.user, "recorded_at": normalize.now()}))
+        except FieldError as exc:
+            raise CRMError(f"invalid {exc.field}: {exc.reason}") from None
+        reconcile(crm, [(product["id"], location, at)])
+        return level(crm, product["id"], location)
+
+
+def reconcile(crm, moved):
+    """Re-apply the stocktakes that ``moved`` (``(product_id, location, at)``
+    of movements just written) fell before. Runs in the caller's transaction."""
+    earliest = {}
+    for product_id, location, at in moved:
+        key = (product_id, location)
+        if at and (key not in earliest or at < earliest[key]):
+            earliest[key] = at
+    if not earliest:
+        return 0
+    takes = {}
+    for chunk in _chunks({p for p, _ in earliest}):
+        for product_id, location, at, qty in crm.store.execute(
+                f"SELECT product_id, location, at, quantity FROM stocktakes WHERE product_id IN ({_marks(len(chunk))}) "
+                "ORDER BY at, id", chunk):
+            key = (product_id, location)
+            if key in earliest and at >= earliest[key]:
+                takes.setdefault(key, []).append((at, qty))
+    if not takes:
+        return 0
+    stamp, written = normalize.now(), 0
+    for (product_id, location), counts in takes.items():
+        for at, qty in counts:
+            before = crm.store.query_value(
+                "SELECT coalesce(sum(quantity), 0) FROM stock_movements WHERE product_id = ? AND location = ? AND at <= ?",
+                (product_id, location, at))
+            delta = qty - before
+            if abs(delta) < 1e-9:
+                continue
+            row = to_row(StockMovement(product_id=product_id, location=location, kind="count", quantity=delta, at=at,
+                                       reason=f"stocktake: {qty:g} counted", ref=f"count {at[:10]}", user=crm.user,
+                                       recorded_at=stamp))
+            row.pop("id")
+            crm.store.insert_many("stock_movements", [row])
+            written += 1
+    return written
+
+
+def stocktakes(crm, sku=None, location=None):
+    sql = ("SELECT p.sku, s.location, s.at, s.quantity, s.user FROM stocktakes s JOIN products p ON p.id = s.product_id WHERE 1 = 1")
+    params = []
+    if sku:
+        sql += " AND s.product_id = ?"
+        params.append(find(crm, sku)["id"])
+    if location:
+        sql += " AND s.location = ?"
+        params.append(location)
+    return crm.store.query(sql + " ORDER BY s.at DESC, s.id DESC", params)
+
+
+# -- below zero ------------------------------------------------------------------
+
+
+def negative(crm, location=None):
+    """Locations whose stock is below zero, with the movement that took them
+    there: sales are recorded even when the shelf was empty, and listed here."""
+    sql = ("SELECT m.product_id, p.sku, p.name, m.location, sum(m.quantity) AS stock FROM stock_movements m "
+           "JOIN products p ON p.id = m.product_id")
+    params = []
+    if location:
+        sql += " WHERE m.location = ?"
+        params.append(location)
+    rows = crm.store.query(sql + " GROUP BY m.product_id, p.sku, p.name, m.location HAVING sum(m.quantity) < -0.000001 "
+                           "ORDER BY p.sku, m.location", params)
+    for r in rows:
+        running, since, ref, sales = 0.0, None, "", 0
+        for at, qty, kind, mref in crm.store.execute(
+                "SELECT at, quantity, kind, ref FROM stock_movements WHERE product_id = ? AND location = ? ORDER BY at, id",
+                (r["product_id"], r["location"])):
+            was = running
+            running += qty
+            if running < -1e-9 and was >= -1e-9:
+                since, ref, sales = at, mref, 0
+            if running < -1e-9 and kind == "sale" and qty < 0:
+                sales += 1
+        r.update(below_zero_since=since, ref=ref, sales_while_negative=sales)
+        r.pop("product_id")
+    return rows
