@@ -59,6 +59,10 @@ def crm_register_reports(register):
              reports.products_context)
     register("product", "product.html", "One product (--param sku=...): specs, sales trend, top customers, bought together",
              reports.product_context)
+    from .supply_report import supply_context
+
+    register("supply", "supply.html", "Stock value and days of cover per location, stock-out risk, excess stock, supplier reliability",
+             supply_context)
 
 
 @hookimpl

@@ -304,3 +304,10 @@ def products_suggest(contact, limit, fmt):
     from .analytics import suggest
 
     print_rows(suggest(get_crm(), contact, limit), ["sku", "name", "category", "price", "score", "because_of"], fmt)
+
+
+# -- just-in-time supply (supply_commands.py) ---------------------------------------
+
+from .supply_commands import add_supply_commands  # noqa: E402
+
+add_supply_commands(products, stock)
