@@ -84,10 +84,10 @@ def eoq(annual_demand, ordering_cost, holding_cost):
 
 def round_order(quantity, pack_size=1.0, min_order=0.0):
     """Round a need up to the minimum order, then up to whole packs."""
+    if quantity <= EPS:
+        return 0.0
     pack = pack_size or 1.0
     q = max(quantity, min_order or 0.0)
-    if q <= EPS:
-        return 0.0
     return math.ceil(round(q / pack, 9)) * pack
 
 

@@ -254,6 +254,7 @@ def sync_sales(crm, lines):
     stamp = normalize.now()
     order_of = {l["id"]: l.get("order_id") for l in lines}
     rows = []
+    moved = {k[0] for k in wanted.keys() - booked.keys()}
     for key in wanted.keys() | booked.keys():
         delta = wanted.get(key, 0) - booked.get(key, 0)
         if abs(delta) < 1e-9:
@@ -261,6 +262,8 @@ def sync_sales(crm, lines):
         line_id, product_id, loc = key
         ordered_at, ref = orders.get(order_of[line_id], (None, ""))
         at = f"{ordered_at}T00:00:00" if ordered_at and key in wanted and key not in booked else stamp
+        if ordered_at and key not in wanted and line_id in moved:
+            at = f"{ordered_at}T00:00:00"  # sold elsewhere (another channel): demand moves on the order's day
         reason = "sold" if key not in booked else ("order line changed" if key in wanted else "order line removed")
         if key in booked and key not in wanted and order_of[line_id] in gone:
             reason = "order cancelled"

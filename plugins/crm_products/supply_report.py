@@ -38,7 +38,8 @@ def _int_param(params, name, default):
 
 
 def _days(a, b):
-    return (dt.datetime.fromisoformat(b) - dt.datetime.fromisoformat(a)).total_seconds() / 86400
+    """Calendar days from the day sent to the day received."""
+    return (dt.date.fromisoformat(b[:10]) - dt.date.fromisoformat(a[:10])).days
 
 
 def reliability(crm, as_of):
