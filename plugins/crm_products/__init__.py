@@ -44,6 +44,10 @@ def crm_register_import_aliases(register):
     from .catalogue import IMPORT_ALIASES
 
     register("products", IMPORT_ALIASES)
+    # a shop export's location column (the POS store, the web warehouse) picks
+    # where the sale takes stock: it arrives as the order's channel
+    register("orders", {"location": "channel", "stock location": "channel", "store location": "channel",
+                        "pos location": "channel", "warehouse": "channel"})
 
 
 @hookimpl

@@ -319,6 +319,29 @@ def test_po_cli_from_plan_send_receive(run_cli, tmp_path):
         assert r.exit_code != 0 and message in r.output and "Traceback" not in r.output, (args, r.output)
 
 
+def test_an_imported_location_column_picks_where_the_sale_takes_stock(run_cli, tmp_path):
+    def ok(*args):
+        r = run_cli(list(args), plugins="products")
+        assert r.exit_code == 0, r.output
+        return r.output
+
+    ok("init")
+    ok("products", "add", "A-1", "--name", "Apple", "--price", "2")
+    ok("products", "stock", "count", "A-1", "11", "--location", "store", "--at", "2024-01-31")
+    ok("products", "stock", "count", "A-1", "0", "--location", "main", "--at", "2024-01-31")
+    ok("contacts", "add", "--email", "b@example.com")
+    orders = tmp_path / "o.csv"
+    orders.write_text("ref,email,ordered_at,sku,quantity,unit_price,Location\n"
+                      "S0,b@example.com,2023-12-01,A-1,7,2,store\n"      # before the count: counted already
+                      "S1,b@example.com,2024-02-01,A-1,5,2,store\n"
+                      "S2,b@example.com,2024-02-02,A-1,1,2,\n")
+    ok("orders", "import", str(orders))
+    levels = {r["location"]: r["stock"] for r in json.loads(ok("products", "stock", "levels", "--json"))}
+    assert levels == {"store": 6, "main": -1}
+    negative = json.loads(ok("products", "stock", "negative", "--json"))
+    assert [(r["location"], r["stock"], r["ref"]) for r in negative] == [("main", -1, "S2")]
+
+
 # -- report and history -------------------------------------------------------------------------
 
 
