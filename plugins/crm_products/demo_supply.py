@@ -103,6 +103,6 @@ def create_demo_stocktakes(crm, rng, product_ids, today):
             takes.append(Stocktake(product_id=r["product_id"], location=r["location"], at=counted, quantity=qty, user="demo",
                                    recorded_at=stamp))
     crm.add_many(takes)
-    from .locations import reconcile
+    from .counting import reconcile
 
     reconcile(crm, [(t.product_id, t.location, t.at) for t in takes])

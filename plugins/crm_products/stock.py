@@ -64,7 +64,7 @@ def _write(crm, movements):
         except FieldError as exc:
             raise CRMError(f"invalid {exc.field}: {exc.reason}") from None
     ids = crm.add_many(records)
-    from .locations import reconcile
+    from .counting import reconcile
 
     reconcile(crm, [(r.product_id, r.location, r.at) for r in records])
     return ids
@@ -233,7 +233,7 @@ def sync_sales(crm, lines):
             booked[(line_id, product_id, location)] = qty
     if not ids and not booked:
         return 0
-    from .locations import SaleLocations, cancelled, reconcile
+    from .counting import SaleLocations, cancelled, reconcile
 
     orders, channels = {}, {}
     order_ids = list({l["order_id"] for l in lines if l.get("order_id") is not None})
