@@ -103,6 +103,7 @@ def create_demo_stocktakes(crm, rng, product_ids, today):
             takes.append(Stocktake(product_id=r["product_id"], location=r["location"], at=counted, quantity=qty, user="demo",
                                    recorded_at=stamp))
     crm.add_many(takes)
-    from .counting import reconcile
+    from .counting import recount
 
-    reconcile(crm, [(t.product_id, t.location, t.at) for t in takes])
+    for t in takes:
+        recount(crm, t.product_id, t.location)

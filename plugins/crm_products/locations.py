@@ -15,7 +15,7 @@ from crmcore.app import CRMError
 from crmcore.schema import FieldError, build
 
 from .catalogue import find
-from .counting import SaleLocations, cancelled, channel_map, known_locations, reconcile  # noqa: F401
+from .counting import SaleLocations, cancelled, channel_map, known_locations, recount  # noqa: F401
 from .supply_records import CancelledOrder, ChannelLocation, Stocktake
 
 LOCATION_FIELDS = ["location", "channels", "products", "stock"]
@@ -149,7 +149,7 @@ def count(crm, sku, quantity, location="main", at=None):
                                       "user": crm.user, "recorded_at": normalize.now()}))
         except FieldError as exc:
             raise CRMError(f"invalid {exc.field}: {exc.reason}") from None
-        reconcile(crm, [(product["id"], location, at)])
+        recount(crm, product["id"], location)
         return level(crm, product["id"], location)
 
 

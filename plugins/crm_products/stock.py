@@ -66,7 +66,7 @@ def _write(crm, movements):
     ids = crm.add_many(records)
     from .counting import reconcile
 
-    reconcile(crm, [(r.product_id, r.location, r.at) for r in records])
+    reconcile(crm, [(r.product_id, r.location, r.at, r.quantity) for r in records])
     return ids
 
 
@@ -272,7 +272,7 @@ def sync_sales(crm, lines):
     for row in rows:
         row.pop("id")
     crm.store.insert_many("stock_movements", rows)
-    reconcile(crm, [(r["product_id"], r["location"], r["at"]) for r in rows])
+    reconcile(crm, [(r["product_id"], r["location"], r["at"], r["quantity"]) for r in rows])
     return len(rows)
 
 

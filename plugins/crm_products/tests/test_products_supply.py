@@ -115,6 +115,14 @@ def test_a_stocktake_is_not_drained_by_older_history_imported_later(pcrm):
     # demand still sees every sale: counts are not sales
     sold = pcrm.store.query_value("SELECT -sum(quantity) FROM stock_movements WHERE kind = 'sale'")
     assert sold == 4 * 3 + 1 + 3 + 2
+    # one batch of lines on both sides of both counts: only those after the last count move stock
+    cid = pcrm.store.query_value("SELECT id FROM contacts")
+    days = [dt.date(2024, 5, 30), dt.date(2024, 6, 3), dt.date(2024, 6, 11), dt.date(2024, 6, 12)]
+    oids = pcrm.add_many([Order(contact_id=cid, ordered_at=d, channel="store") for d in days])
+    pcrm.add_many([OrderLine(order_id=o, sku="A-1", quantity=q, unit_price=1) for o, q in zip(oids, (1, 2, 3, 4))])
+    assert level(pcrm, "A-1", "store") == 20 - 3 - 4
+    locations.recount(pcrm, catalogue.find(pcrm, "A-1")["id"], "store")   # the whole ledger agrees
+    assert level(pcrm, "A-1", "store") == 13
     with pytest.raises(CRMError, match="invalid quantity"):
         locations.count(pcrm, "A-1", -1, "store")
     with pytest.raises(CRMError, match="invalid date"):
