@@ -36,7 +36,7 @@ def crm_register_migrations(register):
 @hookimpl
 def crm_register_commands(cli):
     cli.add_lazy_command("products", "crm_products.commands:products",
-                         "Product catalogue, stock ledger, low stock, sales and cross-selling.")
+                         "Product catalogue, stock per location, suppliers, planning and purchase orders, sales and cross-selling.")
 
 
 @hookimpl
