@@ -10,7 +10,9 @@ import os
 import stat
 
 import pytest
-from hypothesis import given, settings, strategies as st
+import itertools
+
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import crm_products
 from crm_products import catalogue, locations, planning, purchasing, stock, suppliers, supply_report
@@ -236,6 +238,48 @@ def test_following_the_plan_never_drives_a_location_negative(raw, level_, cover)
     for key, f in figures.items():                  # and every shortage is fixed
         if f["order_up_to"] > 1e-9:
             assert position[key] > f["reorder_point"] - 1e-6 or position[key] >= f["order_up_to"] - 1e-6
+
+
+_names = itertools.count()
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(["main", "store", "web"]), st.tuples(st.integers(0, 40), st.lists(st.integers(0, 4), min_size=6, max_size=6)),
+                       min_size=1, max_size=3),
+       st.sampled_from([1, 6, 12]), st.sampled_from([0, 20]), st.integers(1, 10))
+def test_following_the_plan_in_the_crm_never_drives_a_location_negative(make_crm, shop, pack, moq, lead):
+    """Stock at up to three locations, six days of sales there (never more than
+    the shelf holds), then the plan followed through the real commands:
+    transfers (which refuse to overdraw), purchase orders from the plan,
+    sent and received. No location ends below zero, and none is still at or
+    under its reorder point with nothing on order."""
+    crm = make_crm(plugins=[crm_products], name=f"plan{next(_names)}.db")
+    catalogue.add(crm, {"sku": "A-1", "name": "Apple", "price": 2, "cost": 1})
+    suppliers.add_supplier(crm, {"name": "S", "lead_time_days": lead})
+    suppliers.set_terms(crm, "S", "A-1", cost=1, pack_size=pack, min_order=moq)
+    cid = crm.add(Contact(email="b@example.com"))
+    for loc, (start, sales) in sorted(shop.items()):
+        locations.map_channel(crm, loc, loc)
+        if start:
+            stock.receive(crm, "A-1", start, location=loc, at="2024-06-01")
+        left = start
+        for i, qty in enumerate(sales):
+            qty = min(qty, left)
+            if qty:
+                left -= qty
+                oid = crm.add(Order(contact_id=cid, ordered_at=dt.date(2024, 6, 25 + i), channel=loc))
+                crm.add(OrderLine(order_id=oid, sku="A-1", quantity=qty, unit_price=2))
+    rows = planning.plan(crm, window=6, as_of=TODAY)
+    for r in rows:
+        if r["action"] == "transfer":
+            stock.transfer(crm, "A-1", r["quantity"], r["from_location"], r["location"])
+    refs, unsourced = purchasing.create_from_plan(crm, rows)
+    assert unsourced == []
+    for ref in refs:
+        purchasing.receive(crm, ref, at="2024-07-01")
+    levels = {r["location"]: r["stock"] for r in stock.levels(crm, sku="A-1")}
+    assert all(v >= 0 for v in levels.values()), levels
+    assert planning.plan(crm, window=6, as_of=TODAY) == []   # nothing left short
 
 
 # -- suppliers and purchase orders ---------------------------------------------------------
