@@ -36,7 +36,8 @@ def create_demo_catalogue(crm, rng):
         ids = dict(zip((p.sku for p in products), crm.add_many(products)))
         first = crm.store.query_value("SELECT min(ordered_at) FROM orders") or dt.date.today().isoformat()
         opening = (dt.date.fromisoformat(first) - dt.timedelta(days=1)).isoformat() + "T08:00:00"
-        from .demo_supply import create_demo_stocktakes, create_demo_supply, map_demo_channels, sold_per_location
+        from .demo_supply import (create_demo_history, create_demo_stocktakes, create_demo_supply, map_demo_channels,
+                                  sold_per_location)
 
         map_demo_channels(crm)  # the store sells from its own shelves
         per_location = sold_per_location(crm)
@@ -68,3 +69,4 @@ def create_demo_catalogue(crm, rng):
         crm.add_many(points)
         sync_all_sales(crm)
         create_demo_stocktakes(crm, rng, on_sale, last)
+        create_demo_history(crm, rng, on_sale)

@@ -107,3 +107,14 @@ def create_demo_stocktakes(crm, rng, product_ids, today):
 
     for t in takes:
         recount(crm, t.product_id, t.location)
+
+
+def create_demo_history(crm, rng, product_ids):
+    """A few catalogue changes (a price rise, a new version, a spec change)
+    so `crm products history SKU` has something to show."""
+    for sku in sorted(product_ids)[:3]:
+        row = crm.store.query("SELECT id, price, version, weight FROM products WHERE sku = ?", (sku,))[0]
+        major = int((row["version"] or "1.0").split(".")[0]) + 1
+        crm.update("products", row["id"], {"price": round(row["price"] * 1.08, 2), "version": f"{major}.0"})
+        if row["weight"]:
+            crm.update("products", row["id"], {"weight": round(row["weight"] * 0.9, 2)})
