@@ -11,7 +11,7 @@ so only movements after the count change what is on hand."""
 
 
 from crmcore import normalize
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.schema import FieldError, build
 
 from .catalogue import find

@@ -26,7 +26,7 @@ import datetime as dt
 import math
 import statistics
 
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 PLAN_FIELDS = ["action", "sku", "name", "location", "from_location", "supplier", "quantity", "on_hand", "on_order",
                "daily_demand", "demand_sd", "lead_time_days", "safety_stock", "reorder_point", "order_up_to", "eoq",

@@ -10,7 +10,7 @@ import os
 import re
 
 from crmcore import normalize
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.schema import FieldError, build
 
 from .catalogue import find

@@ -2,7 +2,7 @@
 order quantity and a lead time; several suppliers per SKU, one preferred."""
 
 from crmcore import normalize
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.schema import FieldError, build
 
 from .catalogue import find

@@ -232,7 +232,7 @@ def plan_options(fn):
 def _plan(location, service, window, holding_rate, ordering_cost, cover_days, as_of):
     import datetime as dt
 
-    from crmcore.app import CRMError
+    from crmcore import CRMError
 
     from .planning import plan
 

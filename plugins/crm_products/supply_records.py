@@ -4,8 +4,9 @@ orders. Quantities on hand still come only from the stock ledger."""
 
 from attrs import define
 
+from crmcore import column, record
 from crmcore import normalize as n
-from crmcore.schema import FieldError, column, record
+from crmcore.schema import FieldError
 
 PO_STATUSES = ("draft", "sent", "partial", "received", "cancelled")
 

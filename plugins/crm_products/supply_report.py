@@ -5,7 +5,7 @@ reliability) and a product's history from the audit trail."""
 import datetime as dt
 import json
 
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 from .catalogue import find
 

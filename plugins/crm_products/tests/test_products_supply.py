@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import crm_products
 from crm_products import catalogue, locations, planning, purchasing, stock, suppliers, supply_report
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.entities import Contact, Order, OrderLine
 
 TODAY = dt.date(2024, 6, 30)
