@@ -392,6 +392,24 @@ def test_an_imported_location_column_picks_where_the_sale_takes_stock(run_cli, t
     assert levels == {"store": 6, "main": -1}
     negative = json.loads(ok("products", "stock", "negative", "--json"))
     assert [(r["location"], r["stock"], r["ref"]) for r in negative] == [("main", -1, "S2")]
+    ok("products", "locations", "map", "pos", "store")
+    assert json.loads(ok("products", "locations", "list", "--json")) == [
+        {"location": "main", "channels": [], "products": 1, "stock": -1},
+        {"location": "store", "channels": ["pos"], "products": 1, "stock": 6}]
+    assert "store: 8 in stock" in ok("products", "stock", "return", "A-1", "2", "--location", "store", "--ref", "RMA-1")
+    counts = json.loads(ok("products", "stock", "counts", "--sku", "A-1", "--json"))
+    assert {(c["location"], c["quantity"], c["at"]) for c in counts} == {("store", 11, "2024-01-31T23:59:59"),
+                                                                        ("main", 0, "2024-01-31T23:59:59")}
+    ok("products", "suppliers", "add", "Nordwerk", "--sku", "A-1", "--cost", "0.8", "--moq", "10")
+    shown = json.loads(ok("products", "suppliers", "show", "Nordwerk", "--json"))
+    assert shown["products"][0]["min_order"] == 10 and shown["products"][0]["preferred"] is True
+    assert "Order S1 cancelled: 1 movements" in ok("products", "stock", "cancel", "S1")
+    assert level_of(run_cli, "store") == 13
+
+
+def level_of(run_cli, location):
+    rows = json.loads(run_cli(["products", "stock", "levels", "--location", location, "--json"], plugins="products").output)
+    return rows[0]["stock"]
 
 
 # -- report and history -------------------------------------------------------------------------
