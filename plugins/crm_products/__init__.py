@@ -36,7 +36,7 @@ def crm_register_migrations(register):
 @hookimpl
 def crm_register_commands(cli):
     cli.add_lazy_command("products", "crm_products.commands:products",
-                         "Product catalogue, stock per location, suppliers, planning and purchase orders, sales and cross-selling.")
+                         "Product catalogue, stock ledger per location, suppliers, planning, purchase orders, sales and cross-selling.")
 
 
 @hookimpl

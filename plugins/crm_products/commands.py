@@ -30,7 +30,7 @@ def product_options(fn):
 
 @click.group()
 def products():
-    """Product catalogue, stock per location, suppliers, planning and purchase orders, sales and cross-selling."""
+    """Product catalogue, stock ledger per location, suppliers, planning, purchase orders, sales and cross-selling."""
 
 
 @products.command("add")
