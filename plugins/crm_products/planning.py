@@ -18,7 +18,7 @@ For each SKU at each location, over a window of days (default 90):
 A location whose position (on hand + on order) is at or under its reorder
 point needs ``order-up-to - position``. Transfers come first: another
 location holding more than its own reorder point (its need for the lead
-time) gives the surplus; what is still missing is bought from the preferred
+time) gives the surplus, keeping more than that point; what is still missing is bought from the preferred
 supplier, rounded up to the minimum order and whole packs.
 """
 
@@ -123,9 +123,9 @@ def plan_actions(items, z, *, cover_days=30, holding_rate=None, ordering_cost=No
     actions = []
     for sku in sorted(by_sku):
         group = sorted(by_sku[sku], key=lambda it: it["location"])
-        # what each location can give without falling under its own reorder point
-        spare = {it["location"]: math.floor(it["on_hand"] - figures[(sku, it["location"])]["reorder_point"] + EPS)
-                 for it in group}
+        # what each location can give and still hold more than its own reorder
+        # point (all of it where nothing sells)
+        spare = {it["location"]: _spare(it["on_hand"], figures[(sku, it["location"])]) for it in group}
         short = []
         for it in group:
             f = figures[(sku, it["location"])]
@@ -157,6 +157,17 @@ def plan_actions(items, z, *, cover_days=30, holding_rate=None, ordering_cost=No
                 actions.append({"action": "purchase", "sku": sku, "location": loc, "from_location": None,
                                 "supplier": it.get("supplier"), "quantity": float(qty)})
     return actions, figures
+
+
+def _spare(on_hand, f):
+    """Whole units a location can give: it keeps more than its reorder point
+    (else it would be short itself), or gives everything when nothing sells
+    there (order-up-to 0)."""
+    if on_hand <= EPS:
+        return 0
+    if f["order_up_to"] <= EPS:
+        return math.floor(on_hand + EPS)
+    return max(0, math.ceil(on_hand - f["reorder_point"] - EPS) - 1)
 
 
 # -- from the database ----------------------------------------------------------

@@ -205,8 +205,8 @@ def test_transfer_leaves_the_giver_its_own_reorder_point(pcrm):
         pcrm.update("orders", oid, {"ref": f"S-{oid}"})   # re-sync: now sold from the store
     rows = planning.plan(pcrm, service="95%", window=4, as_of=TODAY, cover_days=10)
     assert level(pcrm, "A-1", "store") == 11
-    # the store keeps its ROP of 4 and gives 7; main then has 17 > 13.37
-    assert [(r["action"], r["from_location"], r["quantity"]) for r in rows] == [("transfer", "store", 7.0)]
+    # the store keeps more than its ROP of 4 (5 units) and gives 6; main then has 16 > 13.37
+    assert [(r["action"], r["from_location"], r["quantity"]) for r in rows] == [("transfer", "store", 6.0)]
 
 
 items_strategy = st.lists(
@@ -231,7 +231,8 @@ def test_following_the_plan_never_drives_a_location_negative(raw, level_, cover)
             giver = (a["sku"], a["from_location"])
             on_hand[giver] -= a["quantity"]
             position[giver] -= a["quantity"]
-            assert on_hand[giver] >= figures[giver]["reorder_point"] - 1e-6   # a giver keeps its own need
+            # a giver keeps more than its own need, or gives all where nothing sells
+            assert on_hand[giver] > figures[giver]["reorder_point"] or figures[giver]["order_up_to"] <= 1e-9
         on_hand[key] += a["quantity"]
         position[key] += a["quantity"]
     assert all(v >= 0 for v in on_hand.values())
@@ -243,7 +244,7 @@ def test_following_the_plan_never_drives_a_location_negative(raw, level_, cover)
 _names = itertools.count()
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.dictionaries(st.sampled_from(["main", "store", "web"]), st.tuples(st.integers(0, 40), st.lists(st.integers(0, 4), min_size=6, max_size=6)),
                        min_size=1, max_size=3),
        st.sampled_from([1, 6, 12]), st.sampled_from([0, 20]), st.integers(1, 10))
