@@ -53,7 +53,8 @@ def create_demo_catalogue(crm, rng):
                 continue
             point = max(5, round(sold.get(sku, 0) / 36))  # about a month of sales
             # most products end comfortably stocked, a few at or under their reorder point
-            left = rng.randint(0, point) if rng.random() < 0.25 else rng.randint(point + 1, point * 4)
+            piled = rng.random() < 0.25  # stock piled up in the store while the warehouse runs low
+            left = rng.randint(0, point) if piled or rng.random() < 0.2 else rng.randint(point + 1, point * 4)
             moves.append(StockMovement(product_id=pid, location=location, kind="receipt",
                                        quantity=max(1, per_location.get((sku, location), 0) + left + 20 - received.get(pid, 0)),
                                        at=opening, reason="opening stock", ref="DN-0001", user="demo", recorded_at=stamp))
@@ -63,7 +64,7 @@ def create_demo_catalogue(crm, rng):
             # the store's shelves: some piled high, some nearly empty
             store_sold = per_location.get((sku, "store"), 0)
             moves.append(StockMovement(product_id=pid, location="store", kind="receipt",
-                                       quantity=store_sold + (rng.randint(40, 90) if rng.random() < 0.3 else rng.randint(0, 6)),
+                                       quantity=store_sold + (rng.randint(120, 200) if piled else rng.randint(0, 6)),
                                        at=opening, reason="shop-floor stock", ref="DN-0002", user="demo", recorded_at=stamp))
         crm.add_many(moves)
         crm.add_many(points)
