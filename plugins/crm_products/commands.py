@@ -29,7 +29,7 @@ def product_options(fn):
 
 @click.group()
 def products():
-    """Product catalogue, stock ledger, low stock, sales and cross-selling."""
+    """Product catalogue, stock ledger per location, suppliers, planning, purchase orders, sales and cross-selling."""
 
 
 @products.command("add")
@@ -303,3 +303,10 @@ def products_suggest(contact, limit, fmt):
     from .analytics import suggest
 
     print_rows(suggest(get_crm(), contact, limit), ["sku", "name", "category", "price", "score", "because_of"], fmt)
+
+
+# -- just-in-time supply (supply_commands.py) ---------------------------------------
+
+from .supply_commands import add_supply_commands  # noqa: E402
+
+add_supply_commands(products, stock)
