@@ -424,3 +424,10 @@ def pipeline_cmd(name, period, as_of, fmt):
         click.echo(f"\nopen {result['open_amount']:,.2f} (weighted {result['open_weighted']:,.2f}); "
                    f"{result['period']}: won {result['won']['deals']} ({result['won']['amount']:,.2f}), "
                    f"lost {result['lost']['deals']} ({result['lost']['amount']:,.2f})")
+
+
+# -- cohorts, lifetime value, comparison (analytics_cli.py) -----------------------------
+
+from .analytics_cli import register as _register_analytics  # noqa: E402 - after the group exists
+
+_register_analytics(segments)

@@ -1,0 +1,44 @@
+"""`crm segments cohorts | clv | compare`: thin click commands over cohorts.py,
+clv.py and compare.py, added to the `segments` group by ``register``."""
+
+import sys
+
+import click
+
+from crmcore.cli import get_crm
+from crmcore.output import output_options, print_record, print_rows
+
+
+def _date(value):
+    from .segments import today_from
+
+    return today_from(value)
+
+
+@click.command("cohorts")
+@click.option("--by", type=click.Choice(["month", "quarter"]), default="month", show_default=True, help="Cohort and period length.")
+@click.option("--metric", type=click.Choice(["customers", "revenue"]), default="customers", show_default=True,
+              help="What `rate` measures: customers still buying, or revenue against the first period's.")
+@click.option("--segment", help="Only the members of this segment.")
+@click.option("--as-of", help="Count orders up to this date (YYYY-MM-DD; default today).")
+@click.option("--periods", "per_period", is_flag=True, help="One row per calendar period: retention and churn rates instead.")
+@output_options
+def cohorts_cmd(by, metric, segment, as_of, per_period, fmt):
+    """Retention cohorts: customers grouped by the period of their first order,
+    and for each later period how many still buy, the rate and the revenue."""
+    from . import cohorts
+
+    crm = get_crm()
+    day = _date(as_of)
+    if per_period:
+        print_rows(cohorts.periods(crm, by, segment, day), cohorts.PERIOD_FIELDS, fmt)
+        return
+    rows = cohorts.cohorts(crm, by, metric, segment, day)
+    print_rows(rows, cohorts.COHORT_FIELDS, fmt)
+    if fmt is None and any(r["partial"] for r in rows):
+        click.echo(f"\npartial: the {by} of {day.isoformat()} is still running")
+
+
+def register(group):
+    """Add the analytics commands to the `segments` click group."""
+    group.add_command(cohorts_cmd)
