@@ -39,6 +39,35 @@ def cohorts_cmd(by, metric, segment, as_of, per_period, fmt):
         click.echo(f"\npartial: the {by} of {day.isoformat()} is still running")
 
 
+@click.command("clv")
+@click.option("--as-of", required=True, help="Fit to the orders up to this date (YYYY-MM-DD).")
+@click.option("--horizon-days", type=click.IntRange(min=1), default=365, show_default=True, help="Days ahead to value.")
+@click.option("--discount-rate", type=float, default=0.0, show_default=True, help="Yearly discount rate (0.1 = 10%).")
+@click.option("--params", "show_params", is_flag=True, help="Print the fitted model parameters instead of the customers.")
+@click.option("--limit", default=0, help="Show at most N customers, highest value first (0 for all).")
+@output_options
+def clv_cmd(as_of, horizon_days, discount_rate, show_params, limit, fmt):
+    """Customer lifetime value: BG/NBD for future purchases and P(alive),
+    Gamma-Gamma for the average order value. Stores the scores for the
+    segment fields clv, p_alive and expected_purchases (needs crmcore[clv])."""
+    from crmcore.output import progress
+
+    from . import clv
+
+    crm = get_crm()
+    with progress(clv.STEPS, "Fitting lifetime value") as bar:
+        params, _ = clv.compute(crm, _date(as_of), horizon_days, discount_rate, progress=bar.update)
+    if show_params:
+        shown = {k: params[k] for k in clv.PARAM_NAMES} if fmt == "json" else params
+        if fmt == "csv":
+            print_rows([shown], list(shown), "csv")
+        else:
+            print_record(shown, fmt)
+        return
+    print_rows(clv.rows(crm, limit), clv.CLV_FIELDS, fmt)
+
+
 def register(group):
     """Add the analytics commands to the `segments` click group."""
     group.add_command(cohorts_cmd)
+    group.add_command(clv_cmd)

@@ -38,4 +38,13 @@ def m002_purchase_indexes(store):
     store.execute("CREATE INDEX IF NOT EXISTS ix_segments_deals_contact_status ON deals (contact_id, status)")
 
 
-MIGRATIONS = [m001_segment_tables, m002_purchase_indexes]
+def m003_lifetime_value(store):
+    """Lifetime-value scores of every customer (`crm segments clv`), recomputed as a whole."""
+    real = store.dialect.real
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS segment_clv (contact_id INTEGER PRIMARY KEY, as_of TEXT NOT NULL, frequency INTEGER, "
+        f"recency_days INTEGER, age_days INTEGER, p_alive {real}, expected_purchases {real}, expected_order_value {real}, clv {real})"
+    )
+
+
+MIGRATIONS = [m001_segment_tables, m002_purchase_indexes, m003_lifetime_value]

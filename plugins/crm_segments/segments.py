@@ -493,8 +493,8 @@ def load(crm, path, today=None):
 
 
 def forget_contacts(crm, ids):
-    """Remove deleted or erased contacts from membership, history and RFM."""
-    for table in ("segment_members", "segment_history", "segment_rfm"):
+    """Remove deleted or erased contacts from membership, history, RFM and lifetime value."""
+    for table in ("segment_members", "segment_history", "segment_rfm", "segment_clv"):
         crm.store.executemany(f"DELETE FROM {table} WHERE contact_id = ?", ((i,) for i in ids))
 
 
