@@ -67,7 +67,26 @@ def clv_cmd(as_of, horizon_days, discount_rate, show_params, limit, fmt):
     print_rows(clv.rows(crm, limit), clv.CLV_FIELDS, fmt)
 
 
+@click.command("compare")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--as-of", help="Count orders and deals up to this date (YYYY-MM-DD; default today).")
+@output_options
+def compare_cmd(names, as_of, fmt):
+    """Compare segments or territories (NAME, or segment:NAME / territory:NAME)
+    on customers, revenue, orders, average order value, margin, RFM mix, NPS,
+    open pipeline, win rate, retention and lifetime value."""
+    from . import compare
+
+    rows = compare.compare(get_crm(), list(names), _date(as_of))
+    if fmt:
+        print_rows(rows, compare.COMPARE_FIELDS, fmt)
+        return
+    table, heads = compare.transposed(rows)
+    print_rows(table, ["metric", *heads])
+
+
 def register(group):
     """Add the analytics commands to the `segments` click group."""
     group.add_command(cohorts_cmd)
     group.add_command(clv_cmd)
+    group.add_command(compare_cmd)
