@@ -141,7 +141,18 @@ def dashboard_context(crm):
         "segments": rows,
         "rfm": [(r["segment"], r["customers"]) for r in summary],
         "rfm_as_of": rfm.as_of(crm),
+        **_dashboard_analytics(crm),
     }
+
+
+def _dashboard_analytics(crm):
+    """Monthly retention of the last twelve months and the stored lifetime values."""
+    from .analytics_reports import clv_summary, dashboard_retention
+
+    retention = dashboard_retention(crm)
+    return {"retention": retention, "retention_chart": [(r["period"], r["retention_pct"]) for r in retention
+                                                        if r["retention_pct"] is not None and not r["partial"]],
+            "clv": clv_summary(crm), "today": dt.date.today().isoformat()}
 
 
 def _as_of(params):
