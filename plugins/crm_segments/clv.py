@@ -61,20 +61,15 @@ def _libs():
 
 # -- data ------------------------------------------------------------------------------
 
-# One row per customer: purchase days, first/last day, what they spent on the
-# first day and in all. Purchase days are read through the covering index
-# ix_segments_orders_rfm (contact_id, ordered_at, total).
+# One row per customer: purchase days, first and last day, what they spent in
+# all, and (one index lookup each) what they spent on the first day. The
+# grouping walks the covering index ix_segments_orders_rfm (contact_id,
+# ordered_at, total) in order; order dates are days (no time of day).
 SUMMARY_SQL = """
-WITH d AS {materialized} (
-    SELECT contact_id, ordered_at AS day, sum(total) AS amount
-    FROM orders WHERE contact_id IS NOT NULL AND ordered_at <= ?
-    GROUP BY contact_id, ordered_at
-), f AS (
-    SELECT contact_id, count(*) AS days, min(day) AS first, max(day) AS last, sum(amount) AS spent
-    FROM d GROUP BY contact_id
-)
-SELECT f.contact_id, f.days - 1 AS x, {recency} AS t_x, {age} AS t, f.spent - d.amount AS repeat_spent
-FROM f JOIN d ON d.contact_id = f.contact_id AND d.day = f.first
+SELECT f.contact_id, f.days - 1 AS x, {recency} AS t_x, {age} AS t,
+       f.spent - (SELECT sum(o.total) FROM orders o WHERE o.contact_id = f.contact_id AND o.ordered_at = f.first) AS repeat_spent
+FROM (SELECT contact_id, count(DISTINCT ordered_at) AS days, min(ordered_at) AS first, max(ordered_at) AS last, sum(total) AS spent
+      FROM orders WHERE contact_id IS NOT NULL AND ordered_at <= ? GROUP BY contact_id) AS f
 ORDER BY f.contact_id
 """
 
@@ -85,8 +80,7 @@ def summaries(crm, as_of):
     days (0 without repeats)."""
     np, _, _ = _libs()
     dialect = crm.store.dialect
-    sql = SUMMARY_SQL.format(materialized="MATERIALIZED", recency=dialect.days_between("f.last", "f.first"),
-                             age=dialect.days_between("?", "f.first"))
+    sql = SUMMARY_SQL.format(recency=dialect.days_between("f.last", "f.first"), age=dialect.days_between("?", "f.first"))
     cur = crm.store.execute(sql, (as_of.isoformat(), as_of.isoformat()))
     rows = cur.fetchall()
     if not rows:
@@ -132,19 +126,57 @@ def gamma_gamma_log_likelihood(params, x, m):
             + p * x * np.log(x) - (p * x + q) * np.log(v + x * m))
 
 
-def _fit(loglik, columns, weights, start, what):
+def bgnbd_gradient(params, x, t_x, T):
+    """Per-row derivatives of ``bgnbd_log_likelihood`` by r, alpha, a and b
+    (rows: parameters), from the log-sum-exp form: the two terms' shares
+    ``w_gone`` and ``w_alive`` weight their derivatives."""
+    np, _, special = _libs()
+    r, alpha, a, b = params
+    psi = special.digamma
+    gone = -(r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alive = np.where(x > 0, np.log(a) - np.log(np.where(x > 0, b + x - 1, 1.0)) - (r + x) * np.log(alpha + t_x), -np.inf)
+    total = np.logaddexp(gone, alive)
+    w_gone, w_alive = np.exp(gone - total), np.exp(alive - total)
+    repeat = np.where(x > 0, b + x - 1, 1.0)
+    d_r = psi(r + x) - psi(r) + np.log(alpha) - w_gone * np.log(alpha + T) - w_alive * np.log(alpha + t_x)
+    d_alpha = r / alpha - w_gone * (r + x) / (alpha + T) - w_alive * (r + x) / (alpha + t_x)
+    d_a = psi(a + b) - psi(a + b + x) + w_alive / a
+    d_b = psi(b + x) - psi(a + b + x) - psi(b) + psi(a + b) - w_alive / repeat
+    return np.array([d_r, d_alpha, d_a, d_b])
+
+
+def gamma_gamma_gradient(params, x, m):
+    """Per-row derivatives of ``gamma_gamma_log_likelihood`` by p, q and v."""
+    np, _, special = _libs()
+    p, q, v = params
+    psi = special.digamma
+    spend = np.log(v + x * m)
+    d_p = x * (psi(p * x + q) - psi(p * x) + np.log(m) + np.log(x) - spend)
+    d_q = psi(p * x + q) - psi(q) + np.log(v) - spend
+    d_v = q / v - (p * x + q) / (v + x * m)
+    return np.array([d_p, d_q, d_v])
+
+
+def _fit(loglik, gradient, columns, weights, start, what):
     np, optimize, _ = _libs()
     if weights.sum() == 0:
         raise CRMError(f"{what}: no customers to fit")
+    n = weights.sum()
 
     def negative(log_params):
-        value = -(weights * loglik(np.exp(log_params), *columns)).sum() / weights.sum()
-        return value if np.isfinite(value) else 1e300
+        params = np.exp(log_params)
+        value = -(weights * loglik(params, *columns)).sum() / n
+        if not np.isfinite(value):
+            return 1e300, np.zeros_like(log_params)
+        # By the chain rule, d/d(log θ) = θ d/dθ.
+        grad = -(gradient(params, *columns) * weights).sum(axis=1) / n * params
+        return value, np.where(np.isfinite(grad), grad, 0.0)
 
-    result = optimize.minimize(negative, np.log(start), method="L-BFGS-B", bounds=[(-12.0, 12.0)] * len(start))
+    result = optimize.minimize(negative, np.log(start), jac=True, method="L-BFGS-B", bounds=[(-12.0, 12.0)] * len(start))
     if not np.isfinite(result.fun) or result.fun >= 1e300:
         raise CRMError(f"{what}: the model could not be fitted to these orders")
-    return [float(v) for v in np.exp(result.x)], float(-result.fun * weights.sum())
+    return [float(v) for v in np.exp(result.x)], float(-result.fun * n)
 
 
 def fit_bgnbd(x, t_x, T, weights=None):
@@ -153,7 +185,7 @@ def fit_bgnbd(x, t_x, T, weights=None):
     if weights is None:
         (x, t_x, T), weights = grouped(x, t_x, T)
     scale = max(float(np.average(T, weights=weights)), 1.0)
-    return _fit(bgnbd_log_likelihood, (x, t_x, T), np.asarray(weights, float), [1.0, scale, 1.0, 1.0], "BG/NBD")
+    return _fit(bgnbd_log_likelihood, bgnbd_gradient, (x, t_x, T), np.asarray(weights, float), [1.0, scale, 1.0, 1.0], "BG/NBD")
 
 
 def fit_gamma_gamma(x, m, weights=None):
@@ -168,7 +200,7 @@ def fit_gamma_gamma(x, m, weights=None):
     if len(x) == 0:
         raise CRMError("Gamma-Gamma: no customer has a repeat purchase with a positive total")
     mean = float(np.average(m, weights=weights))
-    return _fit(gamma_gamma_log_likelihood, (x, m), weights, [2.0, 3.0, mean], "Gamma-Gamma")
+    return _fit(gamma_gamma_log_likelihood, gamma_gamma_gradient, (x, m), weights, [2.0, 3.0, mean], "Gamma-Gamma")
 
 
 # -- scores ---------------------------------------------------------------------------
