@@ -28,12 +28,19 @@ def cohorts_cmd(by, metric, segment, as_of, per_period, fmt):
     and for each later period how many still buy, the rate and the revenue."""
     from . import cohorts
 
+    from crmcore.output import progress
+
     crm = get_crm()
     day = _date(as_of)
+    with progress(1, "Counting cohorts") as bar:
+        if per_period:
+            rows = cohorts.periods(crm, by, segment, day)
+        else:
+            rows = cohorts.cohorts(crm, by, metric, segment, day)
+        bar.update(1)
     if per_period:
-        print_rows(cohorts.periods(crm, by, segment, day), cohorts.PERIOD_FIELDS, fmt)
+        print_rows(rows, cohorts.PERIOD_FIELDS, fmt)
         return
-    rows = cohorts.cohorts(crm, by, metric, segment, day)
     print_rows(rows, cohorts.COHORT_FIELDS, fmt)
     if fmt is None and any(r["partial"] for r in rows):
         click.echo(f"\npartial: the {by} of {day.isoformat()} is still running")
@@ -77,7 +84,10 @@ def compare_cmd(names, as_of, fmt):
     open pipeline, win rate, retention and lifetime value."""
     from . import compare
 
-    rows = compare.compare(get_crm(), list(names), _date(as_of))
+    from crmcore.output import progress
+
+    with progress(len(names), "Comparing") as bar:
+        rows = compare.compare(get_crm(), list(names), _date(as_of), progress=bar.update)
     if fmt:
         print_rows(rows, compare.COMPARE_FIELDS, fmt)
         return

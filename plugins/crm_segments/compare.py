@@ -54,8 +54,9 @@ def members(crm, kind, name):
     return crm.segment_contact_ids(name) if kind == "segment" else territories.contact_ids(crm, name)
 
 
-def compare(crm, names, as_of=None):
-    """One row of ``COMPARE_FIELDS`` per name, in the order given."""
+def compare(crm, names, as_of=None, progress=None):
+    """One row of ``COMPARE_FIELDS`` per name, in the order given;
+    ``progress(1)`` after each."""
     if not names:
         raise CRMError("give at least one segment or territory to compare")
     as_of = as_of or dt.date.today()
@@ -65,7 +66,12 @@ def compare(crm, names, as_of=None):
         if (kind, name) in seen:
             raise CRMError(f"{kind} {name!r} is given twice")
         seen.add((kind, name))
-    return [metrics(crm, kind, name, record, members(crm, kind, name), as_of) for kind, name, record in resolved]
+    rows = []
+    for kind, name, record in resolved:
+        rows.append(metrics(crm, kind, name, record, members(crm, kind, name), as_of))
+        if progress:
+            progress(1)
+    return rows
 
 
 def metrics(crm, kind, name, record, ids, as_of):
