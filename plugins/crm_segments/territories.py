@@ -14,7 +14,7 @@ from crmcore.schema import FieldError
 
 from .records import Territory
 
-TERRITORY_FIELDS = ["id", "name", "owner", "countries", "regions", "postal_prefixes", "contacts"]
+TERRITORY_FIELDS = ["id", "name", "owner", "countries", "regions", "postal_prefixes", "contacts", "revenue"]
 
 
 def require(crm, name):
@@ -90,12 +90,15 @@ def contact_ids(crm, name):
 
 
 def list_with_counts(crm):
-    """Territories by name, each with the contacts it owns (most specific wins)."""
+    """Territories by name, each with the contacts it owns (most specific
+    wins) and their revenue (every order)."""
     ordered = all_territories(crm)
     out = []
     for t in sorted(ordered, key=lambda t: t["name"]):
         sql, params = own_condition(crm, t, ordered)
         t["contacts"] = crm.store.query_value(f"SELECT count(*) FROM contacts c WHERE {sql}", params)
+        t["revenue"] = round(float(crm.store.query_value(
+            f"SELECT coalesce(sum(o.total), 0) FROM orders o JOIN contacts c ON c.id = o.contact_id WHERE {sql}", params)), 2)
         out.append(t)
     return out
 

@@ -34,9 +34,9 @@ def crm(make_crm):
 
 def test_nested_territories_count_each_contact_once(crm):
     ada, bo, bea, cy, _ = crm.ids
-    counts = {t["name"]: t["contacts"] for t in territories.list_with_counts(crm)}
+    counts = {t["name"]: (t["contacts"], t["revenue"]) for t in territories.list_with_counts(crm)}
     # Bavaria (a region) is more specific than DACH (countries): bo and bea are Bavaria's only.
-    assert counts == {"Bavaria": 2, "DACH": 2}
+    assert counts == {"Bavaria": (2, 23.0), "DACH": (2, 1100.0)}
     assert territories.contact_ids(crm, "DACH") == [ada, cy]
     assert territories.contact_ids(crm, "Bavaria") == [bo, bea]
 
