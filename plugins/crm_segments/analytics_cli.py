@@ -25,7 +25,8 @@ def _date(value):
 @output_options
 def cohorts_cmd(by, metric, segment, as_of, per_period, fmt):
     """Retention cohorts: customers grouped by the period of their first order,
-    and for each later period how many still buy, the rate and the revenue."""
+    and for each later period how many still buy, the rate and the revenue.
+    Over all customers, keeps the retention summary the dashboard shows."""
     from . import cohorts
 
     from crmcore.output import progress
@@ -41,6 +42,8 @@ def cohorts_cmd(by, metric, segment, as_of, per_period, fmt):
     if per_period:
         print_rows(rows, cohorts.PERIOD_FIELDS, fmt)
         return
+    if not segment and metric == "customers":
+        cohorts.save_summary(crm, by, day, rows)   # what the dashboard shows
     print_rows(rows, cohorts.COHORT_FIELDS, fmt)
     if fmt is None and any(r["partial"] for r in rows):
         click.echo(f"\npartial: the {by} of {day.isoformat()} is still running")

@@ -70,9 +70,11 @@ def clv_summary(crm):
             "top": clv.rows(crm, 10)}
 
 
-def dashboard_retention(crm, today=None, months=12):
-    """Monthly retention of the last ``months`` calendar months up to today,
-    the running month marked partial."""
-    today = today or dt.date.today()
-    rows = cohorts.periods(crm, "month", as_of=today)[-months:]
-    return [{**r, "label": _shown(r), "retention_pct": _percent(r["retention_rate"])} for r in rows]
+def dashboard_retention(crm):
+    """The retention summary kept by the last `crm segments cohorts` over all
+    customers, with rates in percent; ``None`` before the first."""
+    stored = cohorts.stored_summary(crm)
+    if not stored:
+        return None
+    curve = [{**c, "rate_pct": _percent(c["rate"])} for c in stored["curve"]]
+    return {**stored, "curve": curve}

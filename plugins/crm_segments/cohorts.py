@@ -17,6 +17,13 @@ before (``start``), how many of them ordered again in this one
 (``retained``), the retention rate ``retained / start`` and the churn rate
 ``1 - retention``; plus new customers and all active ones.
 
+``crm segments cohorts`` over all customers keeps a small summary for the
+dashboard (``save_summary``): how many of the customers are still buying 1,
+2, 3 ... periods after their first, pooled over every cohort whose period is
+complete. Recomputing cohorts reads every order, too slow for a dashboard
+at a million customers; the stored summary states its as-of date, as the
+RFM scores do.
+
 Dates are ISO text in both stores, so a period is read from the date's
 characters (``substr``), the same on SQLite and PostgreSQL; only orders with
 a customer and dated up to the as-of date count.
@@ -181,3 +188,39 @@ def grid(rows, metric="customers", limit=None):
                       "cells": [{"period": c["period"], "active": c["active"], "revenue": c["revenue"], "rate": c["rate"],
                                  "partial": c["partial"], "shade": round(min(c["rate"] or 0.0, 1.0), 2)} for c in cells]})
     return {"lines": lines, "width": width, "metric": metric}
+
+
+SUMMARY_SETTING = "segments.retention"
+#: Periods since the first kept for the dashboard.
+SUMMARY_PERIODS = 12
+
+
+def retention_curve(rows, periods=SUMMARY_PERIODS):
+    """Per period since the first (1..``periods``): of the customers of every
+    cohort that has completed that period, how many bought in it.
+    Partial periods are left out."""
+    out = []
+    for k in range(1, periods + 1):
+        cells = [r for r in rows if r["period"] == k and not r["partial"]]
+        if not cells:
+            break
+        customers = sum(r["customers"] for r in cells)
+        active = sum(r["active"] for r in cells)
+        out.append({"period": k, "cohorts": len(cells), "customers": customers, "active": active,
+                    "rate": round(active / customers, 4) if customers else None})
+    return out
+
+
+def save_summary(crm, by, as_of, rows):
+    """Keep the retention curve of a run over every customer for the dashboard."""
+    last = period_index(as_of, by)
+    crm.set_setting(SUMMARY_SETTING, {
+        "by": by, "as_of": as_of.isoformat(), "current": label(last, by),
+        "current_partial": period_end(last, by) != as_of,
+        "customers": sum(r["customers"] for r in rows if r["period"] == 0),
+        "curve": retention_curve(rows),
+    })
+
+
+def stored_summary(crm):
+    return crm.get_setting(SUMMARY_SETTING, None)

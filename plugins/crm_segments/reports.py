@@ -146,13 +146,12 @@ def dashboard_context(crm):
 
 
 def _dashboard_analytics(crm):
-    """Monthly retention of the last twelve months and the stored lifetime values."""
+    """Retention kept by the last `crm segments cohorts` and the stored lifetime values."""
     from .analytics_reports import clv_summary, dashboard_retention
 
     retention = dashboard_retention(crm)
-    return {"retention": retention, "retention_chart": [(r["period"], r["retention_pct"]) for r in retention
-                                                        if r["retention_pct"] is not None and not r["partial"]],
-            "clv": clv_summary(crm), "today": dt.date.today().isoformat()}
+    chart = [(f"{c['period']}", c["rate_pct"]) for c in retention["curve"]] if retention else []
+    return {"retention": retention, "retention_chart": chart, "clv": clv_summary(crm)}
 
 
 def _as_of(params):

@@ -6,7 +6,7 @@ import re
 import pytest
 
 import crm_segments
-from crm_segments import analytics_reports, clv
+from crm_segments import analytics_reports, clv, cohorts
 from crmcore.app import CRMError
 from crmcore.entities import Contact, Order
 from crmcore.reports import render
@@ -45,10 +45,50 @@ def test_cohorts_report_states_the_periods_and_marks_the_partial_one(crm):
         render(crm, "cohorts", {"by": "week"})
 
 
-def test_report_and_dashboard_show_lifetime_value_when_computed(crm):
-    assert "Customer lifetime value" not in render(crm, "cohorts", {"as_of": "2025-03-31"})
+def test_retention_curve_by_hand(crm):
+    rows = cohorts.cohorts(crm, as_of=dt.date(2025, 3, 20))
+    # Only January's first month after is complete: ada of ada and bo. March is partial.
+    assert cohorts.retention_curve(rows) == [{"period": 1, "cohorts": 1, "customers": 2, "active": 1, "rate": 0.5}]
+    rows = cohorts.cohorts(crm, as_of=dt.date(2025, 3, 31))
+    # One month after: ada (Jan -> Feb) and cy (Feb -> Mar) of ada, bo, cy; two months: bo of ada and bo.
+    assert cohorts.retention_curve(rows) == [{"period": 1, "cohorts": 2, "customers": 3, "active": 2, "rate": 0.6667},
+                                             {"period": 2, "cohorts": 1, "customers": 2, "active": 1, "rate": 0.5}]
+
+
+def test_dashboard_shows_kept_retention_and_lifetime_value(crm, run_cli):
+    dash = _text(render(crm, "dashboard"))
+    assert "No retention yet: crm segments cohorts" in dash and "Customer lifetime value" not in dash
+    cohorts.save_summary(crm, "month", dt.date(2025, 3, 20), cohorts.cohorts(crm, as_of=dt.date(2025, 3, 20)))
     clv.compute(crm, dt.date(2025, 3, 31), horizon_days=60)
+    dash = _text(render(crm, "dashboard"))
+    assert "Of 3 customers grouped by the month of their first order" in dash
+    assert "orders up to 2025-03-20" in dash and "2025-03 runs past 2025-03-20: it is partial and left out" in dash
+    assert re.search(r"Months since Cohorts Customers Still buying Retention 1 1 2 1 50.0%", dash)
+    assert "Customer lifetime value" in dash and "Fitted to orders up to 2025-03-31" in dash
     html = render(crm, "cohorts", {"as_of": "2025-03-31"})
     assert "Customer lifetime value" in html and "o&#39;cy@example.com" in html and "o'cy@" not in html
-    dash = _text(render(crm, "dashboard"))
-    assert "Retention by month" in dash and "Customer lifetime value" in dash and "fitted to orders up to 2025-03-31".lower() in dash.lower()
+
+
+def test_cohorts_command_keeps_the_summary_only_for_all_customers(run_cli, tmp_path):
+    def ok(*args):
+        result = run_cli(list(args), plugins="segments")
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    ok("init")
+    ok("contacts", "add", "--email", "ada@example.com")
+    path = tmp_path / "orders.csv"
+    path.write_text("ref,email,ordered_at,total\nA1,ada@example.com,2025-01-05,100\nA2,ada@example.com,2025-02-06,40\n")
+    ok("orders", "import", str(path))
+    ok("segments", "create", "all", "--rule", "orders_count > 0")
+    ok("segments", "cohorts", "--segment", "all", "--as-of", "2025-02-28")
+    ok("segments", "cohorts", "--metric", "revenue", "--as-of", "2025-02-28")
+    from crmcore.app import CRM
+
+    with CRM(run_cli.db) as crm:
+        assert cohorts.stored_summary(crm) is None
+    ok("segments", "cohorts", "--as-of", "2025-02-28")
+    with CRM(run_cli.db) as crm:
+        kept = cohorts.stored_summary(crm)
+    assert (kept["as_of"], kept["customers"], kept["curve"]) == (
+        "2025-02-28", 1, [{"period": 1, "cohorts": 1, "customers": 1, "active": 1, "rate": 1.0}])
