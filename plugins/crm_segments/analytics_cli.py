@@ -1,8 +1,6 @@
 """`crm segments cohorts | clv | compare`: thin click commands over cohorts.py,
 clv.py and compare.py, added to the `segments` group by ``register``."""
 
-import sys
-
 import click
 
 from crmcore.cli import get_crm

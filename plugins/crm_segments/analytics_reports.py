@@ -4,7 +4,7 @@ read the stored lifetime values)."""
 
 import datetime as dt
 
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 from . import clv, cohorts
 

@@ -41,7 +41,7 @@ extra ``clv``; everything here imports them lazily.
 import datetime as dt
 import math
 
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 CLV_FIELDS = ["email", "frequency", "recency_days", "age_days", "p_alive", "expected_purchases", "expected_order_value", "clv"]
 PARAM_NAMES = ("r", "alpha", "a", "b", "p", "q", "v")

@@ -32,7 +32,7 @@ a customer and dated up to the as-of date count.
 import datetime as dt
 import json
 
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 COHORT_FIELDS = ["cohort", "period", "customers", "active", "rate", "revenue", "partial"]
 PERIOD_FIELDS = ["period", "start", "retained", "retention_rate", "churn_rate", "new", "active", "revenue", "partial"]

@@ -24,7 +24,7 @@ up to the as-of date:
 import datetime as dt
 import json
 
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 from . import rfm, targets, territories
 

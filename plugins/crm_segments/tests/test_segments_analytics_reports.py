@@ -7,7 +7,7 @@ import pytest
 
 import crm_segments
 from crm_segments import analytics_reports, clv, cohorts
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.entities import Contact, Order
 from crmcore.reports import render
 
@@ -83,7 +83,7 @@ def test_cohorts_command_keeps_the_summary_only_for_all_customers(run_cli, tmp_p
     ok("segments", "create", "all", "--rule", "orders_count > 0")
     ok("segments", "cohorts", "--segment", "all", "--as-of", "2025-02-28")
     ok("segments", "cohorts", "--metric", "revenue", "--as-of", "2025-02-28")
-    from crmcore.app import CRM
+    from crmcore import CRM
 
     with CRM(run_cli.db) as crm:
         assert cohorts.stored_summary(crm) is None

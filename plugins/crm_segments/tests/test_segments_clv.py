@@ -13,7 +13,7 @@ import numpy as np  # the clv extra, part of the test extra
 import crm_segments
 from crm_segments import clv
 from crm_segments import segments as seg
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.entities import Contact, Order
 
 

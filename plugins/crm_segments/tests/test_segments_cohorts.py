@@ -9,7 +9,7 @@ import pytest
 import crm_segments
 from crm_segments import cohorts
 from crm_segments import segments as seg
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.entities import Contact, Order
 
 

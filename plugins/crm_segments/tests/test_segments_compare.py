@@ -10,7 +10,7 @@ import crm_segments
 import crm_surveys
 from crm_segments import compare, rfm, territories
 from crm_segments import segments as seg
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.entities import Contact, Deal, Order, OrderLine
 
 AS_OF = dt.date(2025, 6, 30)
