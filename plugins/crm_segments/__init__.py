@@ -54,6 +54,11 @@ def crm_register_reports(register):
              reports.segment_context)
     register("rfm", "rfm.html", "RFM: the 5x5 recency/frequency grid and named-segment sizes", reports.rfm_context)
 
+    from . import analytics_reports
+
+    register("cohorts", "cohorts.html", "Retention cohorts (--param by=month|quarter, metric=customers|revenue, segment=NAME, as_of=DATE): "
+             "heat grid, retention and churn per period, lifetime value", analytics_reports.cohorts_context)
+
 
 @hookimpl
 def crm_register_dashboard_sections(register):

@@ -98,7 +98,8 @@ def crm_segment_metrics(crm, segment, contact_ids):
     from .scores import contacts_nps
 
     result = contacts_nps(crm, contact_ids)
-    return {"NPS": None if result["score"] is None else round(result["score"], 1), "NPS responses": result["n"]}
+    return {"NPS": None if result["score"] is None else round(result["score"], 1), "NPS responses": result["n"],
+            "NPS margin": None if result["margin"] is None else round(result["margin"], 1)}
 
 
 @hookimpl
