@@ -287,19 +287,3 @@ def search(crm, text, limit=20):
         f"SELECT c.*, p.email FROM service_cases c LEFT JOIN contacts p ON p.id = c.contact_id "
         f"WHERE c.id IN ({', '.join('?' * len(ids))}) ORDER BY c.id DESC", ids)
     return [_decode(r) for r in rows]
-
-
-def retime_open_cases(crm, sla, at=None):
-    """Recompute the due times of every case whose clock runs (after a new SLA)."""
-    at = at or normalize.now()
-    rows = crm.store.query(
-        f"SELECT id, status, priority, sla_elapsed, sla_since, first_response_at, resolution_seconds FROM service_cases "
-        f"WHERE status NOT IN ({', '.join('?' * len(DONE))})", DONE)
-    updates = []
-    for r in rows:
-        c = sla_module.clock(sla, r, at)
-        updates.append({"id": r["id"], **{k: c[k] for k in ("sla_elapsed", "sla_since", "first_response_due",
-                                                             "resolution_due", "breach_at")}})
-    for i in range(0, len(updates), 5000):
-        crm.store.update_many("service_cases", updates[i:i + 5000])
-    return len(updates)

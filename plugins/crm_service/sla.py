@@ -20,6 +20,7 @@ import re
 
 import attrs
 
+from crmcore import normalize
 from crmcore.app import CRMError
 
 from .records import DONE, PAUSED, PRIORITIES
@@ -263,8 +264,6 @@ def load(crm, path):
         raise CRMError(f"{path}{where}: not valid YAML") from None
     normalised = parse_config(data, str(path))
     sla = build(normalised)
-    from .cases import retime_open_cases
-
     with crm.store.transaction():
         crm.set_setting(SETTING, normalised)
         retime_open_cases(crm, sla)
@@ -321,3 +320,19 @@ def clock(sla, case, at, status=None, priority=None, responded=False):
     dues = [d for d in (fr_due, res_due) if d]
     changes["breach_at"] = min(dues) if dues else None
     return changes
+
+
+def retime_open_cases(crm, sla, at=None):
+    """Recompute the due times of every case whose clock runs (after a new SLA)."""
+    at = at or normalize.now()
+    rows = crm.store.query(
+        f"SELECT id, status, priority, sla_elapsed, sla_since, first_response_at, resolution_seconds FROM service_cases "
+        f"WHERE status NOT IN ({', '.join('?' * len(DONE))})", DONE)
+    updates = []
+    for r in rows:
+        c = clock(sla, r, at)
+        updates.append({"id": r["id"], **{k: c[k] for k in ("sla_elapsed", "sla_since", "first_response_due",
+                                                             "resolution_due", "breach_at")}})
+    for i in range(0, len(updates), 5000):
+        crm.store.update_many("service_cases", updates[i:i + 5000])
+    return len(updates)
