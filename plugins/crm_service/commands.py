@@ -200,6 +200,36 @@ def csat_survey(name):
                + ("" if crm.is_enabled("surveys") else " (when the surveys plugin is enabled)"))
 
 
+def _print_counts(counts):
+    click.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+@service.command("import-mail")
+@click.argument("path", type=click.Path(exists=True))
+def import_mail_(path):
+    """Import mail from an .eml file, an mbox file or a Maildir folder: new mails
+    open cases, replies join theirs, re-imported mails are skipped."""
+    from crmcore.output import progress
+
+    from .mailin import count_source, import_mail
+
+    crm = get_crm()
+    total = count_source(path)
+    with progress(total or 0, "Importing mail", show=None if total else False) as bar:
+        counts = import_mail(crm, path, progress=bar.update)
+    _print_counts(counts)
+
+
+@service.command("fetch")
+@click.option("--imap", "url", envvar="CRM_IMAP_URL", required=True,
+              help="The mailbox: imaps://user:password@host/INBOX (default: CRM_IMAP_URL).")
+def fetch_(url):
+    """Import the unseen mails of an IMAP mailbox and mark them seen."""
+    from .mailin import fetch
+
+    _print_counts(fetch(get_crm(), url))
+
+
 # -- SLA ---------------------------------------------------------------------------
 
 
