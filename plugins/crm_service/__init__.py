@@ -103,8 +103,9 @@ def crm_records_deleted(crm, table, ids):
             erase_contact(crm, contact_id)
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def crm_demo_data(crm, rng, contact_ids):
+    """Runs after the other plugins' demo data: cases follow purchases and NPS answers."""
     from .demo import add_demo_cases
 
     add_demo_cases(crm, rng, contact_ids)

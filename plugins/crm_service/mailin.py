@@ -307,7 +307,10 @@ def _import_batch(crm, raws, counts, sla, where):
     parsed = []
     for raw in raws:
         msg = parse(raw)
-        parsed.append((raw, msg, own_message_id(msg, raw)))
+        parsed.append((mail_time(msg), raw, msg, own_message_id(msg, raw)))
+    # A Maildir has no order: oldest first, so an original opens its case before the replies to it arrive.
+    parsed.sort(key=lambda item: item[0])
+    parsed = [item[1:] for item in parsed]
     known = _known(crm, [mid for _, _, mid in parsed])
     bounces = []
     with crm.store.transaction():
