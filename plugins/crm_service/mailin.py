@@ -18,6 +18,7 @@ For each mail:
 """
 
 import email
+import email.errors
 import email.policy
 import hashlib
 import mailbox
@@ -105,17 +106,39 @@ def message_ids(text):
     return [f"<{m}>" for m in found]
 
 
+_FOLD = re.compile(r"\r?\n[ \t]+")
+#: Headers read as decoded text (RFC 2047 words); the others are tokens and ids.
+_ENCODED = ("subject", "from")
+
+
 def header(msg, name):
-    """A header as text; a header the parser cannot make sense of becomes its raw text."""
-    try:
-        value = msg[name]
-    except Exception:  # a malformed header the policy cannot parse
-        value = None
-        for key, raw in msg.raw_items():
-            if key.lower() == name.lower():
-                value = raw
-                break
-    return "" if value is None else str(value)
+    """A header's first value as text, read from the raw header once per mail.
+
+    Going around the policy's header classes is deliberate: they parse every
+    header in full (the import's largest cost), and a malformed one raises;
+    here a header is its unfolded text, with encoded words decoded for
+    Subject and From."""
+    cache = getattr(msg, "_crm_headers", None)
+    if cache is None:
+        cache = {}
+        for key, value in msg.raw_items():
+            cache.setdefault(key.lower(), value)
+        msg._crm_headers = cache
+    name = name.lower()
+    value = cache.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = str(value)
+    value = _FOLD.sub(" ", value).strip()
+    if name in _ENCODED and "=?" in value:
+        from email.header import decode_header, make_header
+
+        try:
+            value = str(make_header(decode_header(value)))
+        except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError):
+            pass
+    return value
 
 
 def own_message_id(msg, raw):
@@ -133,6 +156,8 @@ def is_auto_reply(msg):
 
 
 def is_bounce(msg):
+    if "report" not in header(msg, "Content-Type").lower():  # cheap: most mails are not reports
+        return False
     return msg.get_content_type() == "multipart/report" and msg.get_param("report-type", "").lower() == "delivery-status"
 
 
@@ -307,7 +332,8 @@ def _import_batch(crm, raws, counts, sla, where):
     parsed = []
     for raw in raws:
         msg = parse(raw)
-        parsed.append((mail_time(msg), raw, msg, own_message_id(msg, raw)))
+        msg._crm_time = mail_time(msg)
+        parsed.append((msg._crm_time, raw, msg, own_message_id(msg, raw)))
     # A Maildir has no order: oldest first, so an original opens its case before the replies to it arrive.
     parsed.sort(key=lambda item: item[0])
     parsed = [item[1:] for item in parsed]
@@ -359,7 +385,7 @@ def _thread_case(crm, msg):
 
 
 def _import_one(crm, msg, mid, contact, sla):
-    at = mail_time(msg)
+    at = msg._crm_time
     subject = normalize.text(header(msg, "Subject")) or "(no subject)"
     body = body_text(msg)
     in_reply_to = " ".join(message_ids(header(msg, "In-Reply-To")))[:500]
