@@ -65,3 +65,15 @@ def smtp_server():
         yield f"smtp://agent:s3cret@127.0.0.1:{port}", inbox
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def imap_server():
+    """A local IMAP server (Twisted) with user ``help`` / password ``secret``; yields the server (``.port``, ``.inbox.add(raw)``)."""
+    from service_imap import Server
+
+    server = Server("help", "secret")
+    try:
+        yield server
+    finally:
+        server.stop()

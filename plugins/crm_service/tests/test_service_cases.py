@@ -177,3 +177,10 @@ def test_command_errors_are_one_line(run_cli):
     result = run("service", "reply", "1", "--body", "hi")
     assert result.exit_code == 1 and "no SMTP server" in result.output
     assert run("service", "reply", "1").exit_code == 2  # no body given: a usage error
+
+
+def test_csv_cells_are_spreadsheet_safe(run_cli):
+    run_cli(["init"], plugins="service")
+    run_cli(["service", "open", "ada@example.com", "--subject", "=HYPERLINK(\"http://evil\")"], plugins="service")
+    out = run_cli(["service", "list", "--csv"], plugins="service").output.splitlines()
+    assert out[1].split(",")[3].startswith("'=HYPERLINK") or "\"'=HYPERLINK" in out[1]

@@ -252,3 +252,30 @@ def test_fetch_imports_unseen_mail_and_marks_it_seen(service_crm):
         mailin.fetch(service_crm, "imaps://help:secret@imap.shop.example/Archive", imap=FakeIMAP([]))
     with pytest.raises(CRMError, match="imaps://user:password@host/INBOX"):
         mailin.parse_imap_url("https://x")
+
+
+def test_fetch_command_errors_are_one_line(run_cli):
+    run_cli(["init"], plugins="service")
+    result = run_cli(["service", "fetch", "--imap", "https://imap.example/INBOX"], plugins="service")
+    assert result.exit_code == 1 and "imaps://user:password@host/INBOX" in result.output and "Traceback" not in result.output
+    result = run_cli(["service", "fetch", "--imap", "imap://help:pw@127.0.0.1:1/INBOX"], plugins="service")
+    assert result.exit_code == 1 and "cannot reach the IMAP server imap://help@127.0.0.1:1/INBOX" in result.output
+    assert "pw" not in result.output.replace("help@", "")
+
+
+def test_fetch_from_a_real_imap_server(service_crm, imap_server, run_cli):
+    for m in corpus()[:4]:
+        imap_server.inbox.add(m.as_bytes())
+    url = f"imap://help:secret@127.0.0.1:{imap_server.port}/INBOX"
+    counts = mailin.fetch(service_crm, url)
+    assert counts["mails"] == 4 and counts["new cases"] == 4
+    assert all("\\Seen" in m.flags for m in imap_server.inbox.messages)
+    imap_server.inbox.add(corpus()[11].as_bytes())  # Ada's reply
+    assert mailin.fetch(service_crm, url) == {"mails": 1, "new cases": 0, "replies": 1, "duplicates": 0, "auto-replies": 0,
+                                              "bounces": 0, "skipped": 0}
+    with pytest.raises(CRMError, match="the server said: .*LOGIN failed"):
+        mailin.fetch(service_crm, url.replace("secret", "wrong"))
+    run_cli(["init"], plugins="service")
+    imap_server.inbox.add(corpus()[12].as_bytes())
+    result = run_cli(["service", "fetch"], plugins="service", env={"CRM_IMAP_URL": url})
+    assert result.exit_code == 0 and result.output.startswith("1 mails, 1 new cases"), result.output
