@@ -13,7 +13,7 @@ from crmcore.entities import Contact
 from crmcore.schema import FieldError
 
 from . import sla as sla_module
-from .records import DONE, PRIORITIES, STATUSES, Case, Message
+from .records import PRIORITIES, STATUSES, Case, Message
 
 LIST_FIELDS = ["id", "status", "priority", "subject", "contact_id", "email", "assignee", "channel", "sku", "tags",
                "created_at", "first_response_at", "solved_at", "first_response_due", "resolution_due", "breach_at"]
@@ -48,7 +48,7 @@ def contact_for(crm, ref, name="", create=True, source="service"):
     first, _, last = normalize.text(name).partition(" ")
     try:
         cid = crm.add(Contact(email=ref, first_name=first, last_name=last, source=source))
-    except (FieldError, ValueError) as exc:
+    except (FieldError, ValueError):
         raise CRMError(f"{ref!r} is neither a contact id nor a valid e-mail address") from None
     return crm.get("contacts", cid)
 
@@ -79,8 +79,10 @@ def open_case(crm, contact, subject, priority="normal", channel="email", sku="",
         case = Case(contact_id=contact["id"], company_id=contact.get("company_id"), subject=subject, description=description,
                     channel=channel, status="new", priority=priority, assignee=assignee, tags=list(tags), sku=sku,
                     created_at=at, updated_at=at)
-    except (FieldError, ValueError) as exc:
-        raise _field_error(exc) if isinstance(exc, FieldError) else CRMError(f"case: {exc}") from None
+    except FieldError as exc:
+        raise _field_error(exc) from None
+    except ValueError as exc:
+        raise CRMError(f"case: {exc}") from None
     clock = sla_module.clock(sla, {"status": "new", "priority": case.priority, "sla_elapsed": 0, "sla_since": None}, at)
     for key, value in clock.items():
         setattr(case, key, value)

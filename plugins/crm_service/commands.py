@@ -3,7 +3,7 @@
 import click
 
 from crmcore.cli import get_crm
-from crmcore.output import output_options, print_record, print_rows
+from crmcore.output import output_options, print_rows
 
 from .records import CHANNELS, PRIORITIES, STATUSES
 

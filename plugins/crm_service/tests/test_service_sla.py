@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_service import cases
 from crm_service.sla import DEFAULT_CONFIG, build, clock, parse_config
 from crmcore import CRMError
 
