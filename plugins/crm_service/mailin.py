@@ -111,6 +111,18 @@ _FOLD = re.compile(r"\r?\n[ \t]+")
 _ENCODED = ("subject", "from")
 
 
+def _clean(text):
+    """Text safe to store: raw 8-bit bytes the parser kept as surrogates are read
+    as UTF-8 (or Latin-1 when they are not), NUL bytes dropped."""
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        data = text.encode("utf-8", "surrogateescape")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+    return text.replace("\x00", "")
+
+
 def header(msg, name):
     """A header's first value as text, read from the raw header once per mail.
 
@@ -130,12 +142,12 @@ def header(msg, name):
         return ""
     if not isinstance(value, str):
         value = str(value)
-    value = _FOLD.sub(" ", value).strip()
+    value = _clean(_FOLD.sub(" ", value)).strip()
     if name in _ENCODED and "=?" in value:
         from email.header import decode_header, make_header
 
         try:
-            value = str(make_header(decode_header(value)))
+            value = _clean(str(make_header(decode_header(value))))
         except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError):
             pass
     return value
@@ -268,7 +280,7 @@ def body_text(msg):
     text = _decoded_text(part)
     if part.get_content_subtype() == "html":
         text = html_to_text(text)
-    return text.replace("\r\n", "\n").replace("\x00", "")
+    return _clean(text.replace("\r\n", "\n"))
 
 
 def attachments(msg):
@@ -361,7 +373,11 @@ def _import_batch(crm, raws, counts, sla, where):
             if contact is None:
                 counts["skipped"] += 1
                 continue
-            kind = _import_one(crm, msg, mid, contact, sla)
+            try:
+                kind = _import_one(crm, msg, mid, contact, sla)
+            except (ValueError, LookupError, UnicodeError, email.errors.MessageError) as exc:
+                # The batch rolls back; the batches before it stay, and a re-run skips them as duplicates.
+                raise CRMError(f"{where}: cannot read the mail {mid} (mail {counts['mails']}): {exc}") from None
             counts[kind] += 1
         if bounces:
             crm.emit("crm_mail_bounced", crm=crm, bounces=bounces)

@@ -279,3 +279,22 @@ def test_fetch_from_a_real_imap_server(service_crm, imap_server, run_cli):
     imap_server.inbox.add(corpus()[12].as_bytes())
     result = run_cli(["service", "fetch"], plugins="service", env={"CRM_IMAP_URL": url})
     assert result.exit_code == 0 and result.output.startswith("1 mails, 1 new cases"), result.output
+
+
+def test_malformed_mail_is_read_or_skipped_never_a_crash(service_crm):
+    raws = [
+        b"From: a@example.com\r\nSubject: nul \x00 here\r\nMessage-ID: <1@x>\r\n\r\nbody\x00with nul\r\n",
+        b"From: a@example.com\r\nSubject: no boundary\r\nContent-Type: multipart/mixed\r\nMessage-ID: <2@x>\r\n\r\ntext\r\n",
+        b"From: a@example.com\r\nSubject: bad base64\r\nContent-Transfer-Encoding: base64\r\nMessage-ID: <3@x>\r\n\r\n!!!###\r\n",
+        b"From: a@example.com\r\nSubject: unknown charset\r\nContent-Type: text/plain; charset=x-unknown-42\r\nMessage-ID: <4@x>\r\n\r\nHall\xf6\r\n",
+        b"From: a@example.com\r\nSubject: 8bit \xe4\xf6\xfc latin-1\r\nDate: yesterday-ish\r\nMessage-ID: <5@x>\r\n\r\nx\r\n",
+        b"From: \"Weird\" <not-an-address>\r\nSubject: no address\r\nMessage-ID: <6@x>\r\n\r\nx\r\n",
+        b"", b"garbage without headers",
+    ]
+    counts = mailin.import_raw(service_crm, raws)
+    assert counts["new cases"] == 5 and counts["skipped"] == 3
+    subjects = {r["subject"] for r in cases.list_cases(service_crm)}
+    assert {"nul here", "no boundary", "bad base64", "unknown charset"} <= subjects
+    assert "8bit äöü latin-1" in subjects
+    bodies = [r["body"] for r in service_crm.store.query("SELECT body FROM service_messages ORDER BY id")]
+    assert bodies[0] == "bodywith nul" and "Hall" in bodies[3]
