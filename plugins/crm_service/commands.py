@@ -151,16 +151,35 @@ def priority_(case_id, priority):
 
 @service.command("solve")
 @click.argument("case_id", metavar="ID")
-def solve_(case_id):
+@click.option("--smtp", help="The SMTP server for the CSAT invitation e-mail (default: CRM_SMTP_URL).")
+def solve_(case_id, smtp):
     """Mark a case solved (the customer gets a CSAT invitation with the surveys plugin)."""
+    from crmcore.app import CRMError
+
     from .cases import get_case, solve
+    from .mailer import smtp_url
+    from .replies import send_queued
 
     crm = get_crm()
     case = solve(crm, case_id)
     click.echo(f"Case #{case['id']} solved")
     invitation = get_case(crm, case["id"])["csat_invitation_id"]
-    if invitation:
-        click.echo(f"CSAT invitation {invitation} created (survey invitations batch 'service case #{case['id']}')")
+    if not invitation:
+        return
+    click.echo(f"CSAT invitation {invitation} created (survey invitations batch 'service case #{case['id']}')")
+    queued = crm.store.query_value(
+        "SELECT count(*) FROM service_messages WHERE case_id = ? AND delivery IN ('queued', 'failed')", (case["id"],))
+    if not queued:
+        return
+    if not smtp_url(smtp):
+        click.echo("The invitation e-mail is queued: crm service send-queued --smtp URL sends it")
+        return
+    try:
+        sent, failed = send_queued(crm, smtp, case_id=case["id"])
+    except CRMError as exc:
+        sent, failed = 0, str(exc)
+    click.echo("The invitation was e-mailed" if sent and not failed else
+               "The invitation e-mail could not be sent; crm service send-queued tries again", err=bool(failed))
 
 
 @service.command("search")

@@ -53,7 +53,44 @@ def invite_solved(crm, changes):
                                            batch=f"service case #{case['id']}", segment="", created_at=stamp, updated_at=stamp))
         crm.store.execute("UPDATE service_cases SET csat_invitation_id = ? WHERE id = ?", (invitation_id, case["id"]))
         case["csat_invitation_id"] = invitation_id
-        made[case["id"]] = personal_link(survey["base_url"], token) if survey["base_url"] else token
+        link = personal_link(survey["base_url"], token) if survey["base_url"] else None
+        made[case["id"]] = link or token
+        if link:
+            _queue_invitation_mail(crm, case, contact, link)
     return made
+
+
+INVITATION = """Hello {name},
+
+your request "{subject}" (case #{case}) is solved. How satisfied are you with how we handled it?
+One click tells us: {link}
+
+Thank you!"""
+
+
+def _queue_invitation_mail(crm, case, contact, link):
+    """Queue the invitation e-mail in the case's conversation (the outbox) when
+    replies have a sender; ``crm service solve`` sends it when an SMTP server is
+    set, ``crm service send-queued`` otherwise. A ``csat`` macro replaces the text
+    (it also sees ``link``)."""
+    import os
+
+    from .replies import FROM_ENV, FROM_SETTING, queue_mail
+
+    sender = os.environ.get(FROM_ENV) or crm.get_setting(FROM_SETTING)
+    if not sender:
+        return None
+    name = f"{contact['first_name']} {contact['last_name']}".strip() or contact["email"]
+    body = INVITATION.format(name=name, subject=case["subject"], case=case["id"], link=link)
+    if crm.store.query_value("SELECT 1 FROM service_macros WHERE name = 'csat'"):
+        from crmcore.app import CRMError
+
+        from .macros import render
+
+        try:
+            body = render(crm, "csat", case, contact, link=link)
+        except CRMError:  # a broken macro must not undo the solve: the plain text goes out
+            pass
+    return queue_mail(crm, case, body, sender, normalize.now(), subject=f"[#{case['id']}] How did we do? {case['subject']}")
 
 

@@ -61,7 +61,7 @@ def delete(crm, name):
     crm.delete("service_macros", [get(crm, name)["id"]])
 
 
-def render(crm, name, case, contact, agent=None):
+def render(crm, name, case, contact, agent=None, **extra):
     """The macro's text filled in for this case and contact."""
     from jinja2 import TemplateError
     from jinja2.exceptions import SecurityError, UndefinedError
@@ -73,6 +73,7 @@ def render(crm, name, case, contact, agent=None):
         "contact": {**{k: contact.get(k) or "" for k in CONTACT_KEYS},
                     "name": f"{contact.get('first_name') or ''} {contact.get('last_name') or ''}".strip() or (contact.get("email") or "")},
         "agent": agent or crm.user,
+        **extra,
     }
     try:
         return _environment().from_string(macro["body"]).render(**data)

@@ -60,6 +60,16 @@ def reply(crm, case_id, body, internal=False, smtp=None, sender=None, at=None):
     mailer.parse_url(url)
     sender = sender_address(crm, sender)
     at = at or normalize.now()
+    with crm.store.transaction():
+        mid = queue_mail(crm, case, body, sender, at)
+        transition(crm, case, status="open" if case["status"] == "new" else None, at=at, responded=True)
+    deliver(crm, mid, url)
+    return mid
+
+
+def queue_mail(crm, case, body, sender, at, subject=None):
+    """Add an outbound e-mail to the case's conversation as queued (the outbox);
+    threading headers follow the conversation. Returns the message id."""
     earlier = crm.store.query(
         "SELECT message_id FROM service_messages WHERE case_id = ? AND message_id IS NOT NULL ORDER BY at, id", (case["id"],))
     ids = [r["message_id"] for r in earlier]
@@ -67,13 +77,9 @@ def reply(crm, case_id, body, internal=False, smtp=None, sender=None, at=None):
         "SELECT message_id FROM service_messages WHERE case_id = ? AND direction = 'inbound' AND message_id IS NOT NULL "
         "ORDER BY at DESC, id DESC LIMIT 1", (case["id"],))
     message_id = make_msgid(idstring=f"case{case['id']}", domain=sender.rpartition("@")[2])
-    subject = ("Re: " if inbound else "") + tagged_subject(case)
-    with crm.store.transaction():
-        mid = add_message(crm, case["id"], "outbound", body, author=sender, subject=subject, message_id=message_id,
-                          in_reply_to=inbound or (ids[-1] if ids else ""), refs=" ".join(ids[-20:]), at=at, delivery="queued")
-        transition(crm, case, status="open" if case["status"] == "new" else None, at=at, responded=True)
-    deliver(crm, mid, url)
-    return mid
+    subject = subject or (("Re: " if inbound else "") + tagged_subject(case))
+    return add_message(crm, case["id"], "outbound", body, author=sender, subject=subject, message_id=message_id,
+                       in_reply_to=inbound or (ids[-1] if ids else ""), refs=" ".join(ids[-20:]), at=at, delivery="queued")
 
 
 def build_mail(message, to):
@@ -111,10 +117,15 @@ def deliver(crm, message_id, url=None):
     crm.update("service_messages", message_id, {"delivery": "sent", "error": ""})
 
 
-def send_queued(crm, url=None):
-    """Send every queued or failed reply; returns ``(sent, failed)``."""
+def send_queued(crm, url=None, case_id=None):
+    """Send every queued or failed e-mail (of one case, or all); returns ``(sent, failed)``."""
     sent = failed = 0
-    for r in crm.store.query("SELECT id FROM service_messages WHERE delivery IN ('queued', 'failed') ORDER BY id"):
+    sql = "SELECT id FROM service_messages WHERE delivery IN ('queued', 'failed')"
+    params = ()
+    if case_id is not None:
+        sql += " AND case_id = ?"
+        params = (case_id,)
+    for r in crm.store.query(sql + " ORDER BY id", params):
         try:
             deliver(crm, r["id"], url)
             sent += 1

@@ -76,3 +76,34 @@ def test_solve_command_reports_the_invitation(run_cli):
     assert run("surveys", "answer", "after-help", "ada@example.com", "--answer", "csat=2").exit_code == 0
     assert "CSAT: 2 of 5" in run("service", "show", "1").output
     assert json.loads(run("service", "show", "1", "--json").output)["csat"] == 2
+
+
+def test_the_invitation_is_e_mailed_through_the_outbox(desk, smtp_server, monkeypatch):
+    from crm_service import macros
+    from crm_service.replies import send_queued
+
+    url, inbox = smtp_server
+    monkeypatch.setenv("CRM_SERVICE_FROM", "help@shop.example")
+    macros.save(desk, "csat", "Hi {{ contact.email }}, rate case {{ case.id }}: {{ link }}")
+    cid = cases.open_case(desk, "ada@example.com", "Kettle")
+    cases.solve(desk, cid)
+    (queued,) = desk.store.query("SELECT subject, delivery FROM service_messages WHERE case_id = ? AND direction = 'outbound'", (cid,))
+    assert queued == {"subject": f"[#{cid}] How did we do? Kettle", "delivery": "queued"}
+    assert send_queued(desk, url, case_id=cid) == (1, 0)
+    token = invitations(desk)[0]["token"]
+    (_, recipients, mail), = inbox.mails
+    assert recipients == ["ada@example.com"]
+    assert mail.get_content().strip() == f"Hi ada@example.com, rate case {cid}: https://shop.example/feedback?token={token}"
+
+
+def test_solve_command_e_mails_the_invitation(run_cli, smtp_server):
+    url, inbox = smtp_server
+    env = {"CRM_SERVICE_FROM": "help@shop.example"}
+    run = lambda *a: run_cli(list(a), plugins="service,surveys", env=env)  # noqa: E731
+    run("init")
+    run("surveys", "create", "csat", "--question", "csat:csat:How did we do?", "--base-url", "https://shop.example/f")
+    run("contacts", "add", "--email", "ada@example.com", "--consent")
+    run("service", "open", "ada@example.com", "--subject", "Help")
+    result = run("service", "solve", "1", "--smtp", url)
+    assert result.exit_code == 0 and "The invitation was e-mailed" in result.output, result.output
+    assert "How did we do? Help" in inbox.mails[0][2]["Subject"] and "token=" in inbox.mails[0][2].get_content()
