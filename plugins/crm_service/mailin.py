@@ -494,10 +494,10 @@ def fetch(crm, url, imap=None, progress=None):
         counts = {"mails": 0, "new cases": 0, "replies": 0, "duplicates": 0, "auto-replies": 0, "bounces": 0, "skipped": 0}
         for i in range(0, len(uids), BATCH):
             chunk = uids[i:i + BATCH]
-            raws = []
-            for uid in chunk:
-                status, parts = conn.uid("FETCH", uid, "(BODY.PEEK[])")
-                raws += [p[1] for p in parts if isinstance(p, tuple) and len(p) > 1]
+            status, parts = conn.uid("FETCH", b",".join(chunk), "(BODY.PEEK[])")  # one round trip per batch
+            if status != "OK":
+                raise CRMError(f"{where}: the server would not hand out the mails: {parts}")
+            raws = [p[1] for p in parts if isinstance(p, tuple) and len(p) > 1]
             got = import_raw(crm, raws, where=where)
             for k, v in got.items():
                 counts[k] += v

@@ -225,8 +225,10 @@ class FakeIMAP:
                 if command == "SEARCH":
                     return "OK", [b" ".join(u for u in fake.mails if u not in fake.seen)]
                 if command == "FETCH":
-                    uid = args[0]
-                    return "OK", [(uid + b" (UID " + uid + b" BODY[] {n}", fake.mails[uid]), b")"]
+                    out = []
+                    for uid in args[0].split(b","):
+                        out += [(uid + b" (UID " + uid + b" BODY[] {n}", fake.mails[uid]), b")"]
+                    return "OK", out
                 if command == "STORE":
                     fake.seen.update(args[0].split(b","))
                     return "OK", []
