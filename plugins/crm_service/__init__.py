@@ -95,12 +95,17 @@ def crm_contact_erased(crm, contact_id, email):
 @hookimpl
 def crm_records_deleted(crm, table, ids):
     """A deleted contact's cases, messages and files go with it (as on erasure),
-    so the foreign keys never block the delete."""
+    and so do a deleted case's messages and files, so the foreign keys never
+    block the delete."""
     if table == "contacts":
         from .privacy import erase_contact
 
         for contact_id in ids:
             erase_contact(crm, contact_id)
+    elif table == "service_cases":
+        from .privacy import delete_messages
+
+        delete_messages(crm, ids)
 
 
 @hookimpl(trylast=True)

@@ -184,3 +184,13 @@ def test_csv_cells_are_spreadsheet_safe(run_cli):
     run_cli(["service", "open", "ada@example.com", "--subject", "=HYPERLINK(\"http://evil\")"], plugins="service")
     out = run_cli(["service", "list", "--csv"], plugins="service").output.splitlines()
     assert out[1].split(",")[3].startswith("'=HYPERLINK") or "\"'=HYPERLINK" in out[1]
+
+
+def test_deleting_a_contact_or_a_case_takes_its_conversation_along(service_crm):
+    a = cases.open_case(service_crm, "ada@example.com", "A", description="first")
+    b = cases.open_case(service_crm, "bob@example.com", "B", description="second")
+    service_crm.delete("service_cases", [a])
+    assert service_crm.store.query_value("SELECT count(*) FROM service_messages") == 1
+    service_crm.delete("contacts", [service_crm.find_contact("bob@example.com")["id"]])
+    assert service_crm.store.count("service_cases") == 0 and service_crm.store.count("service_messages") == 0
+    assert b
