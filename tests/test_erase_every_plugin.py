@@ -12,12 +12,13 @@ import json
 import crm_exports
 import crm_products
 import crm_segments
+import crm_service
 import crm_surveys
 
 from crm_exports.exporter import export
 from crm_products import summary
 
-PLUGINS = [crm_products, crm_segments, crm_surveys, crm_exports]
+PLUGINS = [crm_products, crm_segments, crm_surveys, crm_exports, crm_service]
 # Tables allowed to keep the erased id: they record where the person was sent.
 KEEPS_ID = {"export_erasures", "export_log_contacts"}
 
@@ -42,6 +43,9 @@ def test_erase_leaves_nothing_of_the_person_in_any_table(sample_crm, tmp_path):
     text_question = crm.store.query_value("SELECT id FROM survey_questions WHERE type = 'text' LIMIT 1")
     crm.store.execute("INSERT INTO survey_answers (response_id, question_id, value) VALUES (?, ?, ?)",
                       (response, text_question, f"{marker} says the parcel came late"))
+    from crm_service.cases import open_case
+
+    open_case(crm, str(cid), f"{marker}'s kettle", description=f"{marker} writes: the kettle leaks")
     export(crm, "csv", str(tmp_path / "all.csv"), everyone=True)
     assert summary.current(crm)  # the products plugin's sales summaries now count the person's orders too
     assert crm.store.query_value("SELECT count(*) FROM product_buyers WHERE contact_id = ?", (cid,)) > 0
