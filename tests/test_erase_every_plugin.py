@@ -9,6 +9,8 @@ hash so that `where was this person sent` still has an answer."""
 
 import json
 
+import pytest
+
 import crm_exports
 import crm_products
 import crm_segments
@@ -67,3 +69,53 @@ def test_erase_leaves_nothing_of_the_person_in_any_table(sample_crm, tmp_path):
     assert crm.is_suppressed("erin.q@example.org")
     # Orders stay for the books, unlinked: revenue totals do not change.
     assert crm.store.query_value("SELECT count(*) FROM orders") == len(json.loads(before["orders"]))
+
+
+def _rows_of(crm, cid):
+    """``{table: rows}`` still holding ``cid`` in a contact_id column."""
+    found = {}
+    for table in crm.store.table_names():
+        if "contact_id" in crm.store.columns(table) and table not in KEEPS_ID:
+            count = crm.store.query_value(f'SELECT count(*) FROM "{table}" WHERE contact_id = ?', (cid,))
+            if count:
+                found[table] = count
+    return found
+
+
+@pytest.mark.parametrize("how", ["products", "segments", "surveys", "exports", "service", "none loaded"])
+def test_erase_and_merge_work_with_a_plugin_disabled_or_none_loaded(sample_crm, tmp_path, how):
+    """`crm plugins disable X` (its erase hooks still run) and `CRM_LOAD_PLUGINS=` (no plugin
+    code at all: the core deletes and moves every linked row itself) never block an erasure."""
+    from crm_service.cases import open_case
+
+    from crmcore import CRM
+
+    crm = sample_crm(plugins=PLUGINS, contacts=120)
+    busy = [r["id"] for r in crm.store.query(
+        "SELECT c.id FROM contacts c WHERE EXISTS (SELECT 1 FROM survey_responses r WHERE r.contact_id = c.id) "
+        "AND EXISTS (SELECT 1 FROM segment_members m WHERE m.contact_id = c.id) ORDER BY c.id LIMIT 3")]
+    assert len(busy) == 3
+    erased, keep, dup = busy
+    for cid in busy:
+        open_case(crm, str(cid), "a question")
+    export(crm, "csv", str(tmp_path / "all.csv"), everyone=True)
+    summary.current(crm)
+    assert _rows_of(crm, erased) and _rows_of(crm, dup)
+    moved = {t: crm.store.query_value(f'SELECT count(*) FROM "{t}" WHERE contact_id IN (?, ?)', (keep, dup))
+             for t in ("survey_responses", "service_cases", "orders")}
+    if how == "none loaded":
+        location = crm.location
+        crm.close()
+        crm = CRM(location, plugins=[])
+    else:
+        crm.set_enabled(how, False)
+
+    crm.erase_contact(str(erased))
+    crm.merge_contacts(str(keep), str(dup))
+
+    assert _rows_of(crm, erased) == {}
+    assert _rows_of(crm, dup) == {}
+    for table, count in moved.items():
+        assert crm.store.query_value(f'SELECT count(*) FROM "{table}" WHERE contact_id = ?', (keep,)) == count, table
+    if how == "none loaded":
+        crm.close()
