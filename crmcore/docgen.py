@@ -104,8 +104,8 @@ API_SECTIONS = [
     ("Privacy", ["suppression_key", "suppression_keys", "suppression_checker"]),
     ("Files, import and export", ["atomic_write", "safe_cell", "progress", "read_rows", "parse_map", "import_records",
                                   "import_contacts", "import_orders", "ImportFailed", "ImportResult", "Reject",
-                                  "write_rejects", "export_table"]),
-    ("Reports, charts and pages", ["render", "template_environment", "data_as_of", "charts", "DEMO_CATALOGUE", "render_page"]),
+                                  "write_rejects", "export_table", "ImportProfile"]),
+    ("Reports, charts and pages", ["render", "template_environment", "data_as_of", "charts", "DEMO_CATALOGUE", "render_page", "access"]),
     ("The command line", ["get_crm", "crm_for_listing", "output_options", "print_rows", "print_record", "progress_bar",
                           "run_import", "import_options", "given", "custom_from"]),
 ]
