@@ -419,3 +419,36 @@ def test_moved_names_keep_their_old_import_path_with_a_warning():
     assert old("Ada@Example.com") == crmcore.suppression_key("ada@example.com")
     with pytest.warns(DeprecationWarning, match="crmcore.app.CRMError moved to crmcore.CRMError"):
         assert crmcore.app.CRMError is CRMError
+
+
+def test_timeline_has_every_plugins_events_newest_first(make_crm, tmp_path):
+    import crm_exports
+    import crm_segments
+    import crm_surveys
+    from crm_exports.exporter import export
+    from crm_segments.segments import create_segment, refresh
+    from crm_surveys.answers import record_response
+    from crm_surveys.definitions import create_survey, get_survey
+
+    from crmcore import Activity, Order, OrderLine
+
+    crm = make_crm(plugins=[crm_segments, crm_surveys, crm_exports])
+    ada = crm.add(Contact(email="ada@example.com", country="DE", consent=True))
+    order = crm.add(Order(ref="A-1", contact_id=ada, ordered_at="2026-01-05", total=30.0, currency="EUR"))
+    crm.add(OrderLine(order_id=order, sku="TEA-1", quantity=2, unit_price=15.0))
+    crm.add(Activity(contact_id=ada, kind="call", subject="Asked about tea", done_at="2026-01-06T10:00:00"))
+    crm.add(Deal(title="Tea subscription", contact_id=ada, stage="lead"))
+    create_survey(crm, "nps", "", [{"key": "nps", "type": "nps", "text": "Recommend?"}])
+    record_response(crm, get_survey(crm, "nps"), {"nps": "9"}, contact_id=ada, submitted_at="2026-01-07T09:00:00")
+    create_segment(crm, "germans", rule='country == "DE"')
+    refresh(crm, ["germans"])
+    export(crm, "csv", str(tmp_path / "out.csv"), everyone=True)
+    events = crm.timeline("ada@example.com")
+    kinds = {e["kind"] for e in events}
+    assert {"order", "call", "deal", "survey", "segment", "export"} <= kinds
+    order_event = next(e for e in events if e["kind"] == "order")
+    assert order_event["summary"] == "order A-1 30.00 EUR: 2 x TEA-1"
+    assert next(e for e in events if e["kind"] == "survey")["summary"] == "answered nps: nps 9"
+    assert next(e for e in events if e["kind"] == "segment")["summary"] == "entered segment germans"
+    stamps = [str(e["at"]) for e in events]
+    assert stamps == sorted(stamps, reverse=True)

@@ -101,3 +101,12 @@ def crm_contact_scope(crm, user):
     from .scope import user_scope
 
     return user_scope(crm, user.get("territories") or [])
+
+
+@hookimpl
+def crm_contact_timeline(crm, contact):
+    """Entries into and exits from segments."""
+    rows = crm.store.query(
+        "SELECT h.id, h.at, h.change, s.name FROM segment_history h JOIN segments s ON s.id = h.segment_id "
+        "WHERE h.contact_id = ? ORDER BY h.id", (contact["id"],))
+    return [{"at": r["at"], "kind": "segment", "summary": f"{r['change']} segment {r['name']}", "ref": r["id"]} for r in rows]
