@@ -108,6 +108,7 @@ CORE_COMMANDS = {
     "deals": ("crmcore.commands:deals", "Deals and the sales pipeline."),
     "activities": ("crmcore.commands:activities", "Calls, e-mails, meetings, notes and tasks."),
     "orders": ("crmcore.commands:orders", "Purchase history: orders and their lines."),
+    "tasks": ("crmcore.commands:tasks", "My open tasks, soonest due first (a shortcut for `crm activities list --kind task --open --owner ME`)."),
     "plugins": ("crmcore.commands:plugins", "Installed plugins and which are enabled for this database."),
     "report": ("crmcore.commands:report", "HTML reports: self-contained files that open in any browser and print well."),
     "demo": ("crmcore.commands:demo", "Fill the database with realistic sample data (contacts in several countries, companies, "

@@ -21,6 +21,7 @@ from .cli import (
 from .output import output_options, print_record, print_rows
 from .scaffold import plugins_new
 
+ACTIVITY_TABLE = ["id", "contact_id", "deal_id", "kind", "channel", "subject", "due_at", "done_at", "owner"]
 CONTACT_TABLE = ["id", "first_name", "last_name", "email", "phone", "company", "country", "owner"]
 
 
@@ -506,18 +507,37 @@ def activities_log(**values):
 @click.option("--contact", help="Only activities of this contact (id or e-mail).")
 @click.option("--kind", type=click.Choice(["call", "email", "meeting", "note", "task"]))
 @click.option("--open", "only_open", is_flag=True, help="Only activities not done yet (open tasks).")
+@click.option("--owner", help="Only activities of this owner (a user's e-mail or name).")
+@click.option("--overdue", is_flag=True, help="Only open tasks due before now.")
+@click.option("--due", type=click.Choice(["today", "week"]), help="Only open tasks due by the end of today / within 7 days (overdue included).")
 @click.option("--sort", default="id", show_default=True, help="Field to sort by; add :desc to reverse.")
 @click.option("--limit", default=100, show_default=True, help=LIMIT_HELP)
 @output_options
-def activities_list(contact, kind, only_open, sort, limit, fmt):
-    """List activities."""
-    from .queries import list_records
+def activities_list(contact, kind, only_open, owner, overdue, due, sort, limit, fmt):
+    """List activities: calls, e-mails, meetings, notes and tasks."""
+    from .queries import list_records, task_window
 
     crm = get_crm()
     contact_id = crm.find_contact(contact)["id"] if contact else None
-    filters = {"contact_id": contact_id, "kind": kind, "open": True if only_open else None}
-    print_rows(list_records(crm, "activities", filters, sort, limit), _fields("activities"), fmt,
-               ["id", "contact_id", "deal_id", "kind", "channel", "subject", "due_at", "done_at", "owner"])
+    filters = {"contact_id": contact_id, "kind": kind, "open": True if only_open else None, "owner": owner,
+               **task_window(due, overdue)}
+    print_rows(list_records(crm, "activities", filters, sort, limit), _fields("activities"), fmt, ACTIVITY_TABLE)
+
+
+@click.command("tasks")
+@click.option("--owner", help="Whose tasks (default: CRM_USER, the same user the web app logs in).")
+@click.option("--overdue", is_flag=True, help="Only tasks due before now.")
+@click.option("--due", type=click.Choice(["today", "week"]), help="Only tasks due by the end of today / within 7 days.")
+@click.option("--limit", default=100, show_default=True, help=LIMIT_HELP)
+@output_options
+def tasks(owner, overdue, due, limit, fmt):
+    """My open tasks, soonest due first (a shortcut for `crm activities list --kind task --open --owner ME`)."""
+    from .app import current_user
+    from .queries import list_records, task_window
+
+    crm = get_crm()
+    filters = {"kind": "task", "open": True, "owner": owner or current_user(), **task_window(due, overdue)}
+    print_rows(list_records(crm, "activities", filters, "due_at", limit), _fields("activities"), fmt, ACTIVITY_TABLE)
 
 
 @activities.command("done")

@@ -10,7 +10,9 @@ from .store import quote_name
 #: Filters that are not plain equality on a field: table -> name -> SQL builder.
 _SPECIAL_FILTERS = {
     "contacts": {"tag": lambda store: store.dialect.json_array_contains("contacts.tags")},
-    "activities": {"open": lambda store: "(done_at IS NULL) = ?"},
+    "activities": {"open": lambda store: "(done_at IS NULL) = ?",
+                   "due_before": lambda store: "(done_at IS NULL AND due_at IS NOT NULL AND due_at < ?)",
+                   "due_from": lambda store: "due_at >= ?"},
     "orders": {"since": lambda store: "ordered_at >= ?"},
 }
 
@@ -48,6 +50,23 @@ def list_records(crm, table, filters=None, sort="id", limit=100):
         sql += " LIMIT ?"
         params.append(limit)
     return [schema.decode_row(cls, r) for r in crm.store.query(sql, params)]
+
+
+def task_window(due=None, overdue=False, now=None):
+    """Filters for open tasks: ``overdue`` (due before now, not done), ``due``
+    ``today`` (due before tomorrow, overdue included) or ``week`` (the next 7
+    days, overdue included). Times are the CRM's local ISO timestamps."""
+    import datetime as dt
+
+    now = now or dt.datetime.fromisoformat(normalize.now())
+    filters = {}
+    if overdue:
+        filters["due_before"] = now.isoformat(timespec="seconds")
+    if due:
+        days = {"today": 1, "week": 7}[due]
+        end = dt.datetime.combine(now.date() + dt.timedelta(days=days), dt.time())
+        filters["due_before"] = min(filters.get("due_before", end.isoformat()), end.isoformat(timespec="seconds"))
+    return filters
 
 
 def contact_overview(crm, ref):
