@@ -91,9 +91,11 @@ def contacts_show(contact, fmt):
     if fmt == "json":
         print_record(found, "json")
         return
-    related = {k: found.pop(k) for k in ("deals", "orders", "total_spent", "last_order", "activities")}
+    related = {k: found.pop(k) for k in ("deals", "orders", "total_spent", "last_order", "activities", "facts")}
     print_record(found)
     click.echo(f"\norders: {related['orders']}, total spent {related['total_spent']:,.2f}, last order {related['last_order'] or '–'}")
+    for label, value in related["facts"].items():
+        click.echo(f"{label}: {value if value not in (None, '') else '–'}")
     if related["deals"]:
         click.echo("\ndeals:")
         print_rows(related["deals"], ["id", "title", "stage", "status", "amount", "currency"])

@@ -75,12 +75,16 @@ def contact_overview(crm, ref):
     store, cid = crm.store, row["id"]
     totals = store.query("SELECT count(*) AS orders, coalesce(sum(total), 0) AS total_spent, max(ordered_at) AS last_order "
                          "FROM orders WHERE contact_id = ?", (cid,))[0]
+    facts = {}
+    for found in crm.activation.call("crm_contact_facts", crm=crm, contact=row):
+        facts.update(found or {})
     return {
         **row,
         "deals": store.query("SELECT id, title, stage, status, amount, currency FROM deals WHERE contact_id = ? ORDER BY id", (cid,)),
         **totals,
         "activities": store.query("SELECT id, kind, subject, due_at, done_at FROM activities WHERE contact_id = ? "
                                   "ORDER BY coalesce(done_at, due_at, created_at) DESC, id DESC LIMIT 10", (cid,)),
+        "facts": facts,
     }
 
 

@@ -452,3 +452,24 @@ def test_timeline_has_every_plugins_events_newest_first(make_crm, tmp_path):
     assert next(e for e in events if e["kind"] == "segment")["summary"] == "entered segment germans"
     stamps = [str(e["at"]) for e in events]
     assert stamps == sorted(stamps, reverse=True)
+
+
+def test_contact_overview_has_what_plugins_know_about_the_contact(make_crm):
+    import crm_segments
+    import crm_surveys
+    from crm_segments.segments import create_segment, refresh
+    from crm_surveys.answers import record_response
+    from crm_surveys.definitions import create_survey, get_survey
+
+    from crmcore.queries import contact_overview
+
+    crm = make_crm(plugins=[crm_segments, crm_surveys])
+    ada = crm.add(Contact(email="ada@example.com", country="DE"))
+    create_survey(crm, "nps", "", [{"key": "nps", "type": "nps", "text": "Recommend?"}])
+    record_response(crm, get_survey(crm, "nps"), {"nps": "4"}, contact_id=ada)
+    create_segment(crm, "germans", rule='country == "DE"')
+    refresh(crm, ["germans"])
+    facts = contact_overview(crm, "ada@example.com")["facts"]
+    assert facts["segments"] == "germans" and facts["last NPS"] == 4
+    crm.set_enabled("surveys", False)
+    assert "last NPS" not in contact_overview(crm, "ada@example.com")["facts"]

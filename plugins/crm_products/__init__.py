@@ -157,3 +157,12 @@ def crm_demo_data(crm, rng, contact_ids):
     from .demo import create_demo_catalogue
 
     create_demo_catalogue(crm, rng)
+
+
+@hookimpl
+def crm_contact_facts(crm, contact):
+    """What to offer next: the top three cross-sell suggestions."""
+    from .analytics import suggest
+
+    picks = suggest(crm, str(contact["id"]), limit=3)
+    return {"offer next": ", ".join(f"{p['sku']} {p['name']}" for p in picks)}

@@ -147,3 +147,12 @@ def crm_contact_timeline(crm, contact):
             event["scores"].append(f"{r['key']} {r['number']:g}")
     return [{**{k: v for k, v in e.items() if k != "scores"},
              "summary": e["summary"] + (f": {', '.join(e['scores'])}" if e["scores"] else "")} for e in events.values()]
+
+
+@hookimpl
+def crm_contact_facts(crm, contact):
+    """The contact's latest NPS answer."""
+    from .scores import LAST_NPS_SQL
+
+    last = crm.store.query_value(f"SELECT {LAST_NPS_SQL} FROM contacts c WHERE c.id = ?", (contact["id"],))
+    return {"last NPS": None if last is None else int(last)}
