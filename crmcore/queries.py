@@ -10,7 +10,7 @@ from .store import quote_name
 #: Filters that are not plain equality on a field: table -> name -> SQL builder.
 _SPECIAL_FILTERS = {
     "contacts": {"tag": lambda store: store.dialect.json_array_contains("contacts.tags")},
-    "activities": {"open": lambda store: "(done_at IS NULL) = ?",
+    "activities": {"open": lambda store: "(CASE WHEN done_at IS NULL THEN 1 ELSE 0 END) = ?",
                    "due_before": lambda store: "(done_at IS NULL AND due_at IS NOT NULL AND due_at < ?)",
                    "due_from": lambda store: "due_at >= ?"},
     "orders": {"since": lambda store: "ordered_at >= ?"},
