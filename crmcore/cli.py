@@ -170,20 +170,10 @@ class CRMGroup(click.Group):
         self._children = {}
         self._plugin_of = {}
         self._activation = activation
-        skipped = []
-        while True:  # a broken plugin must not take the CLI down: warn and go on without it
-            pm = activation.pm
-            caller = pm.subset_hook_caller("crm_register_commands", skipped)
-            try:
-                caller(cli=self)
-                break
-            except Exception as exc:
-                error = activation.plugin_error("crm_register_commands", exc)
-                plugin = pm.get_plugin(error.plugin)
-                if plugin is None or plugin in skipped:
-                    raise
-                skipped.append(plugin)
-                click.echo(f"crm: warning: plugin {error.plugin!r} failed to add commands: {exc}", err=True)
+        # A broken plugin must not take the CLI down: warn and go on without it.
+        _, errors = activation.call_skipping_failures("crm_register_commands", cli=self)
+        for error in errors:
+            click.echo(f"crm: warning: plugin {error.plugin!r} failed to add commands: {error.original}", err=True)
         self._activation = None
         self._loaded_for = key
 
