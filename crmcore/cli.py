@@ -39,10 +39,24 @@ def get_crm(migrate=True):
     state = click.get_current_context().find_object(State)
     if state is None:
         state = State()
+    if migrate and state._crm is None:
+        _refuse_missing_file(state.db)
     crm = state.crm()
     if migrate:
         crm.require_schema()
     return crm
+
+
+def _refuse_missing_file(db):
+    """A mistyped ``--db`` must not leave an empty database file behind."""
+    from .errors import CRMError
+    from .location import resolve_location
+
+    location = resolve_location(db)
+    if "://" in location or location == ":memory:" or location.startswith("file:") or os.path.exists(location):
+        return
+    raise CRMError(f"{location} does not exist, so it is not initialised: run `crm --db {location} init` "
+                   "(or check --db / CRM_DB for a typo)")
 
 
 def crm_for_listing():

@@ -35,6 +35,19 @@ def _fields(table):
 LIMIT_HELP = "Show at most N records (0 for all)."
 
 
+def _print_list(table, filters, sort, limit, fmt, table_fields):
+    """Print a filtered list; on a terminal table, say when the limit hid records."""
+    from .queries import count_records, list_records
+
+    crm = get_crm()
+    rows = list_records(crm, table, filters, sort, limit)
+    print_rows(rows, _fields(table), fmt, table_fields)
+    if fmt is None and limit and len(rows) == limit:
+        total = count_records(crm, table, filters)
+        if total > limit:
+            click.echo(f"showing {limit:,} of {total:,} (use --limit N, or --limit 0 for all)", err=True)
+
+
 # -- contacts -------------------------------------------------------------------
 
 
@@ -72,12 +85,10 @@ def contacts_add(extra, **values):
 def contacts_list(country, owner, tag, company, consent, sort, limit, fmt):
     """List contacts."""
     from . import normalize
-    from .queries import list_records
 
     filters = {"country": normalize.country(country) if country else None, "owner": owner, "company": company,
                "tag": tag, "consent": consent}
-    rows = list_records(get_crm(), "contacts", filters, sort, limit)
-    print_rows(rows, _fields("contacts"), fmt, CONTACT_TABLE)
+    _print_list("contacts", filters, sort, limit, fmt, CONTACT_TABLE)
 
 
 @contacts.command("show")
@@ -337,11 +348,8 @@ def companies_add(**values):
 @output_options
 def companies_list(country, industry, sort, limit, fmt):
     """List companies."""
-    from .queries import list_records
-
-    rows = list_records(get_crm(), "companies", {"country": country and country.upper(), "industry": industry}, sort, limit)
-    print_rows(rows, _fields("companies"), fmt,
-               ["id", "name", "domain", "industry", "size", "city", "country", "owner"])
+    _print_list("companies", {"country": country and country.upper(), "industry": industry}, sort, limit, fmt,
+                ["id", "name", "domain", "industry", "size", "city", "country", "owner"])
 
 
 @companies.command("show")
@@ -425,12 +433,9 @@ def deals_add(**values):
 @output_options
 def deals_list(stage, status, owner, contact, sort, limit, fmt):
     """List deals."""
-    from .queries import list_records
-
-    crm = get_crm()
-    contact_id = crm.find_contact(contact)["id"] if contact else None
+    contact_id = get_crm().find_contact(contact)["id"] if contact else None
     filters = {"stage": stage, "status": status, "owner": owner, "contact_id": contact_id}
-    print_rows(list_records(crm, "deals", filters, sort, limit), _fields("deals"), fmt, DEAL_TABLE)
+    _print_list("deals", filters, sort, limit, fmt, DEAL_TABLE)
 
 
 @deals.command("show")
@@ -517,13 +522,12 @@ def activities_log(**values):
 @output_options
 def activities_list(contact, kind, only_open, owner, overdue, due, sort, limit, fmt):
     """List activities: calls, e-mails, meetings, notes and tasks."""
-    from .queries import list_records, task_window
+    from .queries import task_window
 
-    crm = get_crm()
-    contact_id = crm.find_contact(contact)["id"] if contact else None
+    contact_id = get_crm().find_contact(contact)["id"] if contact else None
     filters = {"contact_id": contact_id, "kind": kind, "open": True if only_open else None, "owner": owner,
                **task_window(due, overdue)}
-    print_rows(list_records(crm, "activities", filters, sort, limit), _fields("activities"), fmt, ACTIVITY_TABLE)
+    _print_list("activities", filters, sort, limit, fmt, ACTIVITY_TABLE)
 
 
 @click.command("tasks")
@@ -535,11 +539,10 @@ def activities_list(contact, kind, only_open, owner, overdue, due, sort, limit, 
 def tasks(owner, overdue, due, limit, fmt):
     """My open tasks, soonest due first (a shortcut for `crm activities list --kind task --open --owner ME`)."""
     from .app import current_user
-    from .queries import list_records, task_window
+    from .queries import task_window
 
-    crm = get_crm()
     filters = {"kind": "task", "open": True, "owner": owner or current_user(), **task_window(due, overdue)}
-    print_rows(list_records(crm, "activities", filters, "due_at", limit), _fields("activities"), fmt, ACTIVITY_TABLE)
+    _print_list("activities", filters, "due_at", limit, fmt, ACTIVITY_TABLE)
 
 
 @activities.command("done")
@@ -587,13 +590,11 @@ def orders_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict, pr
 @output_options
 def orders_list(contact, since, sort, limit, fmt):
     """List orders."""
-    from .queries import list_records, parse_since
+    from .queries import parse_since
 
-    crm = get_crm()
-    contact_id = crm.find_contact(contact)["id"] if contact else None
-    rows = list_records(crm, "orders", {"contact_id": contact_id, "since": parse_since(since)}, sort, limit)
-    print_rows(rows, _fields("orders"), fmt,
-               ["id", "ref", "contact_id", "ordered_at", "channel", "currency", "total"])
+    contact_id = get_crm().find_contact(contact)["id"] if contact else None
+    _print_list("orders", {"contact_id": contact_id, "since": parse_since(since)}, sort, limit, fmt,
+                ["id", "ref", "contact_id", "ordered_at", "channel", "currency", "total"])
 
 
 @orders.command("show")

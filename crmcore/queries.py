@@ -17,15 +17,9 @@ _SPECIAL_FILTERS = {
 }
 
 
-def list_records(crm, table, filters=None, sort="id", limit=100):
-    """Records of ``table`` as decoded dicts.
-
-    ``filters``: ``{field: value}`` for equality (``None`` or ``""`` values are
-    ignored), plus ``tag`` (contacts with that tag), ``open`` (activities not
-    done) and ``since`` (orders on or after a date). ``sort`` is a field name,
-    ``name:desc`` to reverse; ``limit`` 0 means all."""
-    cls = crm.record_type(table)
-    known = schema.field_names(cls)
+def _where(crm, table, filters):
+    """``(sql, params)`` of the WHERE clause for ``filters`` (see ``list_records``)."""
+    known = schema.field_names(crm.record_type(table))
     special = _SPECIAL_FILTERS.get(table, {})
     where, params = [], []
     for name, value in (filters or {}).items():
@@ -33,23 +27,40 @@ def list_records(crm, table, filters=None, sort="id", limit=100):
             continue
         if name in special:
             where.append(special[name](crm.store))
-            params.append(int(value) if isinstance(value, bool) else value)
         elif name in known:
             where.append(f"{quote_name(name)} = ?")
-            params.append(int(value) if isinstance(value, bool) else value)
         else:
             raise CRMError(f"cannot filter {table} by {name!r}")
+        params.append(int(value) if isinstance(value, bool) else value)
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+def list_records(crm, table, filters=None, sort="id", limit=100):
+    """Records of ``table`` as decoded dicts.
+
+    ``filters``: ``{field: value}`` for equality (``None`` or ``""`` values are
+    ignored), plus ``tag`` (contacts with that tag), ``open`` (activities not
+    done), ``due_before``/``due_from`` (open tasks by due time) and ``since``
+    (orders on or after a date). ``sort`` is a field name, ``name:desc`` to
+    reverse; ``limit`` 0 means all."""
+    cls = crm.record_type(table)
+    known = schema.field_names(cls)
+    where, params = _where(crm, table, filters)
     sort_col, _, direction = (sort or "id").partition(":")
     if sort_col not in known:
         raise CRMError(f"cannot sort by {sort_col!r} (choose from {', '.join(known)})")
-    sql = f"SELECT * FROM {quote_name(table)}"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    sql = f"SELECT * FROM {quote_name(table)}{where}"
     sql += f" ORDER BY {quote_name(sort_col)} {'DESC' if direction.lower() == 'desc' else 'ASC'}, id"
     if limit:
         sql += " LIMIT ?"
         params.append(limit)
     return [schema.decode_row(cls, r) for r in crm.store.query(sql, params)]
+
+
+def count_records(crm, table, filters=None):
+    """How many records ``list_records`` would give without a limit."""
+    where, params = _where(crm, table, filters)
+    return crm.store.query_value(f"SELECT count(*) FROM {quote_name(table)}{where}", params)
 
 
 def task_window(due=None, overdue=False, now=None):
