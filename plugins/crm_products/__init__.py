@@ -136,3 +136,12 @@ def crm_demo_data(crm, rng, contact_ids):
     from .demo import create_demo_catalogue
 
     create_demo_catalogue(crm, rng)
+
+
+@hookimpl
+def crm_contact_suggestions(crm, contact, limit):
+    """Products to offer a contact, for other plugins (the campaigns plugin's
+    ``suggestions``): ``analytics.suggest``, best first."""
+    from .analytics import suggest
+
+    return suggest(crm, contact["id"], limit)
