@@ -150,9 +150,11 @@ def build_message(*, sender, to_email, to_name, subject, text, html, message_id,
             msg["List-Unsubscribe"] = ", ".join(links)
         if unsubscribe_url and unsubscribe_url.startswith("https://"):
             msg["List-Unsubscribe-Post"] = ONE_CLICK
-        msg.set_content(text if text.endswith("\n") else text + "\n")
+        # quoted-printable keeps the message 7-bit clean with short lines,
+        # whatever the server says about 8BITMIME and whatever the template's line length
+        msg.set_content(text if text.endswith("\n") else text + "\n", cte="quoted-printable")
         if html:
-            msg.add_alternative(html, subtype="html")
+            msg.add_alternative(html, subtype="html", cte="quoted-printable")
     except (ValueError, TypeError) as exc:  # the email package refusing a value
         raise MessageError(f"cannot build the message: {exc}") from None
     return msg
