@@ -65,11 +65,13 @@ def crm_register_dashboard_sections(register):
 @hookimpl
 def crm_contact_timeline(crm, contact):
     """A line per campaign message the contact was sent."""
+    import json
+
     rows = crm.store.query(
-        "SELECT o.sent_at, o.variant, c.id, c.name FROM campaign_outbox o JOIN campaigns c ON c.id = o.campaign_id "
+        "SELECT o.sent_at, o.variant, c.id, c.name, c.variants FROM campaign_outbox o JOIN campaigns c ON c.id = o.campaign_id "
         "WHERE o.contact_id = ? AND o.status = 'sent'", (contact["id"],))
     return [{"at": r["sent_at"], "kind": "campaign",
-             "summary": f"e-mail campaign {r['name']}" + (f" (subject {r['variant']})" if r["variant"] else ""),
+             "summary": f"e-mail campaign {r['name']}" + (f" (subject {r['variant']})" if len(json.loads(r["variants"] or "[]")) > 1 else ""),
              "ref": r["id"]} for r in rows]
 
 

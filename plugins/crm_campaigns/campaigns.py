@@ -66,7 +66,8 @@ def create_campaign(crm, name, segment, subjects, text_template, html_template="
         campaign = Campaign(name=name, segment=segment, from_addr=from_addr, variants=variants,
                             text_template=text_template, html_template=html_template or "", holdout=holdout)
     except FieldError as exc:
-        option = {"variants": "--subject", "holdout": "--holdout", "name": "NAME"}.get(exc.field, exc.field)
+        option = {"variants": "--share" if "share" in exc.reason else "--subject", "holdout": "--holdout",
+                  "name": "NAME"}.get(exc.field, exc.field)
         raise CRMError(f"{option}: {exc.reason}") from None
     return crm.add(campaign)
 
