@@ -126,8 +126,12 @@ def campaigns_send(name, url, rate, dry_run):
     from .campaigns import get_campaign
 
     campaign = get_campaign(crm, name)
-    queued = crm.store.query_value("SELECT count(*) FROM campaign_outbox WHERE campaign_id = ? AND status = 'queued'", (campaign["id"],))
-    with progress(queued or 0, f"Sending {name}", None if queued else False) as bar:
+    if campaign["status"] == "draft":  # the audience is frozen first: its size is the segment's at most
+        todo = len(crm.segment_contact_ids(campaign["segment"]))
+    else:
+        todo = crm.store.query_value("SELECT count(*) FROM campaign_outbox WHERE campaign_id = ? AND status = 'queued'",
+                                     (campaign["id"],))
+    with progress(todo or 0, f"Sending {name}", None if todo else False) as bar:
         result = send(crm, name, url=url, rate=per_second, progress=bar.update)
     line = f"{name}: sent {result['sent']}, failed {result['failed']}, skipped {result['skipped']}"
     if result["frozen"]:
