@@ -128,6 +128,10 @@ def build_message(*, sender, to_email, to_name, subject, text, html, message_id,
     when there is an https link), a stable ``Message-ID``."""
     if _LINE_BREAK.search(subject):
         raise MessageError("the rendered subject contains a line break")
+    for what, value in (("unsubscribe link", unsubscribe_url), ("unsubscribe address", unsubscribe_mailto),
+                        ("Message-ID", message_id.strip("<>"))):
+        if value and (_LINE_BREAK.search(value) or any(ch in value for ch in ' <>"')):
+            raise MessageError(f"the {what} {value!r} cannot go into a header (check the base_url setting)")
     subject = subject.strip()
     if not subject:
         raise MessageError("the rendered subject is empty")

@@ -245,3 +245,11 @@ def test_a_plugin_adds_a_transport(make_crm, segments, people):
     create_campaign(crm, "sms", "news", ["Hi {{ first_name }}"], "Hi", "", "news@shop.example")
     assert send(crm, "sms", url="sms://gateway")["sent"] == 2
     assert sorted(got) == [("ada@example.com", "Hi Ada"), ("juergen@example.de", "Hi Jürgen")]
+
+
+def test_a_base_url_that_would_break_the_header_fails_the_message_instead(ccrm, people, campaign, smtp):
+    ccrm.set_setting("base_url", "https://crm.example.com\r\nBcc: victim@example.org")
+    result = send(ccrm, campaign, url=smtp.url)
+    assert (result["sent"], result["failed"]) == (0, 2)
+    assert smtp.handler.messages == []
+    assert "cannot go into a header" in outbox(ccrm)["ada@example.com"]["error"]
