@@ -1,5 +1,7 @@
 """``preview`` (the message of one contact, as bytes with every header) and
-``test`` (one message to any address, nothing recorded)."""
+``test`` (one message to any address, nothing recorded). Both show the
+unsubscribe link as ``BASE/unsubscribe/TOKEN``: a real token would let
+whoever sees the preview or the test mail unsubscribe the contact."""
 
 import secrets
 
@@ -34,7 +36,8 @@ def preview(crm, ref, contact_ref, variant=None):
     renderer = Renderer(crm, campaign)
     variant = _variant(campaign, variant)
     try:
-        message = renderer.message(contact, variant, _message_id(crm, campaign, contact["id"]))
+        # A placeholder link: a preview pasted somewhere must not let anyone unsubscribe the contact.
+        message = renderer.message(contact, variant, _message_id(crm, campaign, contact["id"]), placeholder=True)
     except mail.MessageError as exc:
         raise CRMError(f"{campaign['name']}: {exc}") from None
     return message.as_bytes()
@@ -67,7 +70,7 @@ def send_test(crm, ref, to, contact_ref=None, url=None):
     domain = mail.message_domain(campaign["from_addr"])
     try:
         message = renderer.message(contact, variant_names(campaign)[0], f"<test.{secrets.token_hex(8)}@{domain}>",
-                                   to_email=to, placeholder=contact.get("id") is None, subject_prefix="[test] ")
+                                   to_email=to, placeholder=True, subject_prefix="[test] ")
     except mail.MessageError as exc:
         raise CRMError(f"{campaign['name']}: {exc}") from None
     transport = open_transport(crm, url)

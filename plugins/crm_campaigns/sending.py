@@ -227,6 +227,61 @@ class Pacer:
         self.next_at = now + self.interval
 
 
+class Lease:
+    """One sender per campaign at a time: two ``send`` processes would each
+    send every queued row. The lease is a setting naming host, process and
+    expiry, taken in a write transaction and renewed as the send goes on; a
+    lease whose process is gone (same host) or that expired is taken over,
+    so a killed send resumes at once with the same command."""
+
+    SECONDS = 90.0
+
+    def __init__(self, crm, campaign):
+        import os
+        import socket
+
+        self.crm, self.key = crm, f"campaigns.sender.{campaign['id']}"
+        self.me = {"host": socket.gethostname(), "pid": os.getpid(), "token": secrets.token_hex(8)}
+        self.name = campaign["name"]
+        self.renewed = 0.0
+
+    def _stale(self, held):
+        import os
+        import socket
+
+        if not held or time.time() > held.get("until", 0):
+            return True
+        if held.get("host") == socket.gethostname():
+            try:
+                os.kill(int(held["pid"]), 0)
+            except ProcessLookupError:
+                return True
+            except (PermissionError, OSError, ValueError):
+                return False
+        return False
+
+    def take(self):
+        with self.crm.store.transaction():
+            held = self.crm.get_setting(self.key)
+            if held and held.get("token") != self.me["token"] and not self._stale(held):
+                raise CRMError(f"campaign {self.name!r} is being sent by another process (pid {held.get('pid')} on "
+                               f"{held.get('host')}); run send again once it ends")
+            self.renew()
+
+    def renew(self):
+        self.crm.set_setting(self.key, {**self.me, "until": time.time() + self.SECONDS})
+        self.renewed = time.monotonic()
+
+    def keep(self):
+        if time.monotonic() - self.renewed > self.SECONDS / 3:
+            self.renew()
+
+    def release(self):
+        held = self.crm.get_setting(self.key)
+        if held and held.get("token") == self.me["token"]:
+            self.crm.set_setting(self.key, None)
+
+
 def send(crm, ref, url=None, rate=None, progress=None, backoff=BACKOFF, transport=None, sleep=time.sleep):
     """Freeze the audience (first run) and send what is queued. Returns a dict
     with ``sent``, ``failed``, ``skipped``, ``deferred`` (this run) and
@@ -235,6 +290,12 @@ def send(crm, ref, url=None, rate=None, progress=None, backoff=BACKOFF, transpor
     renderer = Renderer(crm, campaign)  # template errors stop before anything is written
     transport = transport or open_transport(crm, url)
     result = collections.Counter()
+    lease = Lease(crm, campaign)
+    try:
+        lease.take()
+    except BaseException:
+        transport.close()
+        raise
     try:
         if campaign["status"] == "draft":
             frozen = freeze(crm, campaign)
@@ -252,11 +313,13 @@ def send(crm, ref, url=None, rate=None, progress=None, backoff=BACKOFF, transpor
                 break
             for row in rows:
                 last = row["id"]
+                lease.keep()
                 _send_one(crm, renderer, transport, pacer, envelope_from, row, result, backoff, sleep)
                 if progress:
                     progress(1)
     finally:
         transport.close()
+        lease.release()
     remaining = crm.store.query_value("SELECT count(*) FROM campaign_outbox WHERE campaign_id = ? AND status = 'queued'",
                                       (campaign["id"],))
     if not remaining:

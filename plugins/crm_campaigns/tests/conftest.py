@@ -116,8 +116,13 @@ def campaign(ccrm, people):
     return "spring"
 
 
-def parts(message):
-    """``(text, html)`` bodies of a parsed message."""
+@pytest.fixture
+def parts():
+    """``parts(message)``: the ``(text, html)`` bodies of a parsed message, line ends as ``\\n``."""
+    return message_parts
+
+
+def message_parts(message):
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
     return tuple(p.get_content().replace("\r\n", "\n") if p else None for p in (text, html))

@@ -70,7 +70,7 @@ def test_merge_moves_the_outbox_rows_to_the_kept_contact(ccrm, people, campaign,
     assert ccrm.store.query_value("SELECT contact_id FROM campaign_outbox WHERE email = 'ada@example.com'") == people["eve"]
 
 
-def test_templates_see_rfm_and_product_suggestions_when_there_are_any(make_crm, segments, smtp):
+def test_templates_see_rfm_and_product_suggestions_when_there_are_any(make_crm, segments, smtp, parts):
     import crm_campaigns
     from crmcore import hookimpl
 
@@ -90,19 +90,15 @@ def test_templates_see_rfm_and_product_suggestions_when_there_are_any(make_crm, 
     body = "{{ rfm_segment or 'new' }}{% if rfm %} {{ rfm.score }}{% endif %}|{% for p in suggestions %}{{ p.name }} {{ p.price | money }}{% endfor %}"
     create_campaign(crm, "personal", "two", ["Hi"], body, "", "news@shop.example")
     send(crm, "personal", url=smtp.url)
-    from conftest import parts
-
     assert parts(smtp.handler.to("ann@example.com")[0])[0] == "Loyal 543|Kit for Ann €9.50\n"
     assert parts(smtp.handler.to("ben@example.com")[0])[0] == "new|Kit for Ben €9.50\n"
 
 
-def test_without_the_products_plugin_suggestions_are_empty(ccrm, segments, smtp):
+def test_without_the_products_plugin_suggestions_are_empty(ccrm, segments, smtp, parts):
     cid = ccrm.add(Contact(first_name="Ann", email="ann@example.com", consent=True))
     segments.segments["one"] = [cid]
     create_campaign(ccrm, "plain", "one", ["Hi"], "[{% for p in suggestions %}{{ p.name }}{% endfor %}]{{ rfm_segment }}", "", "news@shop.example")
     send(ccrm, "plain", url=smtp.url)
-    from conftest import parts
-
     assert parts(smtp.handler.messages[0]["message"])[0] == "[]\n"
 
 

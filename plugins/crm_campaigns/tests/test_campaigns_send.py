@@ -4,8 +4,6 @@ freeze time and right before each message, retries, failures, rate limit."""
 
 import time
 
-from conftest import parts
-
 from crm_campaigns.campaigns import create_campaign
 from crm_campaigns.sending import Pacer, freeze, send
 from crm_campaigns.campaigns import get_campaign
@@ -17,7 +15,7 @@ def outbox(crm):
     return {r["email"]: r for r in crm.store.query("SELECT * FROM campaign_outbox ORDER BY id")}
 
 
-def test_each_consenting_member_gets_their_own_message_with_correct_mime_and_headers(ccrm, people, campaign, smtp):
+def test_each_consenting_member_gets_their_own_message_with_correct_mime_and_headers(ccrm, people, campaign, smtp, parts):
     result = send(ccrm, campaign, url=smtp.url)
 
     assert (result["frozen"], result["sent"], result["failed"], result["skipped"], result["remaining"]) == (4, 2, 0, 0, 0)
@@ -51,7 +49,7 @@ def test_each_consenting_member_gets_their_own_message_with_correct_mime_and_hea
     assert juergen["List-Unsubscribe"] != ada["List-Unsubscribe"]  # a personal link each
 
 
-def test_html_body_escapes_what_contacts_typed(ccrm, segments, smtp):
+def test_html_body_escapes_what_contacts_typed(ccrm, segments, smtp, parts):
     from crmcore.entities import Contact
 
     cid = ccrm.add(Contact(first_name="<script>x</script>", email="x@example.com", consent=True))
@@ -253,3 +251,28 @@ def test_a_base_url_that_would_break_the_header_fails_the_message_instead(ccrm, 
     assert (result["sent"], result["failed"]) == (0, 2)
     assert smtp.handler.messages == []
     assert "cannot go into a header" in outbox(ccrm)["ada@example.com"]["error"]
+
+
+def test_a_second_sender_of_the_same_campaign_is_refused_while_the_first_runs(ccrm, people, campaign, smtp):
+    import os
+    import socket
+
+    import pytest
+    from crmcore import CRMError
+
+    cid = get_campaign(ccrm, campaign)["id"]
+    alive = {"host": socket.gethostname(), "pid": os.getppid(), "token": "other", "until": time.time() + 60}
+    ccrm.set_setting(f"campaigns.sender.{cid}", alive)
+    with pytest.raises(CRMError, match="being sent by another process"):
+        send(ccrm, campaign, url=smtp.url)
+    assert smtp.handler.messages == [] and ccrm.store.query_value("SELECT count(*) FROM campaign_outbox") == 0
+
+    import subprocess
+    import sys
+
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    gone = dict(alive, pid=finished.pid)  # that process has ended: the sender was killed
+    ccrm.set_setting(f"campaigns.sender.{cid}", gone)
+    assert send(ccrm, campaign, url=smtp.url)["sent"] == 2
+    assert ccrm.get_setting(f"campaigns.sender.{cid}") is None  # released at the end
