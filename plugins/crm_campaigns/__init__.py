@@ -69,7 +69,7 @@ def crm_contact_timeline(crm, contact):
 
     rows = crm.store.query(
         "SELECT o.sent_at, o.variant, c.id, c.name, c.variants FROM campaign_outbox o JOIN campaigns c ON c.id = o.campaign_id "
-        "WHERE o.contact_id = ? AND o.status = 'sent'", (contact["id"],))
+        "WHERE o.contact_id = ? AND o.status IN ('sent', 'bounced')", (contact["id"],))
     return [{"at": r["sent_at"], "kind": "campaign",
              "summary": f"e-mail campaign {r['name']}" + (f" (subject {r['variant']})" if len(json.loads(r["variants"] or "[]")) > 1 else ""),
              "ref": r["id"]} for r in rows]
@@ -83,7 +83,7 @@ def crm_contact_erased(crm, contact_id):
         return None
     names = [r["name"] for r in crm.store.query(
         "SELECT DISTINCT c.name FROM campaign_outbox o JOIN campaigns c ON c.id = o.campaign_id "
-        "WHERE o.contact_id = ? AND o.status = 'sent' ORDER BY c.name", (contact_id,))]
+        "WHERE o.contact_id = ? AND o.status IN ('sent', 'bounced') ORDER BY c.name", (contact_id,))]
     if names:
         return [f"campaigns: e-mails had been sent to this person by {', '.join(names)} "
                 "(copies kept by a file:// transport are not removed)"]

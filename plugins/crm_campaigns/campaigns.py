@@ -92,7 +92,7 @@ def counts(crm, campaign_id):
     """``{status: count}`` of a campaign's outbox."""
     found = {r["status"]: r["n"] for r in crm.store.query(
         "SELECT status, count(*) AS n FROM campaign_outbox WHERE campaign_id = ? GROUP BY status", (campaign_id,))}
-    return {s: found.get(s, 0) for s in ("queued", "sent", "failed", "skipped", "holdout")}
+    return {s: found.get(s, 0) for s in ("queued", "sent", "failed", "skipped", "holdout", "bounced")}
 
 
 def list_campaigns(crm):

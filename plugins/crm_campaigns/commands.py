@@ -153,9 +153,9 @@ def campaigns_status(name, as_json):
         click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
         return
     click.echo(f"{result['campaign']}: {result['status']}; sent {result['sent']}, failed {result['failed']}, "
-               f"skipped {result['skipped']}, queued {result['queued']}, holdout {result['holdout']}")
+               f"bounced {result['bounced']}, skipped {result['skipped']}, queued {result['queued']}, holdout {result['holdout']}")
     click.echo("")
-    print_rows(result["variants"], STATUS_FIELDS[:6])
+    print_rows(result["variants"], STATUS_FIELDS)
     if result["failures"]:
         click.echo("\nFailures:")
         print_rows(result["failures"], ["email", "attempts", "error"])
@@ -186,3 +186,22 @@ def campaigns_results(name, days, as_json):
         click.echo("\nNo control group (create the campaign with --holdout 10%) or no recipients: no uplift to measure.")
     if result["unsubscribed"]:
         click.echo(f"Unsubscribed since the send: {result['unsubscribed']}")
+
+
+@campaigns.command("import-bounces")
+@click.argument("path", type=click.Path())
+@click.option("--suppress-after", default=1, show_default=True, type=click.IntRange(1, 100),
+              help="Suppress an address after this many hard bounces (over all campaigns).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def campaigns_import_bounces(path, suppress_after, as_json):
+    """Read bounce reports (DSNs) from an mbox file or a Maildir folder: hard
+    bounces mark the recipient bounced, and suppress the address after N."""
+    from .bounces import import_bounces
+
+    result = import_bounces(get_crm(), path, suppress_after)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Read {result['messages']} messages, {result['reports']} bounce reports: {result['hard']} hard bounces recorded "
+               f"({result['already']} already known), {result['soft']} soft, {result['unmatched']} not from a campaign; "
+               f"{len(result['suppressed'])} addresses suppressed")

@@ -8,8 +8,9 @@ CAMPAIGN_STATUSES = ("draft", "sending", "sent")
 #: Outbox states. ``queued`` waits for the server; ``sent`` was accepted by it;
 #: ``failed`` was refused for good (5xx, a message that cannot be built);
 #: ``skipped`` lost consent or was suppressed before its turn; ``holdout`` is
-#: the control group, never sent to.
-OUTBOX_STATUSES = ("queued", "sent", "failed", "skipped", "holdout")
+#: the control group, never sent to; ``bounced`` was sent, then came back as
+#: a hard bounce (``crm campaigns import-bounces``).
+OUTBOX_STATUSES = ("queued", "sent", "failed", "skipped", "holdout", "bounced")
 
 
 def _variants(value):

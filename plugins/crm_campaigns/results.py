@@ -11,7 +11,7 @@ import datetime as dt
 
 from .campaigns import counts, get_campaign, variant_names
 
-STATUS_FIELDS = ["variant", "subject", "share", "queued", "sent", "failed", "skipped", "holdout"]
+STATUS_FIELDS = ["variant", "subject", "share", "queued", "sent", "failed", "bounced"]
 RESULT_FIELDS = ["group", "members", "buyers", "orders", "revenue", "revenue_per_member", "conversion_pct"]
 
 
@@ -26,7 +26,7 @@ def status(crm, ref):
     for name, v in zip(variant_names(campaign), campaign["variants"]):
         found = per.get(name, {})
         variants.append({"variant": name, "subject": v["subject"], "share": v["share"],
-                         **{s: found.get(s, 0) for s in ("queued", "sent", "failed")}})
+                         **{s: found.get(s, 0) for s in ("queued", "sent", "failed", "bounced")}})
     failures = crm.store.query("SELECT email, error, attempts FROM campaign_outbox WHERE campaign_id = ? AND status = 'failed' "
                                "ORDER BY id LIMIT 20", (campaign["id"],))
     deferred = crm.store.query_value("SELECT count(*) FROM campaign_outbox WHERE campaign_id = ? AND status = 'queued' "
@@ -58,13 +58,13 @@ def results(crm, ref, days=30):
     if not campaign["started_at"]:
         return {"campaign": campaign["name"], "days": days, "since": None, "until": None, "groups": [],
                 "revenue_per_recipient": None, "revenue_per_holdout": None, "uplift_per_recipient": None,
-                "uplift_pct": None, "unsubscribed": 0}
+                "uplift_pct": None, "unsubscribed": 0, "bounced": 0}
     start = dt.date.fromisoformat(campaign["started_at"][:10])
     since, until = start.isoformat(), (start + dt.timedelta(days=days)).isoformat()
     cid = campaign["id"]
-    groups = [{"group": "recipients", **_group(crm, cid, "o.status = 'sent'", (), since, until)}]
+    groups = [{"group": "recipients", **_group(crm, cid, "o.status IN ('sent', 'bounced')", (), since, until)}]
     for name in variant_names(campaign) if len(campaign["variants"]) > 1 else ():
-        groups.append({"group": f"variant {name}", **_group(crm, cid, "o.status = 'sent' AND o.variant = ?", (name,), since, until)})
+        groups.append({"group": f"variant {name}", **_group(crm, cid, "o.status IN ('sent', 'bounced') AND o.variant = ?", (name,), since, until)})
     holdout = {"group": "holdout", **_group(crm, cid, "o.status = 'holdout'", (), since, until)}
     groups.append(holdout)
     per_recipient, per_holdout = groups[0]["revenue_per_member"], holdout["revenue_per_member"]
@@ -72,8 +72,9 @@ def results(crm, ref, days=30):
     uplift_pct = round(100.0 * uplift / per_holdout, 2) if uplift is not None and per_holdout else None
     unsubscribed = crm.store.query_value(
         "SELECT count(*) FROM campaign_outbox o JOIN contacts c ON c.id = o.contact_id "
-        "WHERE o.campaign_id = ? AND o.status = 'sent' AND c.consent = 0 AND c.consent_at >= ? AND c.consent_at < ?",
+        "WHERE o.campaign_id = ? AND o.status IN ('sent', 'bounced') AND c.consent = 0 AND c.consent_at >= ? AND c.consent_at < ?",
         (cid, campaign["started_at"], until))
     return {"campaign": campaign["name"], "days": days, "since": since, "until": until, "groups": groups,
             "revenue_per_recipient": per_recipient, "revenue_per_holdout": per_holdout,
-            "uplift_per_recipient": uplift, "uplift_pct": uplift_pct, "unsubscribed": unsubscribed}
+            "uplift_per_recipient": uplift, "uplift_pct": uplift_pct, "unsubscribed": unsubscribed,
+            "bounced": counts(crm, cid)["bounced"]}
