@@ -75,7 +75,6 @@ class SMTPTransport:
 
     def send(self, message, sender, recipient):
         import smtplib
-        import socket
 
         try:
             if self.conn is None:
