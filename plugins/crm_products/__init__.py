@@ -166,3 +166,12 @@ def crm_contact_facts(crm, contact):
 
     picks = suggest(crm, str(contact["id"]), limit=3)
     return {"offer next": ", ".join(f"{p['sku']} {p['name']}" for p in picks)}
+
+
+@hookimpl
+def crm_contact_suggestions(crm, contact, limit):
+    """Products to offer a contact, for other plugins (the campaigns plugin's
+    ``suggestions``): ``analytics.suggest``, best first."""
+    from .analytics import suggest
+
+    return suggest(crm, contact["id"], limit)
