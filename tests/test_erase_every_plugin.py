@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+import crm_campaigns
 import crm_exports
 import crm_products
 import crm_segments
@@ -20,7 +21,7 @@ import crm_surveys
 from crm_exports.exporter import export
 from crm_products import summary
 
-PLUGINS = [crm_products, crm_segments, crm_surveys, crm_exports, crm_service]
+PLUGINS = [crm_products, crm_segments, crm_surveys, crm_exports, crm_service, crm_campaigns]
 # Tables allowed to keep the erased id: they record where the person was sent.
 KEEPS_ID = {"export_erasures", "export_log_contacts"}
 
@@ -82,10 +83,12 @@ def _rows_of(crm, cid):
     return found
 
 
-@pytest.mark.parametrize("how", ["products", "segments", "surveys", "exports", "service", "none loaded"])
+@pytest.mark.parametrize("how", ["products", "segments", "surveys", "exports", "service", "campaigns", "none loaded"])
 def test_erase_and_merge_work_with_a_plugin_disabled_or_none_loaded(sample_crm, tmp_path, how):
     """`crm plugins disable X` (its erase hooks still run) and `CRM_LOAD_PLUGINS=` (no plugin
     code at all: the core deletes and moves every linked row itself) never block an erasure."""
+    from crm_campaigns.campaigns import create_campaign, get_campaign
+    from crm_campaigns.sending import freeze
     from crm_service.cases import open_case
 
     from crmcore import CRM
@@ -98,7 +101,13 @@ def test_erase_and_merge_work_with_a_plugin_disabled_or_none_loaded(sample_crm, 
     erased, keep, dup = busy
     for cid in busy:
         open_case(crm, str(cid), "a question")
+        crm.update("contacts", cid, {"consent": True})
     export(crm, "csv", str(tmp_path / "all.csv"), everyone=True)
+    segment = crm.store.query_value("SELECT s.name FROM segments s JOIN segment_members m ON m.segment_id = s.id "
+                                    "WHERE m.contact_id = ? ORDER BY s.id LIMIT 1", (erased,))
+    create_campaign(crm, "hello", segment, ["Hello"], "Hello {{ first_name }}", from_addr="shop@example.com")
+    freeze(crm, get_campaign(crm, "hello"))
+    assert crm.store.query_value("SELECT count(*) FROM campaign_outbox WHERE contact_id = ?", (erased,)) == 1
     summary.current(crm)
     assert _rows_of(crm, erased) and _rows_of(crm, dup)
     moved = {t: crm.store.query_value(f'SELECT count(*) FROM "{t}" WHERE contact_id IN (?, ?)', (keep, dup))
