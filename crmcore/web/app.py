@@ -36,9 +36,9 @@ def known_permissions():
 
 def collect(crm):
     """Routes, menu items and contact panels of the core and enabled plugins."""
-    from . import pages
+    from . import editing, pages
 
-    routes, menu, panels = list(pages.ROUTES), list(pages.MENU), []
+    routes, menu, panels = list(pages.ROUTES) + list(editing.ROUTES), list(pages.MENU), []
     allowed = known_permissions()
 
     def check(permission, what):
