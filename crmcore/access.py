@@ -25,9 +25,10 @@ from .app import CRMError
 PERMISSIONS = {
     "admin": {"*"},
     "manager": {"contacts:read", "contacts:write", "companies:read", "companies:write", "deals:read", "deals:write",
-                "activities:read", "activities:write", "orders:read", "reports:read", "segments:read", "segments:write"},
+                "activities:read", "activities:write", "orders:read", "reports:read", "segments:read", "segments:write",
+                "contacts:delete", "deals:delete", "activities:delete"},
     "sales": {"contacts:read", "contacts:write", "companies:read", "deals:read", "deals:write", "activities:read",
-              "activities:write", "orders:read"},
+              "activities:write", "orders:read", "deals:delete", "activities:delete"},
     "service": {"contacts:read", "activities:read", "activities:write"},
     "viewer": {"contacts:read", "companies:read", "deals:read", "activities:read", "orders:read", "reports:read", "segments:read"},
 }

@@ -223,6 +223,10 @@ def create_app(crm, public_only=False, debug=False):
         if public_only and r.permission != "public":
             continue
         routes.append(Route(r.path, _wrap(r), methods=list(r.methods)))
+    if not public_only:
+        from . import api
+
+        routes.extend(api.routes())
     routes.append(Mount("/static", app=StaticFiles(directory=STATIC), name="static"))
 
     async def not_found(request, exc):
