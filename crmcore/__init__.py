@@ -66,6 +66,7 @@ _PUBLIC = {
     "DEMO_CATALOGUE": "demo:DEMO_CATALOGUE",
     # the web app (crm serve)
     "render_page": "web:render",
+    "access": "access:",  # roles, permissions and the record filter every page of crm serve reads through
     # the command line
     "get_crm": "cli:get_crm",
     "crm_for_listing": "cli:crm_for_listing",

@@ -46,11 +46,14 @@ class Forbidden(CRMError):
     """The user's role does not allow this."""
 
 
-def can(user, permission):
-    """True when ``user`` (a user dict) holds ``permission`` (``"contacts:read"``...)."""
+def can(user, permission, permissions=None):
+    """True when ``user`` (a user dict) holds ``permission`` (``"contacts:read"``...).
+
+    ``permissions``: role -> permissions, when plugins declared more than
+    ``PERMISSIONS`` (the web app passes its merged table)."""
     if user is None:
         return False
-    granted = PERMISSIONS.get(user["role"], set())
+    granted = (permissions or PERMISSIONS).get(user["role"], set())
     return "*" in granted or permission in granted
 
 

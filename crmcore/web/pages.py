@@ -117,7 +117,7 @@ def contact(request):
                               "ORDER BY id DESC LIMIT 20", ("contacts", cid))
     panels = []
     for panel in request.app.state.web.panels:
-        if access.can(user, panel.permission):
+        if access.can(user, panel.permission, request.app.state.web.permissions):
             try:
                 html = request.app.state.web.env.get_template(panel.template).render(ctx=panel.context(crm, user, c), contact=c)
             except Exception as exc:  # a broken panel must not take the contact page down

@@ -78,3 +78,22 @@ def crm_contacts_merged(crm, keep_id, duplicate_id):
     from .exporter import move_contact
 
     move_contact(crm, keep_id, duplicate_id)
+
+
+@hookimpl
+def crm_register_permissions(register):
+    register("exports:download", ["manager", "sales"], "download an audience of the contacts one may see")
+
+
+@hookimpl
+def crm_register_routes(register):
+    """Download an audience from ``crm serve`` (web.py)."""
+    from . import web
+
+    register("/exports", web.exports_page, "exports:download")
+    register("/exports/download", web.download, "exports:download", methods=("POST",))
+
+
+@hookimpl
+def crm_register_menu_items(register):
+    register("Exports", "/exports", "exports:download")

@@ -96,3 +96,19 @@ def crm_contact_scope(crm, user):
     from .scope import user_scope
 
     return user_scope(crm, user.get("territories") or [])
+
+
+@hookimpl
+def crm_register_routes(register):
+    """The segments pages of ``crm serve`` (web.py): list, members, rule editor."""
+    from . import web
+
+    register("/segments", web.segments_page, "segments:read")
+    register("/segments/new", web.new_segment, "segments:write", methods=("GET", "POST"))
+    register("/segments/{name}", web.segment_page, "segments:read")
+    register("/segments/{name}/edit", web.edit_segment_page, "segments:write", methods=("GET", "POST"))
+
+
+@hookimpl
+def crm_register_menu_items(register):
+    register("Segments", "/segments", "segments:read")
