@@ -176,6 +176,9 @@ def search_contacts(crm, user, text, limit=PAGE_SIZE):
     words = [w for w in normalize.text(text).replace('"', " ").split(" ") if w]
     if not words:
         return []
+    if user is not None and user["role"] not in SCOPED_ROLES:  # sees every contact: the best `limit` are the answer
+        found = crm.store.search("contacts", schema.fts_columns(entities.Contact), words, limit)
+        return [schema.decode_row(entities.Contact, r) for r in found]
     candidates = crm.store.search("contacts", schema.fts_columns(entities.Contact), words, limit * 20)
     if not candidates:
         return []
