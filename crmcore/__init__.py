@@ -58,6 +58,7 @@ _PUBLIC = {
     "Reject": "importing:Reject",
     "write_rejects": "importing:write_rejects",
     "export_table": "exporting:export_table",
+    "ImportProfile": "import_profiles:ImportProfile",
     # reports and charts
     "render": "reports:render",
     "template_environment": "reports:environment",
@@ -66,7 +67,7 @@ _PUBLIC = {
     "DEMO_CATALOGUE": "demo:DEMO_CATALOGUE",
     # the web app (crm serve)
     "render_page": "web:render",
-    "access": "access:",  # roles, permissions and the record filter every page of crm serve reads through
+    "access": "access:",
     # the command line
     "get_crm": "cli:get_crm",
     "crm_for_listing": "cli:crm_for_listing",

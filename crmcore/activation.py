@@ -15,6 +15,7 @@ on which modules a business shows; every other hook goes through ``hook``,
 which leaves the disabled plugins out (``PluginManager.subset_hook_caller``).
 """
 
+import contextlib
 import os
 import sys
 import time
@@ -98,9 +99,6 @@ class Activation:
     def is_enabled(self, name):
         return name == CORE or (name not in self.disabled and name in self.names)
 
-    def enabled_plugins(self):
-        return [p for p in self.plugins if p.name not in self.disabled]
-
     def hook_impls(self, hook_name):
         """Implementations of enabled plugins, in pluggy's call order (for
         asking whether anyone listens; call hooks through ``hook``)."""
@@ -124,22 +122,29 @@ class Activation:
         These hooks carry side effects only (files, export logs, notes); the
         core moves and deletes the rows itself. So a plugin that fails here
         must not block an erasure: its part is rolled back (``savepoint()``
-        is a context manager around each attempt), the hook runs again
-        without it, and a one-line warning naming it is returned with the
-        results as ``(results, warnings)``."""
-        skipped, warnings = [], []
+        is a context manager around each attempt) and skipped. Returns
+        ``(results, warnings)``, a one-line warning per skipped plugin."""
+        results, errors = self.call_skipping_failures(hook_name, self._refused_modules, savepoint, **kwargs)
+        return results, [f"warning: {error}; its part of {hook_name} was skipped" for error in errors]
+
+    def call_skipping_failures(self, hook_name, exclude=(), around=contextlib.nullcontext, **kwargs):
+        """Call ``hook_name`` on every registered plugin but ``exclude``
+        (modules); a plugin that raises is left out and the hook runs again
+        without it, each attempt inside ``around()``. Returns ``(results,
+        [PluginError per plugin left out])``; re-raises what no plugin caused."""
+        skipped, errors = [], []
         while True:
-            caller = self.pm.subset_hook_caller(hook_name, self._refused_modules + skipped)
+            caller = self.pm.subset_hook_caller(hook_name, [*exclude, *skipped])
             try:
-                with savepoint():
-                    return caller(**kwargs), warnings
+                with around():
+                    return caller(**kwargs), errors
             except Exception as exc:
                 error = exc if isinstance(exc, PluginError) else self.plugin_error(hook_name, exc)
                 plugin = self.pm.get_plugin(error.plugin)
                 if plugin is None or plugin in skipped:
                     raise error from exc
                 skipped.append(plugin)
-                warnings.append(f"warning: {error}; its part of {hook_name} was skipped")
+                errors.append(error)
 
     def plugin_error(self, hook_name, exc):
         """A ``PluginError`` for ``exc``, raised inside a call of ``hook_name``:

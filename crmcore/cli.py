@@ -39,10 +39,24 @@ def get_crm(migrate=True):
     state = click.get_current_context().find_object(State)
     if state is None:
         state = State()
+    if migrate and state._crm is None:
+        _refuse_missing_file(state.db)
     crm = state.crm()
     if migrate:
         crm.require_schema()
     return crm
+
+
+def _refuse_missing_file(db):
+    """A mistyped ``--db`` must not leave an empty database file behind."""
+    from .errors import CRMError
+    from .location import resolve_location
+
+    location = resolve_location(db)
+    if "://" in location or location == ":memory:" or location.startswith("file:") or os.path.exists(location):
+        return
+    raise CRMError(f"{location} does not exist, so it is not initialised: run `crm --db {location} init` "
+                   "(or check --db / CRM_DB for a typo)")
 
 
 def crm_for_listing():
@@ -108,6 +122,7 @@ CORE_COMMANDS = {
     "deals": ("crmcore.commands:deals", "Deals and the sales pipeline."),
     "activities": ("crmcore.commands:activities", "Calls, e-mails, meetings, notes and tasks."),
     "orders": ("crmcore.commands:orders", "Purchase history: orders and their lines."),
+    "tasks": ("crmcore.commands:tasks", "My open tasks, soonest due first (a shortcut for `crm activities list --kind task --open --owner ME`)."),
     "plugins": ("crmcore.commands:plugins", "Installed plugins and which are enabled for this database."),
     "report": ("crmcore.commands:report", "HTML reports: self-contained files that open in any browser and print well."),
     "demo": ("crmcore.commands:demo", "Fill the database with realistic sample data (contacts in several countries, companies, "
@@ -170,20 +185,10 @@ class CRMGroup(click.Group):
         self._children = {}
         self._plugin_of = {}
         self._activation = activation
-        skipped = []
-        while True:  # a broken plugin must not take the CLI down: warn and go on without it
-            pm = activation.pm
-            caller = pm.subset_hook_caller("crm_register_commands", skipped)
-            try:
-                caller(cli=self)
-                break
-            except Exception as exc:
-                error = activation.plugin_error("crm_register_commands", exc)
-                plugin = pm.get_plugin(error.plugin)
-                if plugin is None or plugin in skipped:
-                    raise
-                skipped.append(plugin)
-                click.echo(f"crm: warning: plugin {error.plugin!r} failed to add commands: {exc}", err=True)
+        # A broken plugin must not take the CLI down: warn and go on without it.
+        _, errors = activation.call_skipping_failures("crm_register_commands", cli=self)
+        for error in errors:
+            click.echo(f"crm: warning: plugin {error.plugin!r} failed to add commands: {error.original}", err=True)
         self._activation = None
         self._loaded_for = key
 

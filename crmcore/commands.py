@@ -21,6 +21,7 @@ from .cli import (
 from .output import output_options, print_record, print_rows
 from .scaffold import plugins_new
 
+ACTIVITY_TABLE = ["id", "contact_id", "deal_id", "kind", "channel", "subject", "due_at", "done_at", "owner"]
 CONTACT_TABLE = ["id", "first_name", "last_name", "email", "phone", "company", "country", "owner"]
 
 
@@ -32,6 +33,19 @@ def _fields(table):
 
 
 LIMIT_HELP = "Show at most N records (0 for all)."
+
+
+def _print_list(table, filters, sort, limit, fmt, table_fields):
+    """Print a filtered list; on a terminal table, say when the limit hid records."""
+    from .queries import count_records, list_records
+
+    crm = get_crm()
+    rows = list_records(crm, table, filters, sort, limit)
+    print_rows(rows, _fields(table), fmt, table_fields)
+    if fmt is None and limit and len(rows) == limit:
+        total = count_records(crm, table, filters)
+        if total > limit:
+            click.echo(f"showing {limit:,} of {total:,} (use --limit N, or --limit 0 for all)", err=True)
 
 
 # -- contacts -------------------------------------------------------------------
@@ -71,12 +85,10 @@ def contacts_add(extra, **values):
 def contacts_list(country, owner, tag, company, consent, sort, limit, fmt):
     """List contacts."""
     from . import normalize
-    from .queries import list_records
 
     filters = {"country": normalize.country(country) if country else None, "owner": owner, "company": company,
                "tag": tag, "consent": consent}
-    rows = list_records(get_crm(), "contacts", filters, sort, limit)
-    print_rows(rows, _fields("contacts"), fmt, CONTACT_TABLE)
+    _print_list("contacts", filters, sort, limit, fmt, CONTACT_TABLE)
 
 
 @contacts.command("show")
@@ -90,9 +102,11 @@ def contacts_show(contact, fmt):
     if fmt == "json":
         print_record(found, "json")
         return
-    related = {k: found.pop(k) for k in ("deals", "orders", "total_spent", "last_order", "activities")}
+    related = {k: found.pop(k) for k in ("deals", "orders", "total_spent", "last_order", "activities", "facts")}
     print_record(found)
     click.echo(f"\norders: {related['orders']}, total spent {related['total_spent']:,.2f}, last order {related['last_order'] or '–'}")
+    for label, value in related["facts"].items():
+        click.echo(f"{label}: {value if value not in (None, '') else '–'}")
     if related["deals"]:
         click.echo("\ndeals:")
         print_rows(related["deals"], ["id", "title", "stage", "status", "amount", "currency"])
@@ -334,11 +348,8 @@ def companies_add(**values):
 @output_options
 def companies_list(country, industry, sort, limit, fmt):
     """List companies."""
-    from .queries import list_records
-
-    rows = list_records(get_crm(), "companies", {"country": country and country.upper(), "industry": industry}, sort, limit)
-    print_rows(rows, _fields("companies"), fmt,
-               ["id", "name", "domain", "industry", "size", "city", "country", "owner"])
+    _print_list("companies", {"country": country and country.upper(), "industry": industry}, sort, limit, fmt,
+                ["id", "name", "domain", "industry", "size", "city", "country", "owner"])
 
 
 @companies.command("show")
@@ -422,12 +433,9 @@ def deals_add(**values):
 @output_options
 def deals_list(stage, status, owner, contact, sort, limit, fmt):
     """List deals."""
-    from .queries import list_records
-
-    crm = get_crm()
-    contact_id = crm.find_contact(contact)["id"] if contact else None
+    contact_id = get_crm().find_contact(contact)["id"] if contact else None
     filters = {"stage": stage, "status": status, "owner": owner, "contact_id": contact_id}
-    print_rows(list_records(crm, "deals", filters, sort, limit), _fields("deals"), fmt, DEAL_TABLE)
+    _print_list("deals", filters, sort, limit, fmt, DEAL_TABLE)
 
 
 @deals.command("show")
@@ -506,18 +514,35 @@ def activities_log(**values):
 @click.option("--contact", help="Only activities of this contact (id or e-mail).")
 @click.option("--kind", type=click.Choice(["call", "email", "meeting", "note", "task"]))
 @click.option("--open", "only_open", is_flag=True, help="Only activities not done yet (open tasks).")
+@click.option("--owner", help="Only activities of this owner (a user's e-mail or name).")
+@click.option("--overdue", is_flag=True, help="Only open tasks due before now.")
+@click.option("--due", type=click.Choice(["today", "week"]), help="Only open tasks due by the end of today / within 7 days (overdue included).")
 @click.option("--sort", default="id", show_default=True, help="Field to sort by; add :desc to reverse.")
 @click.option("--limit", default=100, show_default=True, help=LIMIT_HELP)
 @output_options
-def activities_list(contact, kind, only_open, sort, limit, fmt):
-    """List activities."""
-    from .queries import list_records
+def activities_list(contact, kind, only_open, owner, overdue, due, sort, limit, fmt):
+    """List activities: calls, e-mails, meetings, notes and tasks."""
+    from .queries import task_window
 
-    crm = get_crm()
-    contact_id = crm.find_contact(contact)["id"] if contact else None
-    filters = {"contact_id": contact_id, "kind": kind, "open": True if only_open else None}
-    print_rows(list_records(crm, "activities", filters, sort, limit), _fields("activities"), fmt,
-               ["id", "contact_id", "deal_id", "kind", "channel", "subject", "due_at", "done_at", "owner"])
+    contact_id = get_crm().find_contact(contact)["id"] if contact else None
+    filters = {"contact_id": contact_id, "kind": kind, "open": True if only_open else None, "owner": owner,
+               **task_window(due, overdue)}
+    _print_list("activities", filters, sort, limit, fmt, ACTIVITY_TABLE)
+
+
+@click.command("tasks")
+@click.option("--owner", help="Whose tasks (default: CRM_USER, the same user the web app logs in).")
+@click.option("--overdue", is_flag=True, help="Only tasks due before now.")
+@click.option("--due", type=click.Choice(["today", "week"]), help="Only tasks due by the end of today / within 7 days.")
+@click.option("--limit", default=100, show_default=True, help=LIMIT_HELP)
+@output_options
+def tasks(owner, overdue, due, limit, fmt):
+    """My open tasks, soonest due first (a shortcut for `crm activities list --kind task --open --owner ME`)."""
+    from .app import current_user
+    from .queries import task_window
+
+    filters = {"kind": "task", "open": True, "owner": owner or current_user(), **task_window(due, overdue)}
+    _print_list("activities", filters, "due_at", limit, fmt, ACTIVITY_TABLE)
 
 
 @activities.command("done")
@@ -565,13 +590,11 @@ def orders_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict, pr
 @output_options
 def orders_list(contact, since, sort, limit, fmt):
     """List orders."""
-    from .queries import list_records, parse_since
+    from .queries import parse_since
 
-    crm = get_crm()
-    contact_id = crm.find_contact(contact)["id"] if contact else None
-    rows = list_records(crm, "orders", {"contact_id": contact_id, "since": parse_since(since)}, sort, limit)
-    print_rows(rows, _fields("orders"), fmt,
-               ["id", "ref", "contact_id", "ordered_at", "channel", "currency", "total"])
+    contact_id = get_crm().find_contact(contact)["id"] if contact else None
+    _print_list("orders", {"contact_id": contact_id, "since": parse_since(since)}, sort, limit, fmt,
+                ["id", "ref", "contact_id", "ordered_at", "channel", "currency", "total"])
 
 
 @orders.command("show")

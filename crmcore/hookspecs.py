@@ -171,6 +171,16 @@ def crm_demo_data(crm, rng, contact_ids):
 
 
 @hookspec
+def crm_contact_facts(crm, contact):
+    """What a salesperson should know about a contact before a call, beyond
+    its own fields (``crm contacts show``, the contact's web page): return a
+    dict of short labels to values, e.g. ``{"segments": "vip, germans",
+    "last NPS": 9}``; keep it to a few cheap queries.
+
+    ``contact`` is the contact's decoded row. Called for enabled plugins only."""
+
+
+@hookspec
 def crm_contact_timeline(crm, contact):
     """Events of one contact for its timeline (``crm contacts timeline``, the
     contact's web page): return a list of dicts with ``at`` (ISO date or

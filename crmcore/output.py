@@ -7,6 +7,7 @@
 import contextlib
 import csv
 import json
+import math
 import os
 import re
 import sys
@@ -32,6 +33,8 @@ def _cell(value):
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
+        if value and abs(value) < 0.01:  # a small share: enough decimals for two significant digits, never "0.00"
+            return f"{value:.{1 - math.floor(math.log10(abs(value)))}f}"
         return f"{value:,.2f}"
     return str(value)
 

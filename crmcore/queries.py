@@ -10,20 +10,16 @@ from .store import quote_name
 #: Filters that are not plain equality on a field: table -> name -> SQL builder.
 _SPECIAL_FILTERS = {
     "contacts": {"tag": lambda store: store.dialect.json_array_contains("contacts.tags")},
-    "activities": {"open": lambda store: "(done_at IS NULL) = ?"},
+    "activities": {"open": lambda store: "(CASE WHEN done_at IS NULL THEN 1 ELSE 0 END) = ?",
+                   "due_before": lambda store: "(done_at IS NULL AND due_at IS NOT NULL AND due_at < ?)",
+                   "due_from": lambda store: "due_at >= ?"},
     "orders": {"since": lambda store: "ordered_at >= ?"},
 }
 
 
-def list_records(crm, table, filters=None, sort="id", limit=100):
-    """Records of ``table`` as decoded dicts.
-
-    ``filters``: ``{field: value}`` for equality (``None`` or ``""`` values are
-    ignored), plus ``tag`` (contacts with that tag), ``open`` (activities not
-    done) and ``since`` (orders on or after a date). ``sort`` is a field name,
-    ``name:desc`` to reverse; ``limit`` 0 means all."""
-    cls = crm.record_type(table)
-    known = schema.field_names(cls)
+def _where(crm, table, filters):
+    """``(sql, params)`` of the WHERE clause for ``filters`` (see ``list_records``)."""
+    known = schema.field_names(crm.record_type(table))
     special = _SPECIAL_FILTERS.get(table, {})
     where, params = [], []
     for name, value in (filters or {}).items():
@@ -31,23 +27,57 @@ def list_records(crm, table, filters=None, sort="id", limit=100):
             continue
         if name in special:
             where.append(special[name](crm.store))
-            params.append(int(value) if isinstance(value, bool) else value)
         elif name in known:
             where.append(f"{quote_name(name)} = ?")
-            params.append(int(value) if isinstance(value, bool) else value)
         else:
             raise CRMError(f"cannot filter {table} by {name!r}")
+        params.append(int(value) if isinstance(value, bool) else value)
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+def list_records(crm, table, filters=None, sort="id", limit=100):
+    """Records of ``table`` as decoded dicts.
+
+    ``filters``: ``{field: value}`` for equality (``None`` or ``""`` values are
+    ignored), plus ``tag`` (contacts with that tag), ``open`` (activities not
+    done), ``due_before``/``due_from`` (open tasks by due time) and ``since``
+    (orders on or after a date). ``sort`` is a field name, ``name:desc`` to
+    reverse; ``limit`` 0 means all."""
+    cls = crm.record_type(table)
+    known = schema.field_names(cls)
+    where, params = _where(crm, table, filters)
     sort_col, _, direction = (sort or "id").partition(":")
     if sort_col not in known:
         raise CRMError(f"cannot sort by {sort_col!r} (choose from {', '.join(known)})")
-    sql = f"SELECT * FROM {quote_name(table)}"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    sql = f"SELECT * FROM {quote_name(table)}{where}"
     sql += f" ORDER BY {quote_name(sort_col)} {'DESC' if direction.lower() == 'desc' else 'ASC'}, id"
     if limit:
         sql += " LIMIT ?"
         params.append(limit)
     return [schema.decode_row(cls, r) for r in crm.store.query(sql, params)]
+
+
+def count_records(crm, table, filters=None):
+    """How many records ``list_records`` would give without a limit."""
+    where, params = _where(crm, table, filters)
+    return crm.store.query_value(f"SELECT count(*) FROM {quote_name(table)}{where}", params)
+
+
+def task_window(due=None, overdue=False, now=None):
+    """Filters for open tasks: ``overdue`` (due before now, not done), ``due``
+    ``today`` (due before tomorrow, overdue included) or ``week`` (the next 7
+    days, overdue included). Times are the CRM's local ISO timestamps."""
+    import datetime as dt
+
+    now = now or dt.datetime.fromisoformat(normalize.now())
+    filters = {}
+    if overdue:
+        filters["due_before"] = now.isoformat(timespec="seconds")
+    if due:
+        days = {"today": 1, "week": 7}[due]
+        end = dt.datetime.combine(now.date() + dt.timedelta(days=days), dt.time())
+        filters["due_before"] = min(filters.get("due_before", end.isoformat()), end.isoformat(timespec="seconds"))
+    return filters
 
 
 def contact_overview(crm, ref):
@@ -56,12 +86,16 @@ def contact_overview(crm, ref):
     store, cid = crm.store, row["id"]
     totals = store.query("SELECT count(*) AS orders, coalesce(sum(total), 0) AS total_spent, max(ordered_at) AS last_order "
                          "FROM orders WHERE contact_id = ?", (cid,))[0]
+    facts = {}
+    for found in crm.activation.call("crm_contact_facts", crm=crm, contact=row):
+        facts.update(found or {})
     return {
         **row,
         "deals": store.query("SELECT id, title, stage, status, amount, currency FROM deals WHERE contact_id = ? ORDER BY id", (cid,)),
         **totals,
         "activities": store.query("SELECT id, kind, subject, due_at, done_at FROM activities WHERE contact_id = ? "
                                   "ORDER BY coalesce(done_at, due_at, created_at) DESC, id DESC LIMIT 10", (cid,)),
+        "facts": facts,
     }
 
 

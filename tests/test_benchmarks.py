@@ -44,6 +44,8 @@ def test_run_py_runs_every_benchmark_and_reports_every_workload_as_a_ratio(tmp_p
         "dashboard report, all plugins": "rendered in at most a few seconds",
         "crm export google-customer-match --all": "close to the raw hashing rate (report the ratio)",
         "CLI start (crm --help, all plugins)": "<= 2.0x",
+        "service import-mail, Maildir": "report the ratio (mails/s)",
+        "service list --breached": "<= 1 s",
     }
     for workload, target in issue.items():
         assert by_name[workload]["target"] == target

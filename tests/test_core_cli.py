@@ -33,9 +33,23 @@ def test_init_uses_crm_db_then_default(run_cli, tmp_path, monkeypatch):
 
 
 def test_uninitialised_database_is_a_clear_error(run_cli):
+    import os
+
     result = run_cli(["contacts", "list"])
     assert result.exit_code == 1
     assert "not initialised: run `crm --db" in result.output and "Traceback" not in result.output
+    if "://" not in run_cli.db:  # a mistyped --db leaves no empty file behind
+        assert not os.path.exists(run_cli.db)
+
+
+def test_a_list_cut_by_its_limit_says_how_many_there_are(run_cli):
+    assert run_cli(["init"]).exit_code == 0
+    for i in range(3):
+        assert run_cli(["contacts", "add", "--email", f"p{i}@example.com"]).exit_code == 0
+    cut = run_cli(["contacts", "list", "--limit", "2"])
+    assert "showing 2 of 3 (use --limit N, or --limit 0 for all)" in cut.output
+    assert "showing" not in run_cli(["contacts", "list", "--limit", "3"]).output
+    assert "showing" not in run_cli(["contacts", "list", "--limit", "2", "--json"]).output
 
 
 def test_contact_lifecycle(cli):

@@ -9,15 +9,18 @@ hash so that `where was this person sent` still has an answer."""
 
 import json
 
+import pytest
+
 import crm_exports
 import crm_products
 import crm_segments
+import crm_service
 import crm_surveys
 
 from crm_exports.exporter import export
 from crm_products import summary
 
-PLUGINS = [crm_products, crm_segments, crm_surveys, crm_exports]
+PLUGINS = [crm_products, crm_segments, crm_surveys, crm_exports, crm_service]
 # Tables allowed to keep the erased id: they record where the person was sent.
 KEEPS_ID = {"export_erasures", "export_log_contacts"}
 
@@ -42,6 +45,9 @@ def test_erase_leaves_nothing_of_the_person_in_any_table(sample_crm, tmp_path):
     text_question = crm.store.query_value("SELECT id FROM survey_questions WHERE type = 'text' LIMIT 1")
     crm.store.execute("INSERT INTO survey_answers (response_id, question_id, value) VALUES (?, ?, ?)",
                       (response, text_question, f"{marker} says the parcel came late"))
+    from crm_service.cases import open_case
+
+    open_case(crm, str(cid), f"{marker}'s kettle", description=f"{marker} writes: the kettle leaks")
     export(crm, "csv", str(tmp_path / "all.csv"), everyone=True)
     assert summary.current(crm)  # the products plugin's sales summaries now count the person's orders too
     assert crm.store.query_value("SELECT count(*) FROM product_buyers WHERE contact_id = ?", (cid,)) > 0
@@ -63,3 +69,53 @@ def test_erase_leaves_nothing_of_the_person_in_any_table(sample_crm, tmp_path):
     assert crm.is_suppressed("erin.q@example.org")
     # Orders stay for the books, unlinked: revenue totals do not change.
     assert crm.store.query_value("SELECT count(*) FROM orders") == len(json.loads(before["orders"]))
+
+
+def _rows_of(crm, cid):
+    """``{table: rows}`` still holding ``cid`` in a contact_id column."""
+    found = {}
+    for table in crm.store.table_names():
+        if "contact_id" in crm.store.columns(table) and table not in KEEPS_ID:
+            count = crm.store.query_value(f'SELECT count(*) FROM "{table}" WHERE contact_id = ?', (cid,))
+            if count:
+                found[table] = count
+    return found
+
+
+@pytest.mark.parametrize("how", ["products", "segments", "surveys", "exports", "service", "none loaded"])
+def test_erase_and_merge_work_with_a_plugin_disabled_or_none_loaded(sample_crm, tmp_path, how):
+    """`crm plugins disable X` (its erase hooks still run) and `CRM_LOAD_PLUGINS=` (no plugin
+    code at all: the core deletes and moves every linked row itself) never block an erasure."""
+    from crm_service.cases import open_case
+
+    from crmcore import CRM
+
+    crm = sample_crm(plugins=PLUGINS, contacts=120)
+    busy = [r["id"] for r in crm.store.query(
+        "SELECT c.id FROM contacts c WHERE EXISTS (SELECT 1 FROM survey_responses r WHERE r.contact_id = c.id) "
+        "AND EXISTS (SELECT 1 FROM segment_members m WHERE m.contact_id = c.id) ORDER BY c.id LIMIT 3")]
+    assert len(busy) == 3
+    erased, keep, dup = busy
+    for cid in busy:
+        open_case(crm, str(cid), "a question")
+    export(crm, "csv", str(tmp_path / "all.csv"), everyone=True)
+    summary.current(crm)
+    assert _rows_of(crm, erased) and _rows_of(crm, dup)
+    moved = {t: crm.store.query_value(f'SELECT count(*) FROM "{t}" WHERE contact_id IN (?, ?)', (keep, dup))
+             for t in ("survey_responses", "service_cases", "orders")}
+    if how == "none loaded":
+        location = crm.location
+        crm.close()
+        crm = CRM(location, plugins=[])
+    else:
+        crm.set_enabled(how, False)
+
+    crm.erase_contact(str(erased))
+    crm.merge_contacts(str(keep), str(dup))
+
+    assert _rows_of(crm, erased) == {}
+    assert _rows_of(crm, dup) == {}
+    for table, count in moved.items():
+        assert crm.store.query_value(f'SELECT count(*) FROM "{table}" WHERE contact_id = ?', (keep,)) == count, table
+    if how == "none loaded":
+        crm.close()

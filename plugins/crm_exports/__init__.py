@@ -81,6 +81,17 @@ def crm_contacts_merged(crm, keep_id, duplicate_id):
 
 
 @hookimpl
+def crm_contact_timeline(crm, contact):
+    """Each export that included the contact: format, segment and file."""
+    rows = crm.store.query(
+        "SELECT l.id, l.format, l.segment, l.exported_at, l.path FROM export_log_contacts e JOIN export_log l ON l.id = e.export_id "
+        "WHERE e.contact_id = ? AND e.erasure_id IS NULL ORDER BY l.id", (contact["id"],))
+    return [{"at": r["exported_at"], "kind": "export",
+             "summary": f"exported to {r['format']}" + (f" (segment {r['segment']})" if r["segment"] else "") + f": {r['path']}",
+             "ref": r["id"]} for r in rows]
+
+
+@hookimpl
 def crm_register_permissions(register):
     register("exports:download", ["manager", "sales"], "download an audience of the contacts one may see")
 

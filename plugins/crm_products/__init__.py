@@ -19,6 +19,10 @@ def crm_register_record_types(register):
 
     for cls in RECORD_TYPES:
         register(cls)
+    from .supply_records import SUPPLY_RECORD_TYPES
+
+    for cls in SUPPLY_RECORD_TYPES:
+        register(cls)
 
 
 @hookimpl
@@ -32,7 +36,7 @@ def crm_register_migrations(register):
 @hookimpl
 def crm_register_commands(cli):
     cli.add_lazy_command("products", "crm_products.commands:products",
-                         "Product catalogue, stock ledger, low stock, sales and cross-selling.")
+                         "Product catalogue, stock ledger per location, suppliers, planning, purchase orders, sales and cross-selling.")
 
 
 @hookimpl
@@ -40,6 +44,10 @@ def crm_register_import_aliases(register):
     from .catalogue import IMPORT_ALIASES
 
     register("products", IMPORT_ALIASES)
+    # a shop export's location column (the POS store, the web warehouse) picks
+    # where the sale takes stock: it arrives as the order's channel
+    register("orders", {"location": "channel", "stock location": "channel", "store location": "channel",
+                        "pos location": "channel", "warehouse": "channel"})
 
 
 @hookimpl
@@ -55,6 +63,10 @@ def crm_register_reports(register):
              reports.products_context)
     register("product", "product.html", "One product (--param sku=...): specs, sales trend, top customers, bought together",
              reports.product_context)
+    from .supply_report import supply_context
+
+    register("supply", "supply.html", "Stock value and days of cover per location, stock-out risk, excess stock, supplier reliability",
+             supply_context)
 
 
 @hookimpl
@@ -83,11 +95,16 @@ def crm_records_saved(crm, table, records):
         return
     from . import summary
 
+    from .stock import sync_sales
+
     if table == "orders":
         if summary.orders_touch_summed_lines(crm, [r["id"] for r in records]):
             summary.invalidate(crm)
+        # an order moved to another channel sells from that channel's location
+        from .stock import lines_of_orders
+
+        sync_sales(crm, lines_of_orders(crm, [r["id"] for r in records], with_quantity=True))
         return
-    from .stock import sync_sales
 
     sync_sales(crm, records)
     if summary.lines_already_summed(crm, [r["id"] for r in records]):
@@ -115,6 +132,10 @@ def crm_records_deleted(crm, table, ids):
         lines = lines_of_orders(crm, order_ids)
         summary.subtract_orders(crm, order_ids)
     sync_sales(crm, lines)
+    if table != "order_lines":
+        from .locations import forget_orders
+
+        forget_orders(crm, order_ids)
 
 
 @hookimpl
@@ -136,6 +157,15 @@ def crm_demo_data(crm, rng, contact_ids):
     from .demo import create_demo_catalogue
 
     create_demo_catalogue(crm, rng)
+
+
+@hookimpl
+def crm_contact_facts(crm, contact):
+    """What to offer next: the top three cross-sell suggestions."""
+    from .analytics import suggest
+
+    picks = suggest(crm, str(contact["id"]), limit=3)
+    return {"offer next": ", ".join(f"{p['sku']} {p['name']}" for p in picks)}
 
 
 @hookimpl

@@ -211,13 +211,14 @@ def order_count(crm):
     return crm.store.query_value("SELECT count(*) FROM orders")
 
 
-def bought_together(crm, sku, limit=10, min_orders=1):
+def bought_together(crm, sku, limit=10, min_orders=1, min_lift=1.0):
     """Products most often in the same order as ``sku``.
 
     Over all orders (N): support = orders with both / N; confidence = orders
     with both / orders with ``sku``; lift = confidence / (orders with the
     other / N), above 1 when they go together more often than by chance.
-    Ranked by orders together (equivalently confidence), then lift."""
+    Ranked by orders together (equivalently confidence), then lift; only
+    pairs with a lift above ``min_lift`` (0: all)."""
     sku = normalize.text(sku)
     store = crm.store
     n_a = orders_with(crm, sku)
@@ -227,15 +228,21 @@ def bought_together(crm, sku, limit=10, min_orders=1):
         return []
     total = order_count(crm)
     fresh = summary.current(crm)
-    pairs = partners(crm, sku, min_orders, limit, fresh)
+    # Pairs below the lift are dropped after counting: look further down the list for them.
+    pairs = partners(crm, sku, min_orders, limit if not min_lift else max(limit * 10, 200), fresh)
     orders_of = _orders_per_sku(crm, [r["sku"] for r in pairs], fresh)
     rows = []
     for r in pairs:
         n_b = orders_of[r["sku"]]
-        name = store.query_value("SELECT name FROM products WHERE sku = ?", (r["sku"],))
         n_ab = r["orders_together"]
-        rows.append({"sku": r["sku"], "name": name, "orders_together": n_ab, "support": round(n_ab / total, 4),
-                     "confidence": round(n_ab / n_a, 4), "lift": round(n_ab * total / (n_a * n_b), 4)})
+        lift = n_ab * total / (n_a * n_b)
+        if lift <= min_lift:
+            continue
+        name = store.query_value("SELECT name FROM products WHERE sku = ?", (r["sku"],))
+        rows.append({"sku": r["sku"], "name": name, "orders_together": n_ab, "support": round(n_ab / total, 6),
+                     "confidence": round(n_ab / n_a, 4), "lift": round(lift, 4)})
+        if len(rows) == limit:
+            break
     return rows
 
 
@@ -251,10 +258,12 @@ BOUGHT_TOGETHER_SQL = (
 )
 
 
-def suggest(crm, contact_ref, limit=10):
+def suggest(crm, contact_ref, limit=10, min_lift=1.0):
     """Products the contact has not bought, scored by how often they go with
     what the contact has bought: the sum of confidence(bought -> candidate)
-    over the contact's SKUs. Only active catalogue products are suggested."""
+    over the contact's SKUs, counting only pairs bought together more often
+    than chance (lift above ``min_lift``; 0 counts every pair). Only active
+    catalogue products are suggested."""
     contact = crm.find_contact(contact_ref)
     mine = [r["sku"] for r in crm.store.query(
         "SELECT DISTINCT ol.sku FROM orders o JOIN order_lines ol ON ol.order_id = o.id WHERE o.contact_id = ? AND ol.sku != ''",
@@ -263,10 +272,13 @@ def suggest(crm, contact_ref, limit=10):
         return []
     scores, because = {}, {}
     fresh = summary.current(crm)
+    total = order_count(crm)
     for sku in mine:
         n_a = orders_with(crm, sku)
-        for r in partners(crm, sku, 1, 1000, fresh):
-            if r["sku"] in mine:
+        found = [r for r in partners(crm, sku, 1, 1000, fresh) if r["sku"] not in mine]
+        orders_of = _orders_per_sku(crm, [r["sku"] for r in found], fresh) if min_lift else {}
+        for r in found:
+            if min_lift and r["orders_together"] * total / (n_a * orders_of[r["sku"]]) <= min_lift:
                 continue
             confidence = r["orders_together"] / n_a
             scores[r["sku"]] = scores.get(r["sku"], 0) + confidence

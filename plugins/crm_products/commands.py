@@ -29,7 +29,7 @@ def product_options(fn):
 
 @click.group()
 def products():
-    """Product catalogue, stock ledger, low stock, sales and cross-selling."""
+    """Product catalogue, stock ledger per location, suppliers, planning, purchase orders, sales and cross-selling."""
 
 
 @products.command("add")
@@ -286,20 +286,31 @@ def products_sales(since, until, by, segments, fmt):
 @click.argument("sku")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--min-orders", default=1, show_default=True, type=click.IntRange(1), help="Ignore pairs seen in fewer orders.")
+@click.option("--min-lift", default=1.0, show_default=True, type=click.FloatRange(0),
+              help="Only pairs bought together more often than chance by this factor (lift above it); 0 shows every pair.")
 @output_options
-def products_bought_together(sku, limit, min_orders, fmt):
+def products_bought_together(sku, limit, min_orders, min_lift, fmt):
     """Products most often in the same order as SKU, with support, confidence and lift."""
     from .analytics import BOUGHT_TOGETHER_FIELDS, bought_together
 
-    print_rows(bought_together(get_crm(), sku, limit, min_orders), BOUGHT_TOGETHER_FIELDS, fmt)
+    print_rows(bought_together(get_crm(), sku, limit, min_orders, min_lift), BOUGHT_TOGETHER_FIELDS, fmt)
 
 
 @products.command("suggest")
 @click.argument("contact")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--min-lift", default=1.0, show_default=True, type=click.FloatRange(0),
+              help="Count only pairs bought together more often than chance by this factor; 0 counts every pair.")
 @output_options
-def products_suggest(contact, limit, fmt):
+def products_suggest(contact, limit, min_lift, fmt):
     """Products CONTACT (id or e-mail) has not bought but that go with what they bought."""
     from .analytics import suggest
 
-    print_rows(suggest(get_crm(), contact, limit), ["sku", "name", "category", "price", "score", "because_of"], fmt)
+    print_rows(suggest(get_crm(), contact, limit, min_lift), ["sku", "name", "category", "price", "score", "because_of"], fmt)
+
+
+# -- just-in-time supply (supply_commands.py) ---------------------------------------
+
+from .supply_commands import add_supply_commands  # noqa: E402
+
+add_supply_commands(products, stock)

@@ -35,6 +35,15 @@ def create_demo_catalogue(crm, rng):
         ids = dict(zip((p.sku for p in products), crm.add_many(products)))
         first = crm.store.query_value("SELECT min(ordered_at) FROM orders") or dt.date.today().isoformat()
         opening = (dt.date.fromisoformat(first) - dt.timedelta(days=1)).isoformat() + "T08:00:00"
+        from .demo_supply import (create_demo_history, create_demo_stocktakes, create_demo_supply, map_demo_channels,
+                                  sold_per_location)
+
+        map_demo_channels(crm)  # the store sells from its own shelves
+        per_location = sold_per_location(crm)
+        last = crm.store.query_value("SELECT max(ordered_at) FROM orders")
+        last = dt.date.fromisoformat(last) if last else dt.date.today()
+        on_sale = {s: i for s, i in ids.items() if s != "OUT-006"}
+        received = create_demo_supply(crm, rng, on_sale, last)  # a year of purchase orders into main
         sold = {r["sku"]: r["units"] for r in crm.store.query("SELECT sku, sum(quantity) AS units FROM order_lines GROUP BY sku")}
         location, stamp = sale_location(crm), normalize.now()
         moves, points = [], []
@@ -43,15 +52,21 @@ def create_demo_catalogue(crm, rng):
                 continue
             point = max(5, round(sold.get(sku, 0) / 36))  # about a month of sales
             # most products end comfortably stocked, a few at or under their reorder point
-            left = rng.randint(0, point) if rng.random() < 0.25 else rng.randint(point + 1, point * 4)
-            moves.append(StockMovement(product_id=pid, location=location, kind="receipt", quantity=sold.get(sku, 0) + left + 20,
+            piled = rng.random() < 0.25  # stock piled up in the store while the warehouse runs low
+            left = rng.randint(0, point) if piled or rng.random() < 0.2 else rng.randint(point + 1, point * 4)
+            moves.append(StockMovement(product_id=pid, location=location, kind="receipt",
+                                       quantity=max(1, per_location.get((sku, location), 0) + left + 20 - received.get(pid, 0)),
                                        at=opening, reason="opening stock", ref="DN-0001", user="demo", recorded_at=stamp))
             moves.append(StockMovement(product_id=pid, location=location, kind="adjustment", quantity=-20, at=opening,
                                        reason="stock count", user="demo", recorded_at=stamp))
             points.append(ReorderPoint(product_id=pid, location=location, reorder_point=point, reorder_quantity=point * 2))
-            if rng.random() < 0.4:
-                moves.append(StockMovement(product_id=pid, location="store", kind="receipt", quantity=rng.randint(3, 12),
-                                           at=opening, reason="shop-floor stock", ref="DN-0002", user="demo", recorded_at=stamp))
+            # the store's shelves: some piled high, some nearly empty
+            store_sold = per_location.get((sku, "store"), 0)
+            moves.append(StockMovement(product_id=pid, location="store", kind="receipt",
+                                       quantity=store_sold + (rng.randint(120, 200) if piled else rng.randint(0, 6)),
+                                       at=opening, reason="shop-floor stock", ref="DN-0002", user="demo", recorded_at=stamp))
         crm.add_many(moves)
         crm.add_many(points)
         sync_all_sales(crm)
+        create_demo_stocktakes(crm, rng, on_sale, last)
+        create_demo_history(crm, rng, on_sale)

@@ -62,7 +62,85 @@ def m003_sales_summaries(store):
     create_tables(store)
 
 
-def m004_contact_links(store):
+M004_TABLES = (
+    TableSpec(
+        table='stock_channel_locations',
+        columns=(
+            ('id', 'INTEGER'), ('channel', 'TEXT'), ('location', 'TEXT'),
+        ),
+        unique=('channel',),
+    ),
+    TableSpec(
+        table='stocktakes',
+        columns=(
+            ('id', 'INTEGER'), ('product_id', 'INTEGER'), ('location', 'TEXT'), ('at', 'TEXT'), ('quantity', 'REAL'),
+            ('user', 'TEXT'), ('recorded_at', 'TEXT'),
+        ),
+        references=(('product_id', 'products'),),
+        index=('product_id',),
+    ),
+    TableSpec(
+        table='suppliers',
+        columns=(
+            ('id', 'INTEGER'), ('name', 'TEXT'), ('email', 'TEXT'), ('phone', 'TEXT'), ('currency', 'TEXT'),
+            ('lead_time_days', 'REAL'), ('ordering_cost', 'REAL'), ('notes', 'TEXT'), ('created_at', 'TEXT'),
+            ('updated_at', 'TEXT'),
+        ),
+        unique=('name',),
+    ),
+    TableSpec(
+        table='supplier_products',
+        columns=(
+            ('id', 'INTEGER'), ('supplier_id', 'INTEGER'), ('product_id', 'INTEGER'), ('supplier_sku', 'TEXT'),
+            ('cost', 'REAL'), ('pack_size', 'REAL'), ('min_order', 'REAL'), ('lead_time_days', 'REAL'),
+            ('preferred', 'INTEGER'),
+        ),
+        references=(('supplier_id', 'suppliers'), ('product_id', 'products')),
+        index=('supplier_id', 'product_id'),
+    ),
+    TableSpec(
+        table='purchase_orders',
+        columns=(
+            ('id', 'INTEGER'), ('ref', 'TEXT'), ('supplier_id', 'INTEGER'), ('location', 'TEXT'), ('status', 'TEXT'),
+            ('ordered_at', 'TEXT'), ('expected_at', 'TEXT'), ('received_at', 'TEXT'), ('lead_time_days', 'REAL'),
+            ('currency', 'TEXT'), ('notes', 'TEXT'), ('created_at', 'TEXT'), ('updated_at', 'TEXT'),
+        ),
+        references=(('supplier_id', 'suppliers'),),
+        unique=('ref',),
+        index=('supplier_id', 'status'),
+    ),
+    TableSpec(
+        table='purchase_order_lines',
+        columns=(
+            ('id', 'INTEGER'), ('purchase_order_id', 'INTEGER'), ('product_id', 'INTEGER'), ('quantity', 'REAL'),
+            ('received', 'REAL'), ('unit_cost', 'REAL'),
+        ),
+        references=(('purchase_order_id', 'purchase_orders'), ('product_id', 'products')),
+        index=('purchase_order_id', 'product_id'),
+    ),
+    TableSpec(
+        table='cancelled_orders',
+        columns=(
+            ('id', 'INTEGER'), ('order_id', 'INTEGER'), ('at', 'TEXT'), ('user', 'TEXT'), ('reason', 'TEXT'),
+        ),
+        unique=('order_id',),
+    ),
+)
+
+
+def m004_supply(store):
+    """Just-in-time supply: channel locations, stocktakes, suppliers and
+    purchase orders (see supply_records.py)."""
+    for spec in M004_TABLES:
+        store.ensure_table(spec)
+    store.create_index("supplier_products", ["product_id", "supplier_id"], "ux_supplier_products_product_supplier", unique=True)
+    store.create_index("stocktakes", ["product_id", "location", "at"], "ix_stocktakes_product_location_at")
+    # Demand per SKU and location reads the sales of a window of days.
+    store.create_index("stock_movements", ["kind", "at"], "ix_stock_movements_kind_at")
+
+
+
+def m005_contact_links(store):
     """The sales summaries name customers: a buyer row goes with its contact,
     summed orders stay without one (as the core's orders do)."""
     link_contacts(store, "product_buyers", "contact_id", "delete")
@@ -70,4 +148,4 @@ def m004_contact_links(store):
         link_contacts(store, table, "contact_id", "unlink")
 
 
-MIGRATIONS = [m001_products_tables, m002_order_lines_by_order, m003_sales_summaries, m004_contact_links]
+MIGRATIONS = [m001_products_tables, m002_order_lines_by_order, m003_sales_summaries, m004_supply, m005_contact_links]

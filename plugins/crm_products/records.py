@@ -8,7 +8,7 @@ from attrs import define
 from crmcore import column, FieldError, normalize as n, record
 
 LIFECYCLES = ("planned", "active", "discontinued")
-MOVEMENT_KINDS = ("receipt", "sale", "adjustment", "transfer")
+MOVEMENT_KINDS = ("receipt", "sale", "adjustment", "transfer", "return", "count")
 WEIGHT_UNITS = ("kg", "g", "lb", "oz")
 LENGTH_UNITS = ("cm", "mm", "m", "in")
 

@@ -61,7 +61,11 @@ def _write(crm, movements):
             records.append(build(StockMovement, {"user": crm.user, "recorded_at": stamp, **data}))
         except FieldError as exc:
             raise CRMError(f"invalid {exc.field}: {exc.reason}") from None
-    return crm.add_many(records)
+    ids = crm.add_many(records)
+    from .counting import reconcile
+
+    reconcile(crm, [(r.product_id, r.location, r.at, r.quantity) for r in records])
+    return ids
 
 
 def receive(crm, sku, quantity, location=DEFAULT_LOCATION, reason="", ref="", at=None):
@@ -227,22 +231,28 @@ def sync_sales(crm, lines):
             booked[(line_id, product_id, location)] = qty
     if not ids and not booked:
         return 0
-    orders = {}
+    from .counting import SaleLocations, cancelled, reconcile
+
+    orders, channels = {}, {}
     order_ids = list({l["order_id"] for l in lines if l.get("order_id") is not None})
     for chunk in _chunks(order_ids):
-        for oid, ordered_at, ref in crm.store.execute(
-                f"SELECT id, ordered_at, ref FROM orders WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
+        for oid, ordered_at, ref, channel in crm.store.execute(
+                f"SELECT id, ordered_at, ref, channel FROM orders WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
             orders[oid] = (ordered_at, ref or f"order {oid}")
-    location = sale_location(crm)
+            channels[oid] = channel
+    # a sale is taken where it was sold: the order's channel picks the location
+    location_of = SaleLocations(crm, sale_location(crm))
+    gone = cancelled(crm, order_ids)
     wanted = {}
     for line in lines:
         product_id = ids.get(line.get("sku"))
-        if product_id is not None and line.get("quantity"):
-            key = (line["id"], product_id, location)
+        if product_id is not None and line.get("quantity") and line.get("order_id") not in gone:
+            key = (line["id"], product_id, location_of(channels.get(line.get("order_id"))))
             wanted[key] = wanted.get(key, 0) - float(line["quantity"])
     stamp = normalize.now()
     order_of = {l["id"]: l.get("order_id") for l in lines}
     rows = []
+    moved = {k[0] for k in wanted.keys() - booked.keys()}
     for key in wanted.keys() | booked.keys():
         delta = wanted.get(key, 0) - booked.get(key, 0)
         if abs(delta) < 1e-9:
@@ -250,22 +260,28 @@ def sync_sales(crm, lines):
         line_id, product_id, loc = key
         ordered_at, ref = orders.get(order_of[line_id], (None, ""))
         at = f"{ordered_at}T00:00:00" if ordered_at and key in wanted and key not in booked else stamp
+        if ordered_at and key not in wanted and line_id in moved:
+            at = f"{ordered_at}T00:00:00"  # sold elsewhere (another channel): demand moves on the order's day
         reason = "sold" if key not in booked else ("order line changed" if key in wanted else "order line removed")
+        if key in booked and key not in wanted and order_of[line_id] in gone:
+            reason = "order cancelled"
         rows.append(to_row(StockMovement(product_id=product_id, location=loc, kind="sale", quantity=delta, at=at,
                                          reason=reason, ref=ref, order_line_id=line_id, user=crm.user, recorded_at=stamp)))
     for row in rows:
         row.pop("id")
     crm.store.insert_many("stock_movements", rows)
+    reconcile(crm, [(r["product_id"], r["location"], r["at"], r["quantity"]) for r in rows])
     return len(rows)
 
 
-def lines_of_orders(crm, order_ids):
-    """Order lines of these orders, as removed lines (quantity 0)."""
+def lines_of_orders(crm, order_ids, with_quantity=False):
+    """Order lines of these orders, as removed lines (quantity 0), or as
+    they are with ``with_quantity``."""
     lines = []
     for chunk in _chunks(list(order_ids)):
-        for id_, order_id, sku in crm.store.execute(
-                f"SELECT id, order_id, sku FROM order_lines WHERE order_id IN ({', '.join('?' * len(chunk))})", chunk):
-            lines.append({"id": id_, "order_id": order_id, "sku": sku, "quantity": 0})
+        for id_, order_id, sku, quantity in crm.store.execute(
+                f"SELECT id, order_id, sku, quantity FROM order_lines WHERE order_id IN ({', '.join('?' * len(chunk))})", chunk):
+            lines.append({"id": id_, "order_id": order_id, "sku": sku, "quantity": quantity if with_quantity else 0})
     return lines
 
 

@@ -54,6 +54,11 @@ def crm_register_reports(register):
              reports.segment_context)
     register("rfm", "rfm.html", "RFM: the 5x5 recency/frequency grid and named-segment sizes", reports.rfm_context)
 
+    from . import analytics_reports
+
+    register("cohorts", "cohorts.html", "Retention cohorts (--param by=month|quarter, metric=customers|revenue, segment=NAME, as_of=DATE): "
+             "heat grid, retention and churn per period, lifetime value", analytics_reports.cohorts_context)
+
 
 @hookimpl
 def crm_register_dashboard_sections(register):
@@ -96,6 +101,31 @@ def crm_contact_scope(crm, user):
     from .scope import user_scope
 
     return user_scope(crm, user.get("territories") or [])
+
+
+@hookimpl
+def crm_contact_timeline(crm, contact):
+    """Entries into and exits from segments."""
+    rows = crm.store.query(
+        "SELECT h.id, h.at, h.change, s.name FROM segment_history h JOIN segments s ON s.id = h.segment_id "
+        "WHERE h.contact_id = ? ORDER BY h.id", (contact["id"],))
+    return [{"at": r["at"], "kind": "segment", "summary": f"{r['change']} segment {r['name']}", "ref": r["id"]} for r in rows]
+
+
+@hookimpl
+def crm_contact_facts(crm, contact):
+    """The contact's segments, RFM segment and lifetime value, when scored."""
+    cid = contact["id"]
+    names = [r["name"] for r in crm.store.query(
+        "SELECT s.name FROM segment_members m JOIN segments s ON s.id = m.segment_id WHERE m.contact_id = ? ORDER BY s.name", (cid,))]
+    facts = {"segments": ", ".join(names)}
+    rfm = crm.store.query("SELECT segment, score FROM segment_rfm WHERE contact_id = ?", (cid,))
+    if rfm:
+        facts["RFM"] = f"{rfm[0]['segment']} ({rfm[0]['score']})"
+    clv = crm.store.query("SELECT clv, p_alive FROM segment_clv WHERE contact_id = ?", (cid,)) if crm.store.table_exists("segment_clv") else []
+    if clv and clv[0]["clv"] is not None:
+        facts["lifetime value"] = f"{clv[0]['clv']:,.2f} (P(alive) {clv[0]['p_alive']:.0%})"
+    return facts
 
 
 @hookimpl

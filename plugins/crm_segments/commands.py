@@ -396,12 +396,13 @@ def targets_show(period, segment, territory, as_of, fmt):
 
 
 @segments.command("pipeline")
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--territory", help="The pipeline of a territory's contacts instead of a segment's.")
 @click.option("--period", help="Period for won/lost (default: the current quarter).")
 @click.option("--as-of", help=AS_OF_HELP)
 @output_options
-def pipeline_cmd(name, period, as_of, fmt):
-    """Open deals of the segment's contacts by stage, and won/lost in the period."""
+def pipeline_cmd(name, territory, period, as_of, fmt):
+    """Open deals of the segment's (or --territory's) contacts by stage, and won/lost in the period."""
     from crmcore import CRMError
 
     from . import targets
@@ -413,7 +414,14 @@ def pipeline_cmd(name, period, as_of, fmt):
             p = targets.parse_period(period)
         except ValueError as exc:
             raise CRMError(f"--period: {exc}") from None
-    ids = crm.segment_contact_ids(name)
+    if bool(name) == bool(territory):
+        raise click.UsageError("give a segment NAME or --territory NAME")
+    if territory:
+        from . import territories
+
+        ids = territories.contact_ids(crm, territory)
+    else:
+        ids = crm.segment_contact_ids(name)
     result = targets.pipeline(crm, ids, p, _as_of(as_of))
     if fmt == "json":
         print_record(result, "json")
@@ -423,3 +431,10 @@ def pipeline_cmd(name, period, as_of, fmt):
         click.echo(f"\nopen {result['open_amount']:,.2f} (weighted {result['open_weighted']:,.2f}); "
                    f"{result['period']}: won {result['won']['deals']} ({result['won']['amount']:,.2f}), "
                    f"lost {result['lost']['deals']} ({result['lost']['amount']:,.2f})")
+
+
+# -- cohorts, lifetime value, comparison (analytics_cli.py) -----------------------------
+
+from .analytics_cli import register as _register_analytics  # noqa: E402 - after the group exists
+
+_register_analytics(segments)

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from . import rfm, segments, targets, territories
+from . import cohorts, rfm, segments, targets, territories
 
 
 def example_segments(crm):
@@ -23,6 +23,7 @@ def generate(crm, rng, today=None):
     if crm.store.query_value("SELECT count(*) FROM segments"):
         return  # demo data is added once
     rfm.score(crm, today)
+    cohorts.save_summary(crm, "month", today, cohorts.cohorts(crm, "month", as_of=today))
     for name, rule, description in example_segments(crm):
         segments.create_segment(crm, name, rule.replace("{start}", quarter.start.isoformat()), description)
     segments.create_segment(crm, "trade-fair-leads", static=True, description="Met at the spring trade fair")

@@ -35,6 +35,13 @@ RFM_FIELDS = [
     ("rfm_segment", "segment", "text", "named RFM segment, e.g. \"Champions\""),
 ]
 
+_CLV = "SELECT x.{col} FROM segment_clv x WHERE x.contact_id = c.id"
+CLV_FIELDS = [
+    ("clv", "number", "expected lifetime value over the horizon, from `crm segments clv`"),
+    ("p_alive", "number", "probability 0-1 that the customer still buys (BG/NBD), from `crm segments clv`"),
+    ("expected_purchases", "number", "purchases expected within the horizon (BG/NBD), from `crm segments clv`"),
+]
+
 
 def contact_fields(dialect=None):
     from crmcore import SQLiteDialect
@@ -76,6 +83,8 @@ def build_fields(crm, today=None):
     )
     for name, col, kind, desc in RFM_FIELDS:
         fields[name] = Field(name, _RFM.format(col=col), kind, desc)
+    for name, kind, desc in CLV_FIELDS:
+        fields[name] = Field(name, _CLV.format(col=name), kind, desc)
     for name, registered in crm.registry.segment_fields.items():
         if registered.type not in TYPES:
             continue

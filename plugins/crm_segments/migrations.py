@@ -66,12 +66,22 @@ def m002_purchase_indexes(store):
     store.execute("CREATE INDEX IF NOT EXISTS ix_segments_deals_contact_status ON deals (contact_id, status)")
 
 
-def m003_contact_links(store):
-    """Membership, history and RFM scores hold contact ids: the core deletes
+def m003_lifetime_value(store):
+    """Lifetime-value scores of every customer (`crm segments clv`), recomputed as a whole."""
+    real = store.dialect.real
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS segment_clv (contact_id INTEGER PRIMARY KEY, as_of TEXT NOT NULL, frequency INTEGER, "
+        f"recency_days INTEGER, age_days INTEGER, p_alive {real}, expected_purchases {real}, expected_order_value {real}, clv {real})"
+    )
+
+
+
+def m004_contact_links(store):
+    """Membership, history, RFM and lifetime-value scores hold contact ids: the core deletes
     them when a contact is erased or deleted, and moves them on a merge,
     whether or not this plugin is enabled then."""
-    for table in ("segment_members", "segment_history", "segment_rfm"):
+    for table in ("segment_members", "segment_history", "segment_rfm", "segment_clv"):
         link_contacts(store, table, "contact_id", "delete")
 
 
-MIGRATIONS = [m001_segment_tables, m002_purchase_indexes, m003_contact_links]
+MIGRATIONS = [m001_segment_tables, m002_purchase_indexes, m003_lifetime_value, m004_contact_links]

@@ -141,7 +141,17 @@ def dashboard_context(crm):
         "segments": rows,
         "rfm": [(r["segment"], r["customers"]) for r in summary],
         "rfm_as_of": rfm.as_of(crm),
+        **_dashboard_analytics(crm),
     }
+
+
+def _dashboard_analytics(crm):
+    """Retention kept by the last `crm segments cohorts` and the stored lifetime values."""
+    from .analytics_reports import clv_summary, dashboard_retention
+
+    retention = dashboard_retention(crm)
+    chart = [(f"{c['period']}", c["rate_pct"]) for c in retention["curve"]] if retention else []
+    return {"retention": retention, "retention_chart": chart, "clv": clv_summary(crm)}
 
 
 def _as_of(params):

@@ -492,8 +492,8 @@ def load(crm, path, today=None):
 
 
 def forget_contacts(crm, ids):
-    """Remove deleted or erased contacts from membership, history and RFM."""
-    for table in ("segment_members", "segment_history", "segment_rfm"):
+    """Remove deleted or erased contacts from membership, history, RFM and lifetime value."""
+    for table in ("segment_members", "segment_history", "segment_rfm", "segment_clv"):
         crm.store.execute(f"DELETE FROM {table} WHERE contact_id IN ({crm.store.dialect.json_values()})", (json.dumps(list(ids)),))
 
 

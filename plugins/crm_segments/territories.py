@@ -12,7 +12,7 @@ from crmcore import build, Contact, CRMError, decode_row, FieldError, normalize
 
 from .records import Territory
 
-TERRITORY_FIELDS = ["id", "name", "owner", "countries", "regions", "postal_prefixes", "contacts"]
+TERRITORY_FIELDS = ["id", "name", "owner", "countries", "regions", "postal_prefixes", "contacts", "revenue"]
 
 
 def require(crm, name):
@@ -65,16 +65,38 @@ def all_territories(crm):
     return sorted(rows, key=lambda t: (not t["postal_prefixes"], not t["regions"], t["id"]))
 
 
+def own_condition(crm, territory, ordered=None):
+    """``(sql, params)`` over contact ``c`` for the contacts ``territory`` owns:
+    its own condition, minus every more specific territory's (the ones
+    before it in ``all_territories`` order), so nested territories never
+    count a contact twice."""
+    ordered = ordered if ordered is not None else all_territories(crm)
+    sql, params = condition(territory)
+    for other in ordered:
+        if other["id"] == territory["id"]:
+            break
+        other_sql, other_params = condition(other)
+        sql += f" AND NOT ({other_sql})"
+        params = params + other_params
+    return sql, params
+
+
 def contact_ids(crm, name):
-    sql, params = condition(require(crm, name))
+    """Ids of the contacts whose most specific territory is ``name``."""
+    sql, params = own_condition(crm, require(crm, name))
     return [r[0] for r in crm.store.execute(f"SELECT c.id FROM contacts c WHERE {sql} ORDER BY c.id", params)]
 
 
 def list_with_counts(crm):
+    """Territories by name, each with the contacts it owns (most specific
+    wins) and their revenue (every order)."""
+    ordered = all_territories(crm)
     out = []
-    for t in sorted(all_territories(crm), key=lambda t: t["name"]):
-        sql, params = condition(t)
+    for t in sorted(ordered, key=lambda t: t["name"]):
+        sql, params = own_condition(crm, t, ordered)
         t["contacts"] = crm.store.query_value(f"SELECT count(*) FROM contacts c WHERE {sql}", params)
+        t["revenue"] = round(float(crm.store.query_value(
+            f"SELECT coalesce(sum(o.total), 0) FROM orders o JOIN contacts c ON c.id = o.contact_id WHERE {sql}", params)), 2)
         out.append(t)
     return out
 

@@ -107,7 +107,8 @@ def crm_segment_metrics(crm, segment, contact_ids):
     from .scores import contacts_nps
 
     result = contacts_nps(crm, contact_ids)
-    return {"NPS": None if result["score"] is None else round(result["score"], 1), "NPS responses": result["n"]}
+    return {"NPS": None if result["score"] is None else round(result["score"], 1), "NPS responses": result["n"],
+            "NPS margin": None if result["margin"] is None else round(result["margin"], 1)}
 
 
 @hookimpl
@@ -138,3 +139,29 @@ def crm_demo_data(crm, rng, contact_ids):
     from .demo import add_demo_survey
 
     add_demo_survey(crm, rng, contact_ids)
+
+
+@hookimpl
+def crm_contact_timeline(crm, contact):
+    """Survey answers, with the scores given."""
+    rows = crm.store.query(
+        "SELECT r.id, r.submitted_at, s.name, q.key, a.number FROM survey_responses r JOIN surveys s ON s.id = r.survey_id "
+        "LEFT JOIN survey_answers a ON a.response_id = r.id AND a.number IS NOT NULL "
+        "LEFT JOIN survey_questions q ON q.id = a.question_id WHERE r.contact_id = ? ORDER BY r.id, q.position", (contact["id"],))
+    events = {}
+    for r in rows:
+        event = events.setdefault(r["id"], {"at": r["submitted_at"], "kind": "survey", "summary": f"answered {r['name']}", "ref": r["id"],
+                                            "scores": []})
+        if r["key"] is not None:
+            event["scores"].append(f"{r['key']} {r['number']:g}")
+    return [{**{k: v for k, v in e.items() if k != "scores"},
+             "summary": e["summary"] + (f": {', '.join(e['scores'])}" if e["scores"] else "")} for e in events.values()]
+
+
+@hookimpl
+def crm_contact_facts(crm, contact):
+    """The contact's latest NPS answer."""
+    from .scores import LAST_NPS_SQL
+
+    last = crm.store.query_value(f"SELECT {LAST_NPS_SQL} FROM contacts c WHERE c.id = ?", (contact["id"],))
+    return {"last NPS": None if last is None else int(last)}

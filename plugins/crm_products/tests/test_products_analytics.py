@@ -34,13 +34,16 @@ def shop(make_crm):
 
 
 def test_bought_together_figures(shop):
-    rows = analytics.bought_together(shop, "A")
+    rows = analytics.bought_together(shop, "A", min_lift=0)
     assert rows == [
         # B with A in orders 1, 2, 6: support 3/6, confidence 3/4, lift 3*6/(4*4)
         {"sku": "B", "name": "Product B", "orders_together": 3, "support": 0.5, "confidence": 0.75, "lift": 1.125},
         # C with A in orders 2, 3: support 2/6, confidence 2/4, lift 2*6/(4*3)
-        {"sku": "C", "name": "Product C", "orders_together": 2, "support": 0.3333, "confidence": 0.5, "lift": 1.0},
+        {"sku": "C", "name": "Product C", "orders_together": 2, "support": 0.333333, "confidence": 0.5, "lift": 1.0},
     ]
+    # By default only pairs bought together more often than chance: C's lift of exactly 1 is chance.
+    assert [r["sku"] for r in analytics.bought_together(shop, "A")] == ["B"]
+    assert analytics.bought_together(shop, "A", min_lift=1.2) == []
     assert [r["sku"] for r in analytics.bought_together(shop, "A", min_orders=3)] == ["B"]
     assert analytics.bought_together(shop, "D") == []
     with pytest.raises(CRMError, match="no product with SKU 'Z'"):
@@ -97,11 +100,13 @@ def test_suggest_what_goes_with_past_purchases(shop):
     cid = shop.add(Contact(email="eve@example.com"))
     oid = shop.add(Order(contact_id=cid, ordered_at="2024-04-01"))
     shop.add(OrderLine(order_id=oid, sku="C", quantity=1, unit_price=20))
-    rows = analytics.suggest(shop, "eve@example.com")
+    rows = analytics.suggest(shop, "eve@example.com", min_lift=0)
     # C is in 4 orders now: with A in 2 (0.5), with B in 2 (0.5)
     assert [(r["sku"], r["score"], r["because_of"]) for r in rows] == [("A", 0.5, "C"), ("B", 0.5, "C")]
+    # Both pairs are at chance (lift 2*7/(4*4) < 1 for A, 2*7/(4*5) < 1 for B): nothing by default.
+    assert analytics.suggest(shop, "eve@example.com") == []
     catalogue.edit(shop, "A", {"lifecycle": "discontinued"})
-    assert [r["sku"] for r in analytics.suggest(shop, "eve@example.com")] == ["B"]
+    assert [r["sku"] for r in analytics.suggest(shop, "eve@example.com", min_lift=0)] == ["B"]
     assert analytics.suggest(shop, "dan@example.com") == []
 
 
@@ -132,10 +137,10 @@ def test_cli_sales_bought_together_suggest(run_cli, write_file):
     assert [(r["sku"], r["units"]) for r in rows] == [("A", 1)]
     r = run_cli(["products", "sales", "--by", "segment", "--segment", "x"], plugins="products")
     assert r.exit_code != 0 and "segments plugin" in r.output
-    rows = json.loads(run_cli(["products", "bought-together", "B", "--json"], plugins="products").output)
+    rows = json.loads(run_cli(["products", "bought-together", "B", "--min-lift", "0", "--json"], plugins="products").output)
     assert rows == [{"sku": "A", "name": "Apple", "orders_together": 1, "support": 0.5, "confidence": 1.0, "lift": 1.0}]
     assert run_cli(["products", "bought-together", "B", "--csv"], plugins="products").output.startswith("sku,name,orders_together")
-    rows = json.loads(run_cli(["products", "suggest", "bob@example.com", "--json"], plugins="products").output)
+    rows = json.loads(run_cli(["products", "suggest", "bob@example.com", "--min-lift", "0", "--json"], plugins="products").output)
     assert [(r["sku"], r["score"]) for r in rows] == [("B", 0.5)]
     r = run_cli(["products", "suggest", "nobody@example.com"], plugins="products")
     assert r.exit_code != 0 and "no contact" in r.output

@@ -20,6 +20,9 @@ def shop(make_crm):
     cid = crm.add(Contact(email="ann@example.com", first_name="Ann"))
     oid = crm.add(Order(contact_id=cid, ordered_at="2024-05-01"))
     crm.add_many([OrderLine(order_id=oid, sku="A-1", quantity=2, unit_price=2), OrderLine(order_id=oid, sku="B-1", quantity=1, unit_price=3)])
+    # An order of something else, so that A-1 and B-1 go together more often than chance (lift 2).
+    other = crm.add(Order(contact_id=cid, ordered_at="2024-05-02"))
+    crm.add(OrderLine(order_id=other, sku="C-1", quantity=1, unit_price=1))
     return crm
 
 

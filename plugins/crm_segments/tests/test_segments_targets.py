@@ -101,7 +101,9 @@ def test_territories_assign_owners_most_specific_first(crm):
     assert territories.assign(crm) == {}
     audit = crm.store.query("SELECT record_id, changes FROM _crm_audit WHERE table_name = 'contacts' AND action = 'update' ORDER BY record_id")
     assert [a["record_id"] for a in audit] == [ada, bo]
-    assert territories.contact_ids(crm, "DACH") == [ada, bo, cy]
+    # The most specific territory wins: DACH keeps only the contacts no narrower territory holds.
+    assert territories.contact_ids(crm, "DACH") == [cy]
+    assert territories.contact_ids(crm, "Bavaria") == [bo]
 
 
 def test_territory_targets_count_the_territory_contacts(crm):

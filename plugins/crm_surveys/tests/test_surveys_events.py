@@ -103,10 +103,12 @@ def test_segment_metrics_use_each_members_latest_answer(scrm, survey, people):
     record_response(scrm, survey, {"nps": 0, "csat": 4}, contact_id=ada, submitted_at="2024-01-01T00:00:00")
     record_response(scrm, survey, {"nps": 10, "csat": 4}, contact_id=ada, submitted_at="2024-02-01T00:00:00")
     record_response(scrm, survey, {"nps": 5, "csat": 4}, contact_id=bob)
-    # latest answers: ada 10 (promoter), bob 5 (detractor) -> 50% - 50% = 0
-    assert crm_surveys.crm_segment_metrics(crm=scrm, segment="x", contact_ids=[ada, bob, cy]) == {"NPS": 0.0, "NPS responses": 2}
-    assert crm_surveys.crm_segment_metrics(crm=scrm, segment="x", contact_ids=[ada]) == {"NPS": 100.0, "NPS responses": 1}
-    assert scrm.emit("crm_segment_metrics", crm=scrm, segment="x", contact_ids=[]) == [{"NPS": None, "NPS responses": 0}]
+    # latest answers: ada 10 (promoter), bob 5 (detractor) -> 50% - 50% = 0,
+    # margin 100 * 1.96 * sqrt((0.5 + 0.5 - 0 ** 2) / 2) = 138.6
+    assert crm_surveys.crm_segment_metrics(crm=scrm, segment="x", contact_ids=[ada, bob, cy]) == {
+        "NPS": 0.0, "NPS responses": 2, "NPS margin": 138.6}
+    assert crm_surveys.crm_segment_metrics(crm=scrm, segment="x", contact_ids=[ada]) == {"NPS": 100.0, "NPS responses": 1, "NPS margin": None}
+    assert scrm.emit("crm_segment_metrics", crm=scrm, segment="x", contact_ids=[]) == [{"NPS": None, "NPS responses": 0, "NPS margin": None}]
 
 
 def test_merge_moves_responses_and_invitations(scrm, survey, people, segments):

@@ -103,7 +103,7 @@ def test_a_zero_to_ten_rating_is_not_nps(scrm, people):
     rows = scores(scrm, "ratings")
     assert [(r["type"], r["score"], r["promoters"]) for r in rows] == [("rating", 6.0, None)]
     metrics = crm_surveys.crm_segment_metrics(crm=scrm, segment="all", contact_ids=people)
-    assert metrics == {"NPS": None, "NPS responses": 0}
+    assert metrics == {"NPS": None, "NPS responses": 0, "NPS margin": None}
     assert scrm.store.query_value("SELECT count(*) FROM activities") == 0  # a low rating is no detractor
 
 
