@@ -363,8 +363,16 @@ def companies_show(company, fmt):
     if fmt == "json":
         print_record(found, "json")
         return
-    people, deals = found.pop("contacts"), found.pop("deals")
+    people, deals, account = found.pop("contacts"), found.pop("deals"), found.pop("account")
     print_record(found)
+    if account["orders"]:
+        overdue = f", {account['days_late']} days late" if account["reorder_overdue"] else ""
+        rhythm = (f"reorders every {account['reorder_interval_days']:g} days, next due {account['next_reorder']}{overdue}"
+                  if account["reorder_interval_days"] is not None else "one order day so far: no reorder rhythm yet")
+        click.echo(f"\naccount: {account['orders']} orders, revenue {account['revenue']:,.2f} "
+                   f"({account['revenue_12m']:,.2f} in the last 365 days), last order {account['last_order']}; {rhythm}")
+        click.echo("\nrevenue per month:")
+        print_rows(account["revenue_per_month"], ["month", "orders", "revenue"])
     click.echo("\ncontacts:")
     print_rows(people, ["id", "first_name", "last_name", "email", "job_title"])
     click.echo("\ndeals:")

@@ -68,6 +68,15 @@ def crm_register_reports(register):
     from . import dashboard
 
     register("dashboard", "dashboard.html", "The whole CRM on one page: contacts, pipeline, revenue and every plugin's section", dashboard.context)
+    register("accounts", "accounts.html", "Wholesale accounts: revenue, reorder interval, and the accounts whose next reorder is late",
+             dashboard.accounts_context)
+
+
+@hookimpl
+def crm_register_segment_fields(register, store):
+    from .accounts import segment_fields
+
+    segment_fields(register, store)
 
 
 @hookimpl

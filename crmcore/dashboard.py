@@ -112,3 +112,28 @@ def context(crm, params):
         "top_customers": top_customers,
         "sections": sections,
     }
+
+
+def accounts_context(crm, params):
+    """The ``accounts`` report: every account with orders, the late reorders first.
+
+    "Today" is the newest date in the data (``data_as_of``), so the report is
+    the same tomorrow; ``--param as_of=YYYY-MM-DD`` sets it."""
+    from . import normalize
+    from .accounts import account_rows
+    from .errors import CRMError
+
+    unknown = sorted(set(params) - {"as_of"})
+    if unknown:
+        raise CRMError(f"accounts: unknown --param {unknown[0]!r} (known: as_of)")
+    as_of = params.get("as_of") or (data_as_of(crm) or "")[:10]
+    try:
+        today = normalize.date(as_of) if as_of else None
+    except ValueError as exc:
+        raise CRMError(f"accounts: --param as_of: {exc}") from None
+    rows = account_rows(crm, today=today)
+    late = sorted((r for r in rows if r["reorder_overdue"]), key=lambda r: (-r["days_late"], r["name"]))
+    top = sorted(rows, key=lambda r: (-r["revenue_12m"], r["name"]))
+    return {"as_of": as_of, "accounts": top, "late": late, "count": len(rows),
+            "revenue_12m": round(sum(r["revenue_12m"] for r in rows), 2),
+            "with_interval": sum(1 for r in rows if r["reorder_interval_days"] is not None)}

@@ -99,14 +99,19 @@ def contact_overview(crm, ref):
     }
 
 
-def company_overview(crm, ref):
-    """One company with its contacts and deals."""
+def company_overview(crm, ref, today=None):
+    """One company with its contacts and deals, and its account figures
+    (``accounts.account``): orders, revenue per month, last order, reorder
+    interval and whether the next reorder is overdue."""
+    from .accounts import account
+
     row = crm.find_company(ref)
     store = crm.store
     return {
         **row,
         "contacts": store.query("SELECT id, first_name, last_name, email, job_title FROM contacts WHERE company_id = ? ORDER BY id", (row["id"],)),
         "deals": store.query("SELECT id, title, stage, status, amount FROM deals WHERE company_id = ? ORDER BY id", (row["id"],)),
+        "account": account(crm, row["id"], today),
     }
 
 

@@ -137,8 +137,8 @@ def build_registry(activation, store):
         reg.import_aliases.setdefault(table, {}).update(mapping)
 
     def segment_field(plugin, name, sql, type="text", description=""):
-        if not name.isidentifier():
-            raise ValueError(f"segment field name {name!r} is not an identifier")
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise ValueError(f"segment field name {name!r} is not an identifier (or dotted identifiers, e.g. company.orders)")
         if type == "set":
             sql = normalise_set_sql(sql)
         reg.segment_fields[name] = SegmentField(name, sql, type, description, plugin)

@@ -244,7 +244,7 @@ def test_report_list_and_render_through_the_cli(run_cli, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["report", "render", "nope"], "no report named 'nope' (reports: dashboard)"),
+    (["report", "render", "nope"], "no report named 'nope' (reports: accounts, dashboard)"),
     (["report", "render", "dashboard", "--param", "oops"], "--param 'oops' must look like key=value"),
 ])
 def test_report_render_user_errors(run_cli, args, message):

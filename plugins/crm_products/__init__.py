@@ -169,6 +169,15 @@ def crm_contact_facts(crm, contact):
 
 
 @hookimpl
+def crm_contact_suggestions(crm, contact, limit):
+    """Products to offer a contact, for other plugins (the campaigns plugin's
+    ``suggestions``): ``analytics.suggest``, best first."""
+    from .analytics import suggest
+
+    return suggest(crm, contact["id"], limit)
+
+
+@hookimpl
 def crm_register_routes(register):
     """The catalogue and product pages of ``crm serve`` (web.py)."""
     from . import web

@@ -77,7 +77,7 @@ class Token:
 _TOKEN = re.compile(
     r"""(?P<space>\s+)
       | (?P<num>-?\d+(?:\.\d+)?)(?![A-Za-z_\d])
-      | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+      | (?P<word>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
       | (?P<op>==|!=|<=|>=|<|>|=)
       | (?P<punct>[(),])
       | (?P<quote>["'])""",
