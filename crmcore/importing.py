@@ -737,18 +737,20 @@ def import_contacts(crm, path, **options):
     """Contacts keyed on e-mail. A suppressed address is never re-subscribed;
     a company name links to (or creates) a company."""
     crm.require_schema()
-    suppressed = {r["email_hash"] for r in crm.store.query("SELECT email_hash FROM suppressions")}
+    from .privacy import suppression_checker
+
+    # Every spelling of a suppressed address (Unicode or punycode domain, and
+    # hashes older versions stored under the punycode form) stays suppressed.
+    is_suppressed = suppression_checker(crm.store)
     companies = {}
 
     def prepare(data):
-        if suppressed and data.get("email"):
+        if data.get("email"):
             try:
                 email = normalize.email(data["email"])
             except ValueError as exc:
                 raise FieldError("email", str(exc)) from None
-            import hashlib
-
-            if hashlib.sha256(email.encode()).hexdigest() in suppressed:
+            if is_suppressed(email):
                 data["consent"] = False
         try:
             name = normalize.text(data.get("company"))

@@ -27,6 +27,7 @@ from crmcore import (
     fields,
     normalize,
     PluginError,
+    suppression_checker,
     suppression_key as email_hash,
 )
 
@@ -146,19 +147,18 @@ def consenting(crm, rows, requires=((), ""), include_unconsented=False, excluded
     """Yield the contacts that may be exported; count the others per reason.
 
     ``included`` collects the ids of the contacts yielded, for the log."""
-    suppressed = {r["email_hash"] for r in crm.store.query("SELECT email_hash FROM suppressions")}
+    is_suppressed = suppression_checker(crm.store)
     excluded = excluded if excluded is not None else collections.Counter()
     fields, missing = requires
     keep = included.append if included is not None else (lambda _: None)
-    digest = hashlib.sha256
     n = 0
     for c in rows:
         n += 1
         if progress and n % 1000 == 0:
             progress(1000)
         email = c["email"]
-        # A stored address is normalised, so this equals crmcore.app.email_hash.
-        if suppressed and email and digest(email.encode()).hexdigest() in suppressed:
+        # Older versions stored a punycode domain as given: check its canonical form.
+        if email and is_suppressed(_canonical(email)):
             excluded[SUPPRESSED] += 1
         elif not include_unconsented and not c["consent"]:
             excluded[NO_CONSENT] += 1
@@ -348,6 +348,16 @@ def forget_contacts(crm, contact_ids, emails=None):
     store.execute(
         "UPDATE export_log_contacts SET erasure_id = (SELECT max(x.id) FROM export_erasures x WHERE x.contact_id = export_log_contacts.contact_id) "
         f"WHERE erasure_id IS NULL AND contact_id IN ({store.dialect.json_values()})", (json.dumps(exported),))
+
+
+def _canonical(email):
+    """A stored address in its canonical form (Unicode domain), or as it is if it no longer validates."""
+    if "xn--" not in email.lower():
+        return email
+    try:
+        return normalize.email(email)
+    except ValueError:
+        return email
 
 
 def _key(email):
