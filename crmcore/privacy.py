@@ -207,4 +207,11 @@ def erase_contact(crm, ref):
         store.execute("DELETE FROM _crm_audit WHERE table_name = 'contacts' AND record_id = ?", (cid,))
         store.delete_many("contacts", [cid])
         crm.audit("erase", "contacts", cid)
+    if not store.in_transaction:  # no trace in the files either (crmcore/scrub.py)
+        from .scrub import scrub
+
+        note = scrub(store, ["contacts", "activities", "_crm_audit", "deals", "orders",
+                             *(table for table, *_ in contact_links(store))])
+        if note:
+            notes.append(note)
     return notes

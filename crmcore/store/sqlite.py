@@ -105,6 +105,8 @@ class SQLiteStore:
                 self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA synchronous = NORMAL")
+            # Deleted rows and freed pages are overwritten with zeros: an erased person leaves no trace in the file.
+            self.conn.execute("PRAGMA secure_delete = ON")
         except sqlite3.DatabaseError as exc:
             hint = ""
             if "unable to open" in str(exc) and not os.access(os.path.dirname(os.path.abspath(self.path)), os.W_OK):
