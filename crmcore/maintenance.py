@@ -13,6 +13,7 @@
   records, and says what to do about each problem.
 """
 
+import functools
 import os
 import sqlite3
 import tempfile
@@ -98,29 +99,35 @@ def _summary(problems):
 # -- backup ---------------------------------------------------------------------
 
 
-def backup(crm, dest, force=False):
+def backup(crm, dest, force=False, cleaned=None):
     """Write a consistent copy of ``crm``'s database to ``dest``; return row counts.
 
-    Readable by its owner only (a backup holds the same personal data)."""
+    Readable by its owner only (a backup holds the same personal data).
+    ``dest`` may be a device, a FIFO or ``-``: the copy is streamed there,
+    never renamed over it. Temporary copies that killed runs left next to
+    ``dest`` are removed first; their names are appended to ``cleaned``."""
+    from .files import STREAM, clean_partials, hold, output_kind, private_temp, put_in_place
+
     _require_sqlite(crm, "backup")
-    dest = os.path.abspath(dest)
-    if crm.location != ":memory:" and os.path.exists(dest) and os.path.samefile(dest, crm.location):
-        raise _error(f"{dest} is the database itself; choose another file for the backup")
-    if os.path.isdir(dest):
-        raise _error(f"{dest} is a folder; give a file name for the backup")
-    if os.path.exists(dest) and not force:
-        raise _error(f"{dest} already exists; use --force to replace it")
-    directory = os.path.dirname(dest)
-    if not os.path.isdir(directory):
-        raise _error(f"cannot write backup {dest}: folder {directory} does not exist")
+    kind = output_kind(dest, "backup")
+    if kind != STREAM:
+        dest = os.path.abspath(dest)
+        if crm.location != ":memory:" and os.path.exists(dest) and os.path.samefile(dest, crm.location):
+            raise _error(f"{dest} is the database itself; choose another file for the backup")
+        if os.path.exists(dest) and not force:
+            raise _error(f"{dest} already exists; use --force to replace it")
+        directory = os.path.dirname(dest)
+        if not os.path.isdir(directory):
+            raise _error(f"cannot write backup {dest}: folder {directory} does not exist")
     if not crm.store.table_exists("_crm_migrations"):
         raise _error(f"{crm.location} is not initialised: nothing to back up")
+    if kind != STREAM:
+        removed = clean_partials(dest)
+        if cleaned is not None:
+            cleaned.extend(removed)
+    fd, tmp = private_temp(dest, "backup", suffix=".partial")  # mode 0600
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}.", suffix=".partial", dir=directory)
-    except OSError as exc:
-        raise _error(f"cannot write backup {dest}: {exc.strerror}") from None
-    os.close(fd)  # mkstemp creates the file with mode 0600
-    try:
+        hold(fd)  # a later run's clean_partials leaves a copy in progress alone
         target = sqlite3.connect(tmp, isolation_level=None)
         try:
             crm.store.conn.backup(target)  # pages=-1: the whole database in one step, one snapshot
@@ -131,15 +138,16 @@ def backup(crm, dest, force=False):
             target.close()
         if check != "ok":
             raise _error(f"the backup copy failed its check ({check}); {dest} was not written")
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-        _fsync_dir(directory)
+        os.fsync(fd)
+        put_in_place(tmp, dest, "backup")
+        if kind != STREAM:
+            _fsync_dir(os.path.dirname(dest))
     except sqlite3.Error as exc:
         raise _friendly(exc, f"backup to {dest} failed") from None
     except OSError as exc:
         raise _error(f"backup to {dest} failed: {exc.strerror}") from None
     finally:
+        os.close(fd)
         if os.path.exists(tmp):
             os.remove(tmp)
     return counts
@@ -346,8 +354,13 @@ def backup_command(file, force):
     The copy is taken in one step from committed data only, written to a
     temporary file and renamed, so FILE is always a complete database."""
     crm = get_crm(migrate=False)
-    counts = backup(crm, file, force)
-    click.echo(f"Backed up {crm.location} to {file} ({counts.get('contacts', 0)} contacts, {sum(counts.values())} records)")
+    cleaned = []
+    counts = backup(crm, file, force, cleaned)
+    say = functools.partial(click.echo, err=file == "-")
+    if cleaned:
+        say(f"Removed {len(cleaned)} partial backup{'s' if len(cleaned) != 1 else ''} left by an interrupted run: "
+            + ", ".join(os.path.basename(p) for p in cleaned))
+    say(f"Backed up {crm.location} to {file} ({counts.get('contacts', 0)} contacts, {sum(counts.values())} records)")
 
 
 @click.command("restore")

@@ -71,19 +71,22 @@ def csv_cell(value):
 def atomic_write(path, what="file"):
     """Open a private temporary file next to ``path`` for writing text and rename
     it into place only when the block succeeds, so ``path`` is never
-    half-written; on any error the temporary file is removed. An OS error
-    becomes a one-line ``CRMError`` naming ``what`` and the path."""
+    half-written; on any error the temporary file is removed. ``-``, a
+    device or a FIFO is written to as a stream, never renamed over
+    (``crmcore/files.py``). An OS error becomes a one-line ``CRMError``
+    naming ``what`` and the path."""
     from .errors import CRMError
+    from .files import STREAM, open_stream, output_kind, private_temp, put_in_place
 
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    except OSError as exc:
-        raise CRMError(f"cannot write {what} {path}: {exc.strerror}") from None
+    if output_kind(path, what) == STREAM:
+        with open_stream(path, what) as out:
+            yield out
+        return
+    fd, tmp = private_temp(path, what)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             yield out
-        os.replace(tmp, path)
+        put_in_place(tmp, path, what)
     except OSError as exc:
         raise CRMError(f"cannot write {what} {path}: {exc.strerror}") from None
     finally:

@@ -14,7 +14,6 @@ import collections
 import hashlib
 import json
 import os
-import tempfile
 
 import attrs
 
@@ -27,6 +26,8 @@ from crmcore import (
     fields,
     normalize,
     PluginError,
+    private_temp,
+    put_in_place,
     suppression_checker,
     suppression_key as email_hash,
 )
@@ -190,14 +191,14 @@ def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=Fal
         result.excluded = dict(excluded)
         return result
 
-    path = os.path.abspath(path)
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        raise CRMError(f"cannot write {result.path}: folder {folder} does not exist")
-    if os.path.isdir(path):
-        raise CRMError(f"cannot write {result.path}: it is a folder")
-    # mkstemp: a private (0600) file next to the target, so the rename is atomic.
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    if path != "-":
+        path = os.path.abspath(path)
+        folder = os.path.dirname(path)
+        if not os.path.isdir(folder):
+            raise CRMError(f"cannot write {result.path}: folder {folder} does not exist")
+    # A private (0600) file next to the target, so the rename is atomic; a
+    # device, FIFO or "-" is streamed to instead, never renamed over.
+    fd, tmp = private_temp(path, "export")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             try:
@@ -211,7 +212,7 @@ def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=Fal
         result.sha256 = file_sha256(tmp)
         with crm.store.transaction():
             result.log_id = log_export(crm, result, included, include_unconsented, options)
-            os.replace(tmp, path)
+            put_in_place(tmp, path, "export")
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

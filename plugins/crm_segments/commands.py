@@ -205,7 +205,7 @@ def dump_cmd(output, fmt, no_members):
     """Write segment definitions as YAML or JSON (to keep them in git)."""
     import json
 
-    from crmcore import CRMError
+    from crmcore import atomic_write
 
     from .segments import dump
 
@@ -220,12 +220,10 @@ def dump_cmd(output, fmt, no_members):
     if not output:
         click.echo(text, nl=False)
         return
-    try:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as exc:
-        raise CRMError(f"cannot write {output}: {exc.strerror}") from None
-    click.echo(f"Wrote {len(data['segments'])} segments to {output}")
+    # Static segments' members are e-mails: a private file, written atomically.
+    with atomic_write(output, "segments file") as f:
+        f.write(text)
+    click.echo(f"Wrote {len(data['segments'])} segments to {output}", err=output == "-")
 
 
 @segments.command("load")
