@@ -47,6 +47,7 @@ _PUBLIC = {
     # files, import and export
     "atomic_write": "output:atomic_write",
     "safe_cell": "output:safe_cell",
+    "csv_writer": "output:csv_writer",
     "private_temp": "files:private_temp",
     "put_in_place": "files:put_in_place",
     "progress": "output:progress",

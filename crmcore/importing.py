@@ -17,7 +17,7 @@ import attrs
 
 from . import normalize, schema
 from .errors import CRMError
-from .output import atomic_write
+from .output import atomic_write, csv_writer
 from .schema import FieldError
 
 BATCH_SIZE = 2000
@@ -720,7 +720,7 @@ def write_rejects(path, rejects):
             if k not in columns:
                 columns.append(k)
     with atomic_write(path, "rejects file") as f:
-        writer = csv.writer(f)
+        writer = csv_writer(f)
         writer.writerow(["row", "field", "reason"] + columns)
         for r in rejects:
             writer.writerow([r.row, r.field, r.reason] + [_cell(r.data.get(c, "")) for c in columns])

