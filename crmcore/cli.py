@@ -262,6 +262,15 @@ class CRMGroup(click.Group):
             if debugging():
                 raise
             raise click.ClickException(str(exc)) from None
+        except Exception as exc:
+            # A damaged file fails wherever a query first reads the bad page.
+            import sqlite3
+
+            from .store.sqlite import _friendly
+
+            if debugging() or not isinstance(exc, sqlite3.DatabaseError) or _friendly(exc) is None:
+                raise
+            raise click.ClickException(str(_friendly(exc))) from None
 
 
 # --db is eager so that `crm --db X --help` already knows the database whose

@@ -393,7 +393,8 @@ def doctor_command(as_json):
     except StoreError as exc:
         damaged = "damaged" in str(exc)
         fix = "restore the last good backup: crm restore FILE" if damaged else "check that you may read and write the file and its folder"
-        found = [_finding("integrity" if damaged else "database", "problem", str(exc), fix)]
+        message = str(exc).split("; `crm doctor`")[0]  # the advice to run doctor is for other commands
+        found = [_finding("integrity" if damaged else "database", "problem", message, fix)]
     if as_json:
         print_rows(found, ["check", "status", "message", "fix"], "json")
     else:

@@ -162,6 +162,10 @@ class PostgresStore:
         self.conn.close()
 
     # -- errors ---------------------------------------------------------------
+    def friendly(self, exc):
+        """A one-line ``StoreError`` for an error that is not about the SQL, else ``None``."""
+        return self._friendly(exc)
+
     def _friendly(self, exc):
         errors = self._psycopg.errors
         if isinstance(exc, errors.LockNotAvailable):

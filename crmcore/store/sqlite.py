@@ -38,8 +38,9 @@ def _friendly(exc):
         return StoreError("disk is full: free some space; nothing was written")
     if "disk I/O error" in text:
         return StoreError("disk I/O error: the disk may be full or failing, or the file is over a size limit; the change was not saved")
-    if "not a database" in text or "malformed" in text:
-        return StoreError(f"database file is damaged or not a CRM database ({text})")
+    if "not a database" in text or "malformed" in text or "vtable constructor failed" in text:
+        return StoreError(f"database file is damaged or not a CRM database ({text}); "
+                          "`crm doctor` says what is wrong, `crm restore BACKUP` brings back the last good backup")
     return None
 
 
@@ -96,7 +97,10 @@ class SQLiteStore:
             if not os.path.isdir(directory):
                 raise StoreError(f"cannot create database {self.path}: folder {directory} does not exist")
             # A CRM holds personal data: a new file is readable by its owner only.
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            try:
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            except OSError as exc:
+                raise StoreError(f"cannot create database {self.path}: {exc.strerror} (is its folder writable?)") from None
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             self.conn.row_factory = sqlite3.Row
@@ -127,6 +131,12 @@ class SQLiteStore:
 
     def close(self):
         self.conn.close()
+
+    @staticmethod
+    def friendly(exc):
+        """A one-line ``StoreError`` for a database error that is not about the
+        SQL (busy, read-only, full disk, a damaged file), else ``None``."""
+        return _friendly(exc)
 
     # -- transactions -------------------------------------------------------
     @contextlib.contextmanager

@@ -65,6 +65,9 @@ def database_refusal(store, what):
     try:
         yield
     except store.sql_errors as exc:
+        friendly = getattr(store, "friendly", None)
+        if friendly is not None and friendly(exc) is not None:
+            raise friendly(exc) from None  # busy, read-only, a damaged file: not the rule's fault
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CRMError(f"{what}: the database refused the rule's SQL ({reason}); a field a plugin registered may be broken "
                        "(crm segments fields lists who registered each)") from None
