@@ -163,6 +163,11 @@ class CRM:
         apply migrations of newly installed plugins."""
         if not self.store.table_exists("contacts"):
             raise errors.CRMError(f"{redact(self.location)} is not initialised: run `crm --db {redact(self.location)} init` first")
+        refusal = migrations.newer_version_refusal(self.store, self.registry,
+                                                   [p.name for p in self.plugins if self.is_enabled(p.name)])
+        if refusal:
+            self.store.refuse_writes(refusal)  # every write fails with this line; reads go on
+            return
         if self.pending_migrations():
             self.migrate()
 

@@ -185,6 +185,24 @@ def verify_backup(path):
         conn.close()
 
 
+def _refuse_newer(crm, source):
+    """A backup written by a newer version is not restored (this version
+    would write to a schema it does not know)."""
+    from .migrations import CORE
+
+    known = {(m.plugin, m.name) for m in crm.registry.migrations}
+    mine = {CORE} | {p.name for p in crm.plugins if crm.is_enabled(p.name)}
+    conn = _open_readonly(source)  # the backup file is never touched
+    try:
+        steps = conn.execute("SELECT plugin, name FROM _crm_migrations ORDER BY plugin, name").fetchall()
+    finally:
+        conn.close()
+    unknown = [f"{plugin}.{name}" for plugin, name in steps if plugin in mine and (plugin, name) not in known]
+    if unknown:
+        raise _error(f"{source} was written by a newer version (migration steps unknown here: {', '.join(unknown)}); "
+                     "upgrade crmcore and its plugins before restoring it; nothing was restored")
+
+
 def _keep_name(location):
     """``DB.before-restore``, or ``DB.before-restore.N`` when that exists: an
     earlier safety copy is never overwritten."""
@@ -203,6 +221,7 @@ def restore(crm, source, yes=False):
     if os.path.exists(source) and os.path.exists(crm.location) and os.path.samefile(source, crm.location):
         raise _error(f"{source} is the database itself")
     counts = verify_backup(source)
+    _refuse_newer(crm, source)
     if crm.store.table_names() and not crm.store.table_exists("_crm_migrations"):
         raise _error(f"{crm.location} holds tables but is not a CRM database; restore into a new file instead")
     held = sum(count_rows(crm.store.conn).values())
@@ -262,8 +281,8 @@ def _schema(crm):
         found.append(_finding("migrations", "problem", line, "upgrade the plugin, or ask its author for the missing migration"))
     unknown = unknown_steps(crm.store, crm.registry, [p.name for p in crm.plugins if crm.is_enabled(p.name)])
     if unknown:
-        found.append(_finding("migrations", "warning", f"applied by a newer version: {', '.join(unknown)}",
-                              "upgrade crm and its plugins to the version that wrote this database"))
+        found.append(_finding("migrations", "problem", f"applied by a newer version: {', '.join(unknown)}; writes are refused",
+                              "upgrade crmcore and its plugins to the version that wrote this database"))
     return found
 
 

@@ -118,6 +118,7 @@ class SQLiteStore:
             raise _friendly(exc) or StoreError(f"cannot open database {self.path}: {exc}{hint}") from None
         self._depth = 0
         self._db = None
+        self.refusal = None
 
     # -- sqlite-utils, for migrations and table inspection -----------------
     @property
@@ -132,11 +133,18 @@ class SQLiteStore:
     def close(self):
         self.conn.close()
 
-    @staticmethod
-    def friendly(exc):
+    def friendly(self, exc):
         """A one-line ``StoreError`` for a database error that is not about the
         SQL (busy, read-only, full disk, a damaged file), else ``None``."""
+        if self.refusal and "readonly" in str(exc):
+            return StoreError(self.refusal)
         return _friendly(exc)
+
+    def refuse_writes(self, reason):
+        """Refuse every write on this connection from now on, with ``reason``
+        as the error (a database written by a newer version)."""
+        self.refusal = reason
+        self.conn.execute("PRAGMA query_only = 1")
 
     # -- transactions -------------------------------------------------------
     @contextlib.contextmanager
@@ -149,7 +157,7 @@ class SQLiteStore:
             else:
                 self.conn.execute(f"SAVEPOINT sp{depth}")
         except sqlite3.OperationalError as exc:
-            raise _friendly(exc) or exc from None
+            raise self.friendly(exc) or exc from None
         self._depth += 1
         try:
             yield self
@@ -163,8 +171,8 @@ class SQLiteStore:
                 else:
                     self.conn.execute(f"ROLLBACK TO sp{depth}")
                     self.conn.execute(f"RELEASE sp{depth}")
-            if isinstance(exc, sqlite3.OperationalError) and _friendly(exc):
-                raise _friendly(exc) from None
+            if isinstance(exc, sqlite3.OperationalError) and self.friendly(exc):
+                raise self.friendly(exc) from None
             raise
         self._depth -= 1
         try:
@@ -172,7 +180,7 @@ class SQLiteStore:
         except sqlite3.OperationalError as exc:
             if depth == 0 and self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
-            raise _friendly(exc) or exc from None
+            raise self.friendly(exc) or exc from None
 
     def after_bulk_load(self):
         """Planner statistics for tables just filled in bulk (``migrate-store``)."""
@@ -195,13 +203,13 @@ class SQLiteStore:
         try:
             return self.conn.execute(sql, params)
         except sqlite3.OperationalError as exc:
-            raise _friendly(exc) or exc from None
+            raise self.friendly(exc) or exc from None
 
     def executemany(self, sql, rows):
         try:
             return self.conn.executemany(sql, rows)
         except sqlite3.OperationalError as exc:
-            raise _friendly(exc) or exc from None
+            raise self.friendly(exc) or exc from None
 
     def query(self, sql, params=()):
         """All rows as dicts."""
