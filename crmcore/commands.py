@@ -55,6 +55,8 @@ def contacts_add(extra, **values):
         data["custom"] = custom_from(extra)
     if data.get("company"):
         data["company_id"] = crm.company_id_for(data["company"])
+    if data.get("consent") and not data.get("consent_source"):
+        data["consent_source"] = "crm contacts add"  # consent is recorded with where it came from
     cid = add_or_fail(crm, build_or_fail(Contact, data))
     click.echo(f"Added contact {cid}")
 

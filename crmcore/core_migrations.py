@@ -7,6 +7,7 @@ a change to a record class in entities.py needs a new step.
 
 from .migrations import link_contacts
 from .schema import TableSpec
+from .store import quote_name
 
 M001_TABLES = (
     TableSpec(
@@ -122,4 +123,42 @@ def m002_users_sessions(store):
     link_contacts(store, "_crm_link_tokens", "contact_id", "delete")  # a contact's unsubscribe link goes with them
 
 
-MIGRATIONS = [m001_core_tables, m002_users_sessions]
+def m003_ids_never_reused(store):
+    """Ids of records with history are never reused: SQLite hands the highest
+    id of a table out again once that record is deleted, and the new record
+    then showed the deleted one's history. Every table with an ``id INTEGER
+    PRIMARY KEY`` becomes AUTOINCREMENT (the stored rows are the same; only
+    the declaration changes), its counter starting above every id it had and
+    every id its history names. PostgreSQL's identity columns never reuse an
+    id already."""
+    if store.kind != "sqlite":
+        return
+    import re
+
+    declared = re.compile(r'((?:\[id\]|"id"|\bid)\s+INTEGER\s+PRIMARY\s+KEY)(?!\s+AUTOINCREMENT)', re.IGNORECASE)
+    tables = [(r["name"], r["sql"]) for r in store.query(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' AND name NOT LIKE 'sqlite_%'")]
+    tables = [(name, declared.sub(r"\1 AUTOINCREMENT", sql, count=1)) for name, sql in tables if declared.search(sql)]
+    if not tables:
+        return
+    store.execute("CREATE TABLE IF NOT EXISTS _crm_sequence_probe (id INTEGER PRIMARY KEY AUTOINCREMENT)")  # makes sqlite_sequence
+    store.execute("DROP TABLE _crm_sequence_probe")
+    version = store.query_value("PRAGMA schema_version")
+    store.execute("PRAGMA writable_schema = ON")
+    try:
+        for name, sql in tables:
+            store.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (sql, name))
+        store.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        store.execute("PRAGMA writable_schema = OFF")
+    audit = store.table_exists("_crm_audit")
+    for name, _sql in tables:
+        q = quote_name(name)
+        highest = store.query_value(f"SELECT max(id) FROM {q}") or 0
+        if audit:
+            highest = max(highest, store.query_value("SELECT max(record_id) FROM _crm_audit WHERE table_name = ?", (name,)) or 0)
+        store.execute("DELETE FROM sqlite_sequence WHERE name = ?", (name,))
+        store.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (name, highest))
+
+
+MIGRATIONS = [m001_core_tables, m002_users_sessions, m003_ids_never_reused]

@@ -76,8 +76,12 @@ def suppress(crm, email, reason="unsubscribed"):
     with crm.store.transaction():
         crm.store.execute("INSERT INTO suppressions (email_hash, reason, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                           (suppression_key(address), reason, now))
+        withdrawn = crm.store.query("SELECT id, consent, consent_source FROM contacts WHERE email = ?", (address,))
         crm.store.execute("UPDATE contacts SET consent = 0, consent_at = ?, consent_source = ? WHERE email = ?",
                           (now, reason, address))
+        # The withdrawal shows in `crm contacts history`, like any other change.
+        crm.audit_many("update", "contacts", [(r["id"], {"consent": [bool(r["consent"]), False],
+                                                         "consent_source": [r["consent_source"], reason]}) for r in withdrawn])
 
 
 # -- rows that hold contact ids ------------------------------------------------------

@@ -47,7 +47,7 @@ def _friendly(exc):
 class SQLiteDialect:
     """SQL fragments that differ between the stores (see ``postgres.Dialect``)."""
 
-    auto_id = "INTEGER PRIMARY KEY"
+    auto_id = "INTEGER PRIMARY KEY AUTOINCREMENT"  # an id with history is never handed out again
     without_rowid = " WITHOUT ROWID"  # table option for a table keyed by its primary key
 
     @staticmethod
@@ -255,7 +255,7 @@ class SQLiteStore:
             return []
         assert self._depth > 0, "insert_many needs a transaction"
         keys = [k for k in rows[0] if k != "id"]
-        start = (self.query_value(f"SELECT max(id) FROM {quote_name(table)}") or 0) + 1
+        start = max(self.query_value(f"SELECT max(id) FROM {quote_name(table)}") or 0, self._sequence(table)) + 1
         ids = list(range(start, start + len(rows)))
         head = f"INSERT INTO {quote_name(table)} (id, {', '.join(map(quote_name, keys))}) VALUES "
         group = "(?" + ", ?" * len(keys) + ")"
@@ -266,6 +266,12 @@ class SQLiteStore:
                 values.extend([row[k] for k in keys])
             self.execute(head + ", ".join([group] * len(chunk)), values)
         return ids
+
+    def _sequence(self, table):
+        """The highest id an AUTOINCREMENT table ever handed out (deleted ones included)."""
+        if not self.query_value("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"):
+            return 0
+        return self.query_value("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)) or 0
 
     @staticmethod
     def _chunks(ids, rows, width):
