@@ -22,6 +22,7 @@ from .schema import FieldError
 
 BATCH_SIZE = 2000
 ON_CONFLICT = ("update", "skip", "error")
+EMPTY = ("keep", "clear")  # what an empty cell does on update
 
 
 class ImportFailed(CRMError):
@@ -50,17 +51,20 @@ class ImportResult:
     extra_columns: list = attrs.Factory(list)
     dry_run: bool = False
     resumed_at: int | None = None
+    cleared: int = 0  # stored values an update cleared (--empty clear)
     profile: object = None  # the ImportProfile recognised or forced, if any
     notes: list = attrs.Factory(list)  # what the importer decided for the user (which column it preferred ...)
 
     def summary(self):
         text = f"{self.created} created, {self.updated} updated, {self.skipped} skipped, {len(self.rejected)} rejected"
+        if self.cleared:
+            text += f", {self.cleared} field{'s' if self.cleared != 1 else ''} cleared"
         resumed = f" (resumed at row {self.resumed_at})" if self.resumed_at else ""
         return f"{os.path.basename(self.path)}: {text}" + (" (dry run: nothing written)" if self.dry_run else resumed)
 
     def as_dict(self):
         return {"file": self.path, "created": self.created, "updated": self.updated, "skipped": self.skipped,
-                "rejected": len(self.rejected), "dry_run": self.dry_run,
+                "rejected": len(self.rejected), "cleared": self.cleared, "dry_run": self.dry_run,
                 "profile": self.profile.name if self.profile else None, "notes": list(self.notes)}
 
     def recognised(self):
@@ -421,8 +425,11 @@ def _setup_file(crm, path, headers, kind, fields, aliases, mapping, profile, dat
 
 def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict="update", dry_run=False,
                    rejects_path=None, progress=None, prepare=None, extra_fields=(), commit_every=None,
-                   profile=None, date_format=None, sheet=None):
+                   profile=None, date_format=None, sheet=None, empty="keep"):
     """Import a file into ``table``, deduplicating on the unique field ``key``.
+
+    On update an empty cell leaves the stored value as it is; with
+    ``empty="clear"`` it clears the field (``result.cleared`` counts them).
 
     ``prepare(data) -> data`` may adjust a mapped row before validation
     (``extra_fields`` are accepted mapped names it consumes).
@@ -438,6 +445,8 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
     resumes after the last committed row."""
     if on_conflict not in ON_CONFLICT:
         raise CRMError(f"--on-conflict must be one of {', '.join(ON_CONFLICT)}")
+    if empty not in EMPTY:
+        raise CRMError(f"--empty must be one of {', '.join(EMPTY)}")
     if commit_every is not None and (commit_every < 1 or dry_run):
         raise CRMError("--commit-every needs a positive row count and cannot be combined with --dry-run")
     crm.require_schema()
@@ -454,17 +463,19 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
     seen = {}
     batch = []
     wants_records = bool(crm.hook_impls("crm_records_saved"))
+    clear = empty == "clear"
 
     reject = _rejecter(result, rejects_path)
 
     def flush():
         if not batch:
             return
-        keys = [getattr(rec, key) for _, rec, _ in batch]
+        keys = [getattr(rec, key) for _, rec, _, _ in batch]
         existing = _existing_ids(crm.store, table, key, keys)
         stamp = normalize.now()
         new_rows, new_recs, changed_rows = [], [], []
-        for number, rec, present in batch:
+        custom_updates = []
+        for number, rec, present, blank_custom in batch:
             found = existing.get(getattr(rec, key))
             if found is None:
                 row = schema.to_row(rec)
@@ -481,11 +492,14 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
                 update = schema.to_row(rec, present)
                 update["id"], update["updated_at"] = found, stamp
                 changed_rows.append(update)
+                if "custom" in update:
+                    custom_updates.append((update, blank_custom))
         batch.clear()
+        result.cleared += _merge_custom(crm.store, table, custom_updates)
         ids = crm.store.insert_many(table, new_rows)
         result.created += len(new_rows)
         for group in _same_keys(changed_rows):
-            _audit_updates(crm, table, group)
+            result.cleared += _audit_updates(crm, table, group)
             crm.store.update_many(table, group)
         result.updated += len(changed_rows)
         if wants_records and (new_rows or changed_rows):
@@ -540,7 +554,16 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
                 reject(number, key, f"duplicate of row {seen[value]} ({value!r})", raw)
                 continue
             seen[value] = number
-            batch.append((number, rec, {f for f in data if f in table_columns}))
+            # The columns this row updates: an empty cell keeps the stored value unless --empty clear;
+            # custom attributes are merged into the stored ones, and with --empty clear an empty one goes.
+            present = {f for f, v in data.items() if f in table_columns and (clear or not _blank(v))}
+            blank_custom = set()
+            if has_custom and clear:
+                blank_custom = {header_map.custom.get(h, h) for h, v in raw.items()
+                                if header_map.columns.get(h) is None and _blank(v)}
+                if blank_custom:
+                    present.add("custom")
+            batch.append((number, rec, present, blank_custom))
             since_commit += 1
             if resume and since_commit >= commit_every:
                 flush()
@@ -673,27 +696,57 @@ def _existing_ids(store, table, key, values):
     return found
 
 
+def _merge_custom(store, table, updates):
+    """Custom attributes of updated rows: the file's merged into the stored
+    ones (an attribute the file lacks is kept); ``blank`` names those an
+    empty cell clears (``--empty clear``). Returns how many were cleared."""
+    if not updates:
+        return 0
+    ids = [u["id"] for u, _ in updates]
+    stored, cleared = {}, 0
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for r in store.query(f"SELECT id, custom FROM {schema_quote(table)} WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
+            stored[r["id"]] = normalize.json_object(r["custom"])
+    for update, blank in updates:
+        merged = {**stored.get(update["id"], {}), **normalize.json_object(update["custom"])}
+        for name in blank:
+            cleared += merged.pop(name, None) not in (None, "")
+        update["custom"] = json.dumps(merged, ensure_ascii=False)
+    return cleared
+
+
+def _blank(value):
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+_EMPTY_VALUES = (None, "", "[]", "{}")
+
+
 def _audit_updates(crm, table, updates):
     """Audit what an import changes, field by field with old and new values, as
     ``crm.update`` does; a row with nothing new leaves no entry. ``updates``
-    share their columns (one group of ``_same_keys``)."""
+    share their columns (one group of ``_same_keys``). Returns how many
+    stored values the updates clear."""
     columns = [c for c in updates[0] if c not in ("id", "updated_at")]
     if not columns:
-        return
+        return 0
     select = ", ".join(schema_quote(c) for c in ["id", *columns])
     old = {}
     for i in range(0, len(updates), 500):
         chunk = [u["id"] for u in updates[i:i + 500]]
         for r in crm.store.query(f"SELECT {select} FROM {schema_quote(table)} WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
             old[r["id"]] = r
-    changed = []
+    changed, cleared = [], 0
     for u in updates:
         before = old[u["id"]]
         diff = {c: [before[c], u[c]] for c in columns if before[c] != u[c]}
         if diff:
             changed.append((u["id"], diff))
+            cleared += sum(1 for was, now in diff.values() if now in _EMPTY_VALUES and was not in _EMPTY_VALUES)
     if changed:
         crm.audit_many("import", table, changed)
+    return cleared
 
 
 def _fetch(store, cls, table, ids):
