@@ -106,17 +106,24 @@ def refresh_cmd(names, as_of, fmt):
     """Materialise membership of NAME (default: every dynamic segment), recording who entered and left."""
     from crmcore import progress
 
-    from .segments import refresh, refresh_order
+    from .segments import DisabledField, refresh, refresh_order
 
     crm = get_crm()
     today = _as_of(as_of)
     order = refresh_order(crm, names)
-    results = []
+    results, skipped = [], []
     with progress(len(order), "Refreshing segments", sys.stderr.isatty() and len(order) > 1) as bar:
         for segment in order:
-            results.extend(refresh(crm, [segment["name"]], today))
+            try:
+                results.extend(refresh(crm, [segment["name"]], today))
+            except DisabledField as exc:
+                if names:  # asked for by name: an error
+                    raise
+                skipped.append(str(exc))  # refreshing all: the others go on
             bar.update(1)
     print_rows(results, ["segment", "size", "entered", "left", "at"], fmt)
+    for line in skipped:
+        click.echo(f"Skipped: {line}", err=True)
 
 
 @segments.command("members")
