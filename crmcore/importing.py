@@ -172,9 +172,29 @@ def _read_csv(path, progress):
             yield row_number, dict(zip(header, cells))
 
 
+#: The largest cell the importer reads, in every format (CSV's field limit).
+MAX_CELL = 16 * 1024 * 1024
+#: The longest JSON Lines line read (a row of several large cells); longer is refused before it is read whole.
+MAX_LINE = 32 * 1024 * 1024
+
+
+def _too_big(value, depth=0):
+    """Whether a JSON value holds a string over ``MAX_CELL`` characters."""
+    if isinstance(value, str):
+        return len(value) > MAX_CELL
+    if isinstance(value, dict) and depth < 100:
+        return any(_too_big(v, depth + 1) or len(str(k)) > MAX_CELL for k, v in value.items())
+    if isinstance(value, list) and depth < 100:
+        return any(_too_big(v, depth + 1) for v in value)
+    return False
+
+
 def _json_row(path, number, item):
     if not isinstance(item, dict):
         raise CRMError(f"{path}: row {number}: expected a JSON object, got {type(item).__name__}")
+    for key, value in item.items():
+        if _too_big(value) or len(str(key)) > MAX_CELL:
+            raise CRMError(f"{path}: row {number}: {str(key)[:40]}: a value over 16 MB (the limit for one cell, as in CSV)")
     return number, {str(k): v for k, v in item.items()}
 
 
@@ -205,18 +225,26 @@ def _read_json(path, progress):
 
 
 def _read_jsonl(path, progress):
-    with open(path, encoding="utf-8-sig") as f:
+    # Bytes line by line, decoded one line at a time: a bad byte is reported on
+    # its own row (a text stream decodes ahead in blocks), and no line over
+    # MAX_LINE is read whole.
+    with open(path, "rb") as f:
         number = 0
         while True:
-            try:
-                line = f.readline()
-            except UnicodeDecodeError as exc:
-                raise _decode_error(path, exc, number + 1) from None
-            if not line:
+            raw = f.readline(MAX_LINE + 1)
+            if not raw:
                 return
             number += 1
+            if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                raise CRMError(f"{path}: row {number}: a line over 32 MB (one cell may hold 16 MB, as in CSV)")
             if progress:
-                progress(len(line))
+                progress(len(raw))
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _decode_error(path, exc, number) from None
+            if number == 1:
+                line = line.removeprefix("\ufeff")
             if line.strip():
                 yield _json_row(path, number, _loads(path, line, f"row {number}"))
 

@@ -156,3 +156,55 @@ def test_command_line_bytes_that_are_not_utf8_are_a_one_line_error(tmp_path, arg
     assert result.stderr.decode().strip().splitlines() == ["Error: 'J\\udcffrg' is not valid UTF-8 text; give command-line values in UTF-8"]
     count = subprocess.run(crm_argv(db, "contacts", "list", "--json"), env=crm_env(""), capture_output=True, text=True)
     assert json.loads(count.stdout) == []  # nothing half-written
+
+
+# -- issue 16: inputs found by trying to break it (round 2) -------------------------
+
+
+def test_bad_utf8_deep_in_a_jsonl_file_is_reported_at_its_own_row(crm, tmp_path):
+    path = tmp_path / "late.jsonl"
+    lines = [json.dumps({"email": f"p{i}@example.com", "first_name": "Ann"}).encode() for i in range(5000)]
+    lines[4321] = b'{"email": "bad@example.com", "first_name": "Ren\xe9"}'
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(CRMError, match=r"late.jsonl: row 4322: not valid UTF-8 text \(byte 0xe9\)"):
+        import_contacts(crm, str(path))
+    assert contact_count(crm) == 0
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_json_values_over_16_mb_are_refused_like_csv_cells(crm, tmp_path, fmt):
+    big = "x" * (16 * 1024 * 1024 + 1)
+    rows = [{"email": "a@example.com", "notes": "fine"}, {"email": "b@example.com", "notes": big}]
+    path = tmp_path / f"big.{fmt}"
+    path.write_text(json.dumps(rows) if fmt == "json" else "\n".join(map(json.dumps, rows)) + "\n")
+    with pytest.raises(CRMError, match=rf"big.{fmt}: row 2: notes: a value over 16 MB"):
+        import_contacts(crm, str(path))
+    assert contact_count(crm) == 0
+
+
+def test_a_jsonl_line_over_the_limit_is_refused_without_reading_it_whole(crm, tmp_path):
+    path = tmp_path / "huge.jsonl"
+    with open(path, "w") as f:
+        f.write(json.dumps({"email": "a@example.com"}) + "\n")
+        f.write('{"email": "b@example.com", "notes": "' + "y" * (40 * 1024 * 1024) + '"}\n')
+    with pytest.raises(CRMError, match=r"huge.jsonl: row 2: a line over 32 MB"):
+        import_contacts(crm, str(path))
+
+
+@pytest.mark.parametrize("name, text", [
+    ("key.csv", "email,fav\x00colour\na@example.com,blue\n"),
+    ("value.csv", "email,colour\na@example.com,bl\x00ue\n"),
+    ("value.jsonl", json.dumps({"email": "a@example.com", "colour": "bl\u0000ue"}) + "\n"),
+    ("key.jsonl", json.dumps({"email": "a@example.com", "custom": {"fav\u0000": "x"}}) + "\n"),
+])
+def test_nul_in_custom_attribute_keys_and_values_is_refused(crm, write_file, name, text):
+    with pytest.raises(CRMError, match=r"row [12]: .*NUL"):
+        import_contacts(crm, write_file(name, text))
+    assert contact_count(crm) == 0
+
+
+def test_nul_in_a_custom_attribute_through_the_api_is_refused(crm):
+    from crmcore.entities import Contact
+
+    with pytest.raises(ValueError, match="NUL"):
+        Contact(email="a@example.com", custom={"ok": "a\x00b"})
