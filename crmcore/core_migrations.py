@@ -161,4 +161,15 @@ def m003_ids_never_reused(store):
         store.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (name, highest))
 
 
-MIGRATIONS = [m001_core_tables, m002_users_sessions, m003_ids_never_reused]
+def m004_privacy_identity(store):
+    """The id and secret salt under which the privacy log records erasures
+    and unsubscribes (crmcore/privacy_log.py), made now so that every backup
+    taken from here on carries them and the log matches restored data."""
+    import json
+    import secrets
+
+    for key, value in (("privacy.crm_id", secrets.token_hex(16)), ("privacy.salt", secrets.token_hex(32))):
+        store.execute("INSERT INTO _crm_settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", (key, json.dumps(value)))
+
+
+MIGRATIONS = [m001_core_tables, m002_users_sessions, m003_ids_never_reused, m004_privacy_identity]

@@ -212,11 +212,15 @@ def _keep_name(location):
     return name
 
 
-def restore(crm, source, yes=False):
+def restore(crm, source, yes=False, reapplied=None):
     """Replace ``crm``'s database with the backup ``source``.
 
     Returns ``(counts, kept)``: the restored row counts and the file the
-    previous database was saved to (``None`` if it held no tables)."""
+    previous database was saved to (``None`` if it held no tables).
+    Erasures and unsubscribes made since the backup are re-applied from the
+    privacy log (``crmcore/privacy_log.py``); ``reapplied`` (a dict) gets
+    how many."""
+    from .privacy_log import identity, reapply
     _require_sqlite(crm, "restore")
     if os.path.exists(source) and os.path.exists(crm.location) and os.path.samefile(source, crm.location):
         raise _error(f"{source} is the database itself")
@@ -229,6 +233,7 @@ def restore(crm, source, yes=False):
         raise _error(f"{crm.location} holds {held} records and restoring replaces them all; "
                      f"add --yes to go ahead (the current database is kept as {_keep_name(crm.location)})")
     kept = None
+    previous = identity(crm, create=False) if crm.store.table_exists("_crm_settings") else None
     if crm.store.table_names():
         kept = _keep_name(crm.location)
         backup(crm, kept)
@@ -240,6 +245,9 @@ def restore(crm, source, yes=False):
     finally:
         src.close()
     crm._registry = crm._disabled = None
+    done = reapply(crm, previous)
+    if reapplied is not None:
+        reapplied.update(done)
     return counts, kept
 
 
@@ -391,8 +399,13 @@ def restore_command(file, yes):
     FILE must be an intact CRM database (checked first). The current
     database is kept as DB.before-restore; one with records needs --yes."""
     crm = get_crm(migrate=False)
-    counts, kept = restore(crm, file, yes)
+    from .privacy_log import summary
+
+    reapplied = {}
+    counts, kept = restore(crm, file, yes, reapplied)
     click.echo(f"Restored {file} into {crm.location} ({counts.get('contacts', 0)} contacts, {sum(counts.values())} records)")
+    if summary(reapplied):
+        click.echo(summary(reapplied))
     if kept:
         click.echo(f"The previous database is kept as {kept}")
     if crm.pending_migrations():

@@ -66,8 +66,9 @@ def is_suppressed(store, email):
     return store.query_value(f"SELECT 1 FROM suppressions WHERE email_hash IN ({marks})", keys) is not None
 
 
-def suppress(crm, email, reason="unsubscribed"):
-    """Add an address to the suppression list and withdraw its consent; permanent."""
+def suppress(crm, email, reason="unsubscribed", log=True):
+    """Add an address to the suppression list and withdraw its consent;
+    permanent (the privacy log re-applies it after a restore)."""
     try:
         address = normalize.email(email)
     except ValueError as exc:
@@ -82,6 +83,10 @@ def suppress(crm, email, reason="unsubscribed"):
         # The withdrawal shows in `crm contacts history`, like any other change.
         crm.audit_many("update", "contacts", [(r["id"], {"consent": [bool(r["consent"]), False],
                                                          "consent_source": [r["consent_source"], reason]}) for r in withdrawn])
+    if log:
+        from .privacy_log import record
+
+        record(crm, "unsubscribed", [address])
 
 
 # -- rows that hold contact ids ------------------------------------------------------
@@ -183,7 +188,7 @@ def merge_contacts(crm, keep_ref, duplicate_ref):
     return crm.get("contacts", keep["id"]), notes
 
 
-def erase_contact(crm, ref):
+def erase_contact(crm, ref, log=True):
     """Erase a person: every plugin's rows of them go (the core deletes them
     from every linked table; hooks add side effects and notes), activities
     and the contact's audit trail go, deals and orders stay for the books
@@ -211,6 +216,10 @@ def erase_contact(crm, ref):
         store.execute("DELETE FROM _crm_audit WHERE table_name = 'contacts' AND record_id = ?", (cid,))
         store.delete_many("contacts", [cid])
         crm.audit("erase", "contacts", cid)
+    if log and email:  # re-applied if a restore brings the person back (crmcore/privacy_log.py)
+        from .privacy_log import record
+
+        record(crm, "erased", [email])
     if not store.in_transaction:  # no trace in the files either (crmcore/scrub.py)
         from .scrub import scrub
 

@@ -60,6 +60,13 @@ def postgres_url():
         server.stop()
 
 
+@pytest.fixture(autouse=True)
+def _private_privacy_log(tmp_path_factory, monkeypatch):
+    """Each test's erasures and unsubscribes go to its own privacy log, never
+    the user's (crmcore/privacy_log.py)."""
+    monkeypatch.setenv("CRM_PRIVACY_LOG", str(tmp_path_factory.mktemp("privacy-log") / "privacy-log.jsonl"))
+
+
 @pytest.fixture
 def new_db(request, tmp_path):
     """``new_db(name)``: location of a fresh database on the store under test."""

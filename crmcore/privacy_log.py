@@ -1,0 +1,128 @@
+"""The privacy log: erasures and unsubscribes that survive a restore.
+
+Restoring last week's backup (or copying an old copy with ``migrate-store``)
+would bring back everyone erased or unsubscribed since. So every erasure and
+unsubscribe is also appended to a log kept outside the database, where no
+restore reaches: ``CRM_PRIVACY_LOG``, by default
+``$XDG_DATA_HOME/crm/privacy-log.jsonl`` (``~/.local/share/crm/...``). It
+holds no personal data: each line is the CRM's id, the date, what happened
+and an HMAC-SHA256 of the canonical e-mail under a secret salt that lives in
+the database (``_crm_settings``), so the log alone identifies nobody. After
+``crm restore`` and ``crm migrate-store`` the entries of that CRM are
+re-applied to the contacts whose address they match.
+
+The log line is written after the erasure commits: a rolled-back erasure
+never lands in it.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+
+from . import normalize
+
+ID_KEY, SALT_KEY = "privacy.crm_id", "privacy.salt"
+
+
+def log_path():
+    explicit = os.environ.get("CRM_PRIVACY_LOG")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "crm", "privacy-log.jsonl")
+
+
+def identity(crm, create=True):
+    """``(crm_id, salt)`` of this CRM's data, made on first use (backups and
+    copies carry them, so the log matches restored data)."""
+    crm_id, salt = crm.get_setting(ID_KEY), crm.get_setting(SALT_KEY)
+    if (crm_id is None or salt is None) and create:
+        crm_id, salt = crm_id or secrets.token_hex(16), salt or secrets.token_hex(32)
+        crm.set_setting(ID_KEY, crm_id)
+        crm.set_setting(SALT_KEY, salt)
+    return crm_id, salt
+
+
+def _digest(salt, email):
+    try:
+        canonical = normalize.email(email)
+    except ValueError:
+        canonical = str(email).strip().lower()
+    return hmac.new(bytes.fromhex(salt), canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def record(crm, action, emails):
+    """Append ``action`` ("erased" or "unsubscribed") for ``emails``."""
+    emails = [e for e in emails if e]
+    if not emails or crm.location == ":memory:":
+        return
+    crm_id, salt = identity(crm)
+    path = log_path()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+    day = normalize.now()[:10]
+    lines = "".join(json.dumps({"crm": crm_id, "at": day, "action": action, "hash": _digest(salt, e)}) + "\n" for e in emails)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, lines.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def entries(crm_id):
+    """``{hash: action}`` of the log's entries for ``crm_id`` (an erasure wins)."""
+    path = log_path()
+    found = {}
+    if not crm_id or not os.path.exists(path):
+        return found
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash
+            if item.get("crm") == crm_id and item.get("action") in ("erased", "unsubscribed"):
+                if found.get(item["hash"]) != "erased":
+                    found[item["hash"]] = item["action"]
+    return found
+
+
+def reapply(crm, fallback=None):
+    """Erase and unsubscribe again, in restored data, everyone the log names.
+
+    ``fallback``: the ``(crm_id, salt)`` to use when the restored data has
+    none (a backup made before this version): the database it replaced.
+    Returns ``{"erased": n, "unsubscribed": m}`` (contacts changed now)."""
+    from .privacy import erase_contact, suppress
+
+    crm_id, salt = identity(crm, create=False)
+    if (crm_id is None or salt is None) and fallback and fallback[0]:
+        crm_id, salt = fallback
+        crm.set_setting(ID_KEY, crm_id)
+        crm.set_setting(SALT_KEY, salt)
+    done = {"erased": 0, "unsubscribed": 0}
+    logged = entries(crm_id)
+    if not logged or salt is None:
+        return done
+    if crm.pending_migrations():  # a backup from an older version
+        crm.migrate()
+    for row in crm.store.query("SELECT id, email, consent FROM contacts WHERE email IS NOT NULL AND email != ''"):
+        action = logged.get(_digest(salt, row["email"]))
+        if action == "erased":
+            erase_contact(crm, str(row["id"]), log=False)
+            done["erased"] += 1
+        elif action == "unsubscribed" and (row["consent"] or not crm.is_suppressed(row["email"])):
+            suppress(crm, row["email"], "unsubscribed (re-applied after a restore)", log=False)
+            done["unsubscribed"] += 1
+    return done
+
+
+def summary(done):
+    """One line for the user, or ``None`` when nothing was re-applied."""
+    if not any(done.values()):
+        return None
+    e, u = done["erased"], done["unsubscribed"]
+    return (f"Re-applied {e} erasure{'s' if e != 1 else ''} and {u} unsubscribe{'s' if u != 1 else ''} "
+            "made after this copy was taken (privacy log)")
