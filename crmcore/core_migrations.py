@@ -172,4 +172,12 @@ def m004_privacy_identity(store):
         store.execute("INSERT INTO _crm_settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", (key, json.dumps(value)))
 
 
-MIGRATIONS = [m001_core_tables, m002_users_sessions, m003_ids_never_reused, m004_privacy_identity]
+def m005_jobs(store):
+    """When each job of ``crm run-due`` last ran, and how it went (crmcore/jobs.py)."""
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS _crm_jobs (name TEXT PRIMARY KEY, plugin TEXT NOT NULL, started_at TEXT, "
+        "finished_at TEXT, result TEXT, message TEXT, runs INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0)"
+    )
+
+
+MIGRATIONS = [m001_core_tables, m002_users_sessions, m003_ids_never_reused, m004_privacy_identity, m005_jobs]

@@ -25,7 +25,7 @@ from .output import print_rows
 
 # Bookkeeping tables that do not count as "data" when deciding whether a
 # database is empty (restoring over an empty database needs no --yes).
-BOOKKEEPING = {"_crm_migrations", "_crm_plugins", "_crm_settings", "_crm_contact_links"}
+BOOKKEEPING = {"_crm_migrations", "_crm_plugins", "_crm_settings", "_crm_contact_links", "_crm_jobs"}
 
 
 def _error(message):
@@ -220,7 +220,8 @@ def restore(crm, source, yes=False, reapplied=None):
     Erasures and unsubscribes made since the backup are re-applied from the
     privacy log (``crmcore/privacy_log.py``); ``reapplied`` (a dict) gets
     how many."""
-    from .privacy_log import identity, reapply
+    from .privacy_log import identity
+    from .reapply import reapply
     _require_sqlite(crm, "restore")
     if os.path.exists(source) and os.path.exists(crm.location) and os.path.samefile(source, crm.location):
         raise _error(f"{source} is the database itself")
