@@ -5,8 +5,9 @@
 regular file: renaming over ``/dev/null`` (as root) leaves a regular file full
 of personal data in ``/dev``, and renaming over a FIFO or a symlink to
 ``/dev/stdout`` silently detaches the reader. So ``-`` (standard output),
-character devices, FIFOs and anything under ``/dev`` or ``/proc`` are written
-to as streams; folders, block devices and sockets are refused.
+character devices, FIFOs and ``/dev/stdout``, ``/dev/stderr`` and ``/dev/fd/N``
+are written to as streams; folders, block devices and sockets are refused;
+a symlink to a regular file keeps the link and its target is replaced.
 """
 
 import contextlib
@@ -28,8 +29,8 @@ def output_kind(path, what="file"):
     if path == "-":
         return STREAM
     absolute = os.path.abspath(path)
-    if absolute.startswith(("/dev/", "/proc/")):
-        return STREAM
+    if absolute in ("/dev/stdout", "/dev/stderr") or absolute.startswith(("/dev/fd/", "/proc/self/fd/")):
+        return STREAM  # an open file descriptor, even when it is a regular file (a shell's "> file" or ">> log")
     try:
         mode = os.stat(absolute).st_mode  # follows symlinks: a link to /dev/null is a device
     except FileNotFoundError:

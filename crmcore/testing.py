@@ -232,7 +232,8 @@ def database_digest(path, ignore_times=False):
     """SHA-256 over the schema and every table's rows (in rowid order).
 
     Equal digests mean equal content. ``ignore_times`` blanks timestamp
-    columns (``at``, ``since`` and ``*_at``) so two runs of one command compare equal.
+    columns (``at``, ``since`` and ``*_at``) and the random privacy-log
+    identity in ``_crm_settings`` so two runs of one command compare equal.
     A missing file counts as an empty database."""
     import hashlib
     import sqlite3
@@ -257,6 +258,8 @@ def database_digest(path, ignore_times=False):
             rows = cur.fetchall()
             if blank:
                 rows = [tuple(None if i in blank else v for i, v in enumerate(r)) for r in rows]
+            if ignore_times and table == "_crm_settings":  # privacy.crm_id and privacy.salt are random by design
+                rows = [(k, None if str(k).startswith("privacy.") else v) for k, v in rows]
             h.update(f"{table}\0{len(rows)}\n".encode())
             h.update(repr(rows if ordered else sorted(map(repr, rows))).encode())
     finally:

