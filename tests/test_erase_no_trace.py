@@ -32,10 +32,11 @@ def file_bytes(path):
     return open(path, "rb").read() if os.path.exists(path) else b""
 
 
+pytestmark = pytest.mark.sqlite_only("reads the SQLite file; what PostgreSQL keeps is documented in docs/postgres.md")
+
+
 @pytest.fixture
-def erased(make_crm, tmp_path, request):
-    if request.config.getoption("--store") == "postgres" or os.environ.get("CRM_TEST_STORE") == "postgres":
-        pytest.skip("a SQLite file is what this reads; PostgreSQL's part is documented in docs/postgres.md")
+def erased(make_crm):
     crm = make_crm(name="crm.db")
     for i in range(300):  # neighbours, so the index has several segments and pages
         crm.add(Contact(first_name=f"Other{i}", last_name="Person", email=f"other{i}@example.com", city="Berlin"))
@@ -61,3 +62,4 @@ def test_erase_leaves_no_trace_in_the_file_or_the_wal(erased):
 def test_a_backup_after_an_erasure_holds_no_trace(erased, tmp_path):
     backup(erased, str(tmp_path / "after.db"))
     assert traces(file_bytes(tmp_path / "after.db"), [*PERSON.values(), "Quirinellia", BODY]) == set()
+

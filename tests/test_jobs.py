@@ -116,9 +116,8 @@ def test_cli_run_due_and_jobs_with_segment_refreshes_and_backups(run_cli, tmp_pa
         assert len([f for f in os.listdir(folder) if f.endswith(".db")]) == 2  # retention
 
 
-def test_cli_exits_1_when_a_job_failed(run_cli, tmp_path, request):
-    if request.config.getoption("--store") == "postgres":
-        pytest.skip("the backup job is SQLite's")
+@pytest.mark.sqlite_only("the backup job is SQLite's")
+def test_cli_exits_1_when_a_job_failed(run_cli, tmp_path):
     run_cli(["init"])
     folder = tmp_path / "gone"
     folder.mkdir()

@@ -51,17 +51,15 @@ def test_a_plugins_unknown_step_names_the_plugin(run_cli):
     assert result.exit_code == 1 and "segments.m050_newer_segments" in result.output
 
 
-def test_doctor_reports_it_and_exits_non_zero(newer, request):
-    if request.config.getoption("--store") == "postgres":
-        pytest.skip("crm doctor checks SQLite files")
+@pytest.mark.sqlite_only("crm doctor checks SQLite files")
+def test_doctor_reports_it_and_exits_non_zero(newer):
     result = newer(["doctor"], plugins="segments")
     assert result.exit_code == 1
     assert "core.m999_from_the_future" in result.output and "PROBLEM" in result.output
 
 
-def test_restore_refuses_a_backup_from_a_newer_version(run_cli, tmp_path, request):
-    if request.config.getoption("--store") == "postgres":
-        pytest.skip("crm restore works on SQLite files")
+@pytest.mark.sqlite_only("crm restore works on SQLite files")
+def test_restore_refuses_a_backup_from_a_newer_version(run_cli, tmp_path):
     backup_db = str(tmp_path / "newer.db")
     assert run_cli(["init"], db=backup_db).exit_code == 0
     add_future_step(backup_db)
