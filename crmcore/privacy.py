@@ -44,8 +44,13 @@ def suppression_keys(email):
 def suppression_checker(store):
     """A function ``canonical e-mail -> bool`` over the whole suppression list,
     read once (for imports and exports that check every row)."""
+    from .privacy_log import logged_digest
+
     hashes = {r["email_hash"] for r in store.query("SELECT email_hash FROM suppressions")}
-    if not hashes:
+    # The privacy log also counts: someone who unsubscribed after the backup
+    # that was restored, and is not in it, has no row here any more.
+    logged = logged_digest(store)
+    if not hashes and logged is None:
         return lambda email: False
     digest = hashlib.sha256
 
@@ -53,6 +58,8 @@ def suppression_checker(store):
         if not email:
             return False
         if digest(email.encode()).hexdigest() in hashes:
+            return True
+        if logged is not None and logged(email):
             return True
         ascii_form = normalize.email_ascii(email)
         return ascii_form != email and digest(ascii_form.encode()).hexdigest() in hashes
@@ -63,7 +70,12 @@ def suppression_checker(store):
 def is_suppressed(store, email):
     keys = suppression_keys(email)
     marks = ", ".join("?" * len(keys))
-    return store.query_value(f"SELECT 1 FROM suppressions WHERE email_hash IN ({marks})", keys) is not None
+    if store.query_value(f"SELECT 1 FROM suppressions WHERE email_hash IN ({marks})", keys) is not None:
+        return True
+    from .privacy_log import logged_digest
+
+    logged = logged_digest(store)
+    return logged is not None and logged(normalize.email(email))
 
 
 def suppress(crm, email, reason="unsubscribed", log=True):

@@ -71,6 +71,23 @@ def record(crm, action, emails):
         os.close(fd)
 
 
+def logged_digest(store):
+    """A function ``e-mail -> bool``: whether the privacy log holds an
+    erasure or unsubscribe of this address for the CRM in ``store`` (so a
+    person unsubscribed after the backup that was restored, and not in it,
+    stays suppressed); ``None`` when the log holds nothing for it."""
+    if not store.table_exists("_crm_settings"):
+        return None
+    values = {r["key"]: json.loads(r["value"]) for r in store.query(
+        "SELECT key, value FROM _crm_settings WHERE key IN (?, ?)", (ID_KEY, SALT_KEY))}
+    crm_id, salt = values.get(ID_KEY), values.get(SALT_KEY)
+    logged = entries(crm_id) if salt else {}
+    if not logged:
+        return None
+    key = bytes.fromhex(salt)
+    return lambda canonical: hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest() in logged
+
+
 def entries(crm_id):
     """``{hash: action}`` of the log's entries for ``crm_id`` (an erasure wins)."""
     path = log_path()

@@ -80,3 +80,18 @@ def test_a_backup_from_before_the_log_is_matched_through_the_database_it_replace
     result = run(["restore", old, "--yes"])
     assert "Re-applied 1 erasure and 1 unsubscribe" in result.output
     assert people(db)[0] == {"bob@example.com": False, "cy@example.com": True}
+
+
+def test_someone_unsubscribed_after_the_backup_and_not_in_it_stays_suppressed(run_cli, tmp_path, write_file):
+    db = str(tmp_path / "shop.db")
+    run = lambda args: run_cli(args, db=db)  # noqa: E731
+    run(["init"])
+    backup = str(tmp_path / "before-dee.db")
+    run(["backup", backup])
+    run(["contacts", "add", "--email", "dee@example.com", "--consent"])
+    run(["contacts", "unsubscribe", "dee@example.com"])
+    run(["restore", backup, "--yes"])  # Dee is not in the backup: no row to change, no suppression row either
+    assert run(["contacts", "import", write_file("dee.csv", "email,consent\ndee@example.com,yes\n")]).exit_code == 0
+    with CRM(db) as crm:
+        assert crm.find_contact("dee@example.com")["consent"] is False
+        assert crm.is_suppressed("dee@example.com")
