@@ -84,3 +84,22 @@ def test_contact_exports_and_csv_listings_defuse_every_payload(crm, tmp_path, ca
     assert formula_cells(read_file(tmp_path / "all.csv")) == []
     print_rows(crm.store.query("SELECT first_name, notes FROM contacts"), ["first_name", "notes"], "csv")
     assert formula_cells(read_csv(capsys.readouterr().out)) == []
+
+
+def test_every_csv_export_format_defuses_every_payload(make_crm, tmp_path):
+    import crm_exports
+    from crm_exports.exporter import export, list_formats
+
+    crm = make_crm(plugins=[crm_exports])
+    crm.add_many([Contact(email=f"p{i}@example.com", first_name=p, last_name=p, city=p[:60].replace("\n", " "),
+                          tags=[p.strip() or "x"], consent=True) for i, p in enumerate(OWASP_CSV_PAYLOADS)])
+    checked = []
+    for fmt in [f["name"] for f in list_formats(crm)]:
+        out = tmp_path / f"{fmt}.out"
+        export(crm, fmt, str(out), everyone=True)
+        head = out.read_bytes()[:200]
+        if head.startswith((b"[", b"{", b"BEGIN:VCARD")):
+            continue  # JSON and vCard: exact values, no spreadsheet reads them as formulas
+        assert formula_cells(read_file(out)) == [], fmt
+        checked.append(fmt)
+    assert len(checked) >= 4  # mailchimp, hubspot, google-customer-match, meta-custom-audience, csv
