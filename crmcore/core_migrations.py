@@ -136,9 +136,11 @@ def m003_ids_never_reused(store):
     import re
 
     declared = re.compile(r'((?:\[id\]|"id"|\bid)\s+INTEGER\s+PRIMARY\s+KEY)(?!\s+AUTOINCREMENT)', re.IGNORECASE)
-    tables = [(r["name"], r["sql"]) for r in store.query(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' AND name NOT LIKE 'sqlite_%'")]
-    tables = [(name, declared.sub(r"\1 AUTOINCREMENT", sql, count=1)) for name, sql in tables if declared.search(sql)]
+    rows = store.query("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    virtual = [r["name"] for r in rows if (r["sql"] or "").upper().startswith("CREATE VIRTUAL")]
+    # Full-text indexes' shadow tables (contacts_fts_data, ...) belong to SQLite's FTS5: left as they are.
+    tables = [(r["name"], declared.sub(r"\1 AUTOINCREMENT", r["sql"], count=1)) for r in rows
+              if r["name"] not in virtual and not any(r["name"].startswith(v + "_") for v in virtual) and declared.search(r["sql"] or "")]
     if not tables:
         return
     store.execute("CREATE TABLE IF NOT EXISTS _crm_sequence_probe (id INTEGER PRIMARY KEY AUTOINCREMENT)")  # makes sqlite_sequence

@@ -5,6 +5,8 @@ Run with --store=postgres as well."""
 
 import sqlite3
 
+import pytest
+
 from crmcore.app import CRM
 from crmcore.core_migrations import m003_ids_never_reused
 from crmcore.entities import Company, Contact, Deal
@@ -53,6 +55,7 @@ def test_contacts_add_with_consent_records_a_source(run_cli):
     assert row["consent_source"] == "crm contacts add"
 
 
+@pytest.mark.sqlite_only("the migration converts SQLite tables")
 def test_existing_sqlite_database_gets_ids_that_are_never_reused(tmp_path):
     """A database made before AUTOINCREMENT, whose highest contact was deleted
     and left history: the step makes the next id skip it."""
@@ -74,3 +77,10 @@ def test_existing_sqlite_database_gets_ids_that_are_never_reused(tmp_path):
     assert store.query_value("SELECT id FROM contacts WHERE email = 'new@example.com'") == 3
     assert store.query_value("PRAGMA integrity_check") == "ok"
     store.close()
+
+
+@pytest.mark.sqlite_only("PostgreSQL has no shadow tables: its full-text index is a GIN index")
+def test_full_text_shadow_tables_are_left_to_sqlite(crm):
+    rows = crm.store.query("SELECT name, sql FROM sqlite_master WHERE name LIKE '%_fts_%' AND type = 'table'")
+    assert rows and not [r["name"] for r in rows if "AUTOINCREMENT" in r["sql"]]
+    assert "AUTOINCREMENT" in crm.store.query_value("SELECT sql FROM sqlite_master WHERE name = 'contacts'")
