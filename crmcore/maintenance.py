@@ -16,7 +16,6 @@
 import functools
 import os
 import sqlite3
-import tempfile
 
 import click
 
