@@ -48,6 +48,9 @@ _PUBLIC = {
     # files, import and export
     "atomic_write": "output:atomic_write",
     "safe_cell": "output:safe_cell",
+    "csv_writer": "output:csv_writer",
+    "private_temp": "files:private_temp",
+    "put_in_place": "files:put_in_place",
     "progress": "output:progress",
     "read_rows": "importing:read_rows",
     "parse_map": "importing:parse_map",

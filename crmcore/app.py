@@ -163,6 +163,11 @@ class CRM:
         apply migrations of newly installed plugins."""
         if not self.store.table_exists("contacts"):
             raise errors.CRMError(f"{redact(self.location)} is not initialised: run `crm --db {redact(self.location)} init` first")
+        refusal = migrations.newer_version_refusal(self.store, self.registry,
+                                                   [p.name for p in self.plugins if self.is_enabled(p.name)])
+        if refusal:
+            self.store.refuse_writes(refusal)  # every write fails with this line; reads go on
+            return
         if self.pending_migrations():
             self.migrate()
 
@@ -195,7 +200,15 @@ class CRM:
         """The audit trail of one record, oldest first: ``at``, ``user``, ``action``, ``changes``."""
         rows = self.store.query('SELECT at, "user", action, changes FROM _crm_audit WHERE table_name = ? AND record_id = ? '
                                 "ORDER BY id", (table, record_id))
-        return [{**r, "changes": json.loads(r["changes"] or "{}")} for r in rows]
+        history = [{**r, "changes": json.loads(r["changes"] or "{}")} for r in rows]
+        if not any(h["action"] == "create" for h in history):
+            # Records imported in bulk (and those made before creation was audited): their creation time.
+            cls = self.registry.record_types.get(table)
+            created = self.store.query(f"SELECT created_at FROM {quote_name(table)} WHERE id = ?", (record_id,)) \
+                if cls is not None and "created_at" in schema.columns(cls) else []
+            if created and created[0]["created_at"]:
+                history.insert(0, {"at": created[0]["created_at"], "user": None, "action": "create", "changes": {}})
+        return history
 
     # -- records ------------------------------------------------------------
     def _check(self, rec):
@@ -224,6 +237,7 @@ class CRM:
                 ids = self.store.insert_many(table, rows)
             except Exception as exc:
                 raise self._integrity(table, exc) from None
+            self.audit_many("create", table, [(id_, None) for id_ in ids])  # history starts with the creation
             if self.hook_impls("crm_records_saved"):
                 for id_, row in zip(ids, rows):
                     row["id"] = id_

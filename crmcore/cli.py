@@ -134,6 +134,8 @@ CORE_COMMANDS = {
                "and file permissions, with what to do about each problem."),
     "import-profiles": ("crmcore.import_commands:import_profiles_command",
                         "Export formats the importer recognises from their headers (--profile NAME forces one)."),
+    "run-due": ("crmcore.jobs:run_due_command", "Run the jobs that are due (for cron or a systemd timer; see docs/operations.md)."),
+    "jobs": ("crmcore.jobs:jobs_command", "The jobs `crm run-due` runs: interval, last run, its result and when each is next due."),
     "migrate-store": ("crmcore.migrate_store:migrate_store_command",
                       "Copy a whole CRM (every core and plugin table, ids and history) to another store."),
     "serve": ("crmcore.web.commands:serve", "Serve the CRM as a web application for the team (and customers' public links)."),
@@ -268,6 +270,15 @@ class CRMGroup(click.Group):
             if debugging():
                 raise
             raise click.ClickException(str(exc)) from None
+        except Exception as exc:
+            # A damaged file fails wherever a query first reads the bad page.
+            import sqlite3
+
+            from .store.sqlite import _friendly
+
+            if debugging() or not isinstance(exc, sqlite3.DatabaseError) or _friendly(exc) is None:
+                raise
+            raise click.ClickException(str(_friendly(exc))) from None
 
 
 # --db is eager so that `crm --db X --help` already knows the database whose

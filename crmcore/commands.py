@@ -69,6 +69,8 @@ def contacts_add(extra, **values):
         data["custom"] = custom_from(extra)
     if data.get("company"):
         data["company_id"] = crm.company_id_for(data["company"])
+    if data.get("consent") and not data.get("consent_source"):
+        data["consent_source"] = "crm contacts add"  # consent is recorded with where it came from
     cid = add_or_fail(crm, build_or_fail(Contact, data))
     click.echo(f"Added contact {cid}")
 
@@ -236,7 +238,9 @@ def run_import(importer, crm, file, fmt, mapping, dry_run, rejects, as_json, on_
               help="What to do when a contact with the same e-mail exists.")
 @click.option("--commit-every", type=int, metavar="N",
               help="For huge files: commit every N rows; if the import is interrupted, the same command resumes after the last committed row.")
-def contacts_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict, commit_every, profile, date_format, sheet):
+@click.option("--empty", type=click.Choice(["keep", "clear"]), default="keep", show_default=True,
+              help="What an empty cell does to an existing contact: keep the stored value, or clear the field.")
+def contacts_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict, commit_every, profile, date_format, sheet, empty):
     """Import contacts from CSV (comma or semicolon, UTF-8), Excel (.xlsx), JSON or JSON Lines.
 
     Exports of Shopify, WooCommerce, Mailchimp and HubSpot are recognised
@@ -248,7 +252,7 @@ def contacts_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict, 
 
     from .importing import import_contacts
 
-    run_import(partial(import_contacts, commit_every=commit_every), get_crm(), file, fmt, mapping, dry_run, rejects, as_json,
+    run_import(partial(import_contacts, commit_every=commit_every, empty=empty), get_crm(), file, fmt, mapping, dry_run, rejects, as_json,
                on_conflict, "Importing contacts", profile=profile, date_format=date_format, sheet=sheet)
 
 

@@ -7,6 +7,7 @@ a change to a record class in entities.py needs a new step.
 
 from .migrations import link_contacts
 from .schema import TableSpec
+from .store import quote_name
 
 M001_TABLES = (
     TableSpec(
@@ -122,7 +123,66 @@ def m002_users_sessions(store):
     link_contacts(store, "_crm_link_tokens", "contact_id", "delete")  # a contact's unsubscribe link goes with them
 
 
-def m003_api_tokens(store):
+def m003_ids_never_reused(store):
+    """Ids of records with history are never reused: SQLite hands the highest
+    id of a table out again once that record is deleted, and the new record
+    then showed the deleted one's history. Every table with an ``id INTEGER
+    PRIMARY KEY`` becomes AUTOINCREMENT (the stored rows are the same; only
+    the declaration changes), its counter starting above every id it had and
+    every id its history names. PostgreSQL's identity columns never reuse an
+    id already."""
+    if store.kind != "sqlite":
+        return
+    import re
+
+    declared = re.compile(r'((?:\[id\]|"id"|\bid)\s+INTEGER\s+PRIMARY\s+KEY)(?!\s+AUTOINCREMENT)', re.IGNORECASE)
+    rows = store.query("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    virtual = [r["name"] for r in rows if (r["sql"] or "").upper().startswith("CREATE VIRTUAL")]
+    # Full-text indexes' shadow tables (contacts_fts_data, ...) belong to SQLite's FTS5: left as they are.
+    tables = [(r["name"], declared.sub(r"\1 AUTOINCREMENT", r["sql"], count=1)) for r in rows
+              if r["name"] not in virtual and not any(r["name"].startswith(v + "_") for v in virtual) and declared.search(r["sql"] or "")]
+    if not tables:
+        return
+    store.execute("CREATE TABLE IF NOT EXISTS _crm_sequence_probe (id INTEGER PRIMARY KEY AUTOINCREMENT)")  # makes sqlite_sequence
+    store.execute("DROP TABLE _crm_sequence_probe")
+    version = store.query_value("PRAGMA schema_version")
+    store.execute("PRAGMA writable_schema = ON")
+    try:
+        for name, sql in tables:
+            store.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (sql, name))
+        store.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        store.execute("PRAGMA writable_schema = OFF")
+    audit = store.table_exists("_crm_audit")
+    for name, _sql in tables:
+        q = quote_name(name)
+        highest = store.query_value(f"SELECT max(id) FROM {q}") or 0
+        if audit:
+            highest = max(highest, store.query_value("SELECT max(record_id) FROM _crm_audit WHERE table_name = ?", (name,)) or 0)
+        store.execute("DELETE FROM sqlite_sequence WHERE name = ?", (name,))
+        store.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (name, highest))
+
+
+def m004_privacy_identity(store):
+    """The id and secret salt under which the privacy log records erasures
+    and unsubscribes (crmcore/privacy_log.py), made now so that every backup
+    taken from here on carries them and the log matches restored data."""
+    import json
+    import secrets
+
+    for key, value in (("privacy.crm_id", secrets.token_hex(16)), ("privacy.salt", secrets.token_hex(32))):
+        store.execute("INSERT INTO _crm_settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", (key, json.dumps(value)))
+
+
+def m005_jobs(store):
+    """When each job of ``crm run-due`` last ran, and how it went (crmcore/jobs.py)."""
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS _crm_jobs (name TEXT PRIMARY KEY, plugin TEXT NOT NULL, started_at TEXT, "
+        "finished_at TEXT, result TEXT, message TEXT, runs INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0)"
+    )
+
+
+def m006_api_tokens(store):
     """Bearer tokens of the JSON API (``crm tokens create``): only their SHA-256 is kept."""
     store.execute(
         f"CREATE TABLE IF NOT EXISTS _crm_api_tokens (id {store.dialect.auto_id}, token_hash TEXT NOT NULL UNIQUE, "
@@ -130,4 +190,5 @@ def m003_api_tokens(store):
     )
 
 
-MIGRATIONS = [m001_core_tables, m002_users_sessions, m003_api_tokens]
+
+MIGRATIONS = [m001_core_tables, m002_users_sessions, m003_ids_never_reused, m004_privacy_identity, m005_jobs, m006_api_tokens]

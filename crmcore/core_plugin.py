@@ -50,6 +50,14 @@ def crm_register_migrations(register):
 
 
 @hookimpl
+def crm_register_jobs(crm, register):
+    # Backups with retention, once a folder is set: crm settings set backup.folder DIR
+    if crm.store.kind == "sqlite" and crm.get_setting("backup.folder"):
+        register("backup", "crmcore.jobs:backup_job", crm.get_setting("backup.every") or "1d",
+                 "a backup into backup.folder, keeping the newest backup.keep (default 7)")
+
+
+@hookimpl
 def crm_register_import_aliases(register):
     register("contacts", CONTACT_ALIASES)
     register("orders", ORDER_ALIASES)

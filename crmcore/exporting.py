@@ -1,12 +1,11 @@
 """Full-data export of a table (every field) to CSV, JSON or JSON Lines."""
 
 import contextlib
-import csv
 import json
 import sys
 
 from . import schema
-from .output import atomic_write, csv_cell
+from .output import atomic_write, csv_cell, csv_writer
 from .store import quote_name
 
 
@@ -22,7 +21,7 @@ def export_table(crm, table, path=None, fmt="csv"):
 def _write(out, rows, names, fmt):
     count = 0
     if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv_writer(out)
         writer.writerow(names)
         for row in rows:
             writer.writerow([csv_cell(row[n]) for n in names])

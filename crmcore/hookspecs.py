@@ -99,6 +99,19 @@ def crm_register_segment_fields(register, store):
 
 
 @hookspec
+def crm_register_jobs(crm, register):
+    """Register work that ``crm run-due`` (run from cron or a systemd timer)
+    does when it is due: ``register(name, run, every, description="")``.
+
+    ``run(crm)`` (or ``"module:function"``, imported when the job runs) does
+    the work and returns a one-line summary (or ``None``);
+    raising marks the run failed (a ``CRMError``'s message is shown as is)
+    while the other jobs still run. ``every`` is the interval: ``"15m"``,
+    ``"6h"``, ``"1d"``, ``"7d"``. ``crm`` is there to read settings: register
+    a job only when it is configured. ``crm jobs`` lists each job's last run."""
+
+
+@hookspec
 def crm_register_export_formats(register):
     """Add marketing export formats: ``register(name, writer, description)``.
 

@@ -17,11 +17,12 @@ import attrs
 
 from . import normalize, schema
 from .errors import CRMError
-from .output import atomic_write
+from .output import atomic_write, csv_writer
 from .schema import FieldError
 
 BATCH_SIZE = 2000
 ON_CONFLICT = ("update", "skip", "error")
+EMPTY = ("keep", "clear")  # what an empty cell does on update
 
 
 class ImportFailed(CRMError):
@@ -50,17 +51,20 @@ class ImportResult:
     extra_columns: list = attrs.Factory(list)
     dry_run: bool = False
     resumed_at: int | None = None
+    cleared: int = 0  # stored values an update cleared (--empty clear)
     profile: object = None  # the ImportProfile recognised or forced, if any
     notes: list = attrs.Factory(list)  # what the importer decided for the user (which column it preferred ...)
 
     def summary(self):
         text = f"{self.created} created, {self.updated} updated, {self.skipped} skipped, {len(self.rejected)} rejected"
+        if self.cleared:
+            text += f", {self.cleared} field{'s' if self.cleared != 1 else ''} cleared"
         resumed = f" (resumed at row {self.resumed_at})" if self.resumed_at else ""
         return f"{os.path.basename(self.path)}: {text}" + (" (dry run: nothing written)" if self.dry_run else resumed)
 
     def as_dict(self):
         return {"file": self.path, "created": self.created, "updated": self.updated, "skipped": self.skipped,
-                "rejected": len(self.rejected), "dry_run": self.dry_run,
+                "rejected": len(self.rejected), "cleared": self.cleared, "dry_run": self.dry_run,
                 "profile": self.profile.name if self.profile else None, "notes": list(self.notes)}
 
     def recognised(self):
@@ -168,9 +172,29 @@ def _read_csv(path, progress):
             yield row_number, dict(zip(header, cells))
 
 
+#: The largest cell the importer reads, in every format (CSV's field limit).
+MAX_CELL = 16 * 1024 * 1024
+#: The longest JSON Lines line read (a row of several large cells); longer is refused before it is read whole.
+MAX_LINE = 32 * 1024 * 1024
+
+
+def _too_big(value, depth=0):
+    """Whether a JSON value holds a string over ``MAX_CELL`` characters."""
+    if isinstance(value, str):
+        return len(value) > MAX_CELL
+    if isinstance(value, dict) and depth < 100:
+        return any(_too_big(v, depth + 1) or len(str(k)) > MAX_CELL for k, v in value.items())
+    if isinstance(value, list) and depth < 100:
+        return any(_too_big(v, depth + 1) for v in value)
+    return False
+
+
 def _json_row(path, number, item):
     if not isinstance(item, dict):
         raise CRMError(f"{path}: row {number}: expected a JSON object, got {type(item).__name__}")
+    for key, value in item.items():
+        if _too_big(value) or len(str(key)) > MAX_CELL:
+            raise CRMError(f"{path}: row {number}: {str(key)[:40]}: a value over 16 MB (the limit for one cell, as in CSV)")
     return number, {str(k): v for k, v in item.items()}
 
 
@@ -201,18 +225,26 @@ def _read_json(path, progress):
 
 
 def _read_jsonl(path, progress):
-    with open(path, encoding="utf-8-sig") as f:
+    # Bytes line by line, decoded one line at a time: a bad byte is reported on
+    # its own row (a text stream decodes ahead in blocks), and no line over
+    # MAX_LINE is read whole.
+    with open(path, "rb") as f:
         number = 0
         while True:
-            try:
-                line = f.readline()
-            except UnicodeDecodeError as exc:
-                raise _decode_error(path, exc, number + 1) from None
-            if not line:
+            raw = f.readline(MAX_LINE + 1)
+            if not raw:
                 return
             number += 1
+            if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                raise CRMError(f"{path}: row {number}: a line over 32 MB (one cell may hold 16 MB, as in CSV)")
             if progress:
-                progress(len(line))
+                progress(len(raw))
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _decode_error(path, exc, number) from None
+            if number == 1:
+                line = line.removeprefix("\ufeff")
             if line.strip():
                 yield _json_row(path, number, _loads(path, line, f"row {number}"))
 
@@ -421,8 +453,11 @@ def _setup_file(crm, path, headers, kind, fields, aliases, mapping, profile, dat
 
 def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict="update", dry_run=False,
                    rejects_path=None, progress=None, prepare=None, extra_fields=(), commit_every=None,
-                   profile=None, date_format=None, sheet=None):
+                   profile=None, date_format=None, sheet=None, empty="keep"):
     """Import a file into ``table``, deduplicating on the unique field ``key``.
+
+    On update an empty cell leaves the stored value as it is; with
+    ``empty="clear"`` it clears the field (``result.cleared`` counts them).
 
     ``prepare(data) -> data`` may adjust a mapped row before validation
     (``extra_fields`` are accepted mapped names it consumes).
@@ -438,6 +473,8 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
     resumes after the last committed row."""
     if on_conflict not in ON_CONFLICT:
         raise CRMError(f"--on-conflict must be one of {', '.join(ON_CONFLICT)}")
+    if empty not in EMPTY:
+        raise CRMError(f"--empty must be one of {', '.join(EMPTY)}")
     if commit_every is not None and (commit_every < 1 or dry_run):
         raise CRMError("--commit-every needs a positive row count and cannot be combined with --dry-run")
     crm.require_schema()
@@ -454,17 +491,19 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
     seen = {}
     batch = []
     wants_records = bool(crm.hook_impls("crm_records_saved"))
+    clear = empty == "clear"
 
     reject = _rejecter(result, rejects_path)
 
     def flush():
         if not batch:
             return
-        keys = [getattr(rec, key) for _, rec, _ in batch]
+        keys = [getattr(rec, key) for _, rec, _, _ in batch]
         existing = _existing_ids(crm.store, table, key, keys)
         stamp = normalize.now()
         new_rows, new_recs, changed_rows = [], [], []
-        for number, rec, present in batch:
+        custom_updates = []
+        for number, rec, present, blank_custom in batch:
             found = existing.get(getattr(rec, key))
             if found is None:
                 row = schema.to_row(rec)
@@ -481,11 +520,14 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
                 update = schema.to_row(rec, present)
                 update["id"], update["updated_at"] = found, stamp
                 changed_rows.append(update)
+                if "custom" in update:
+                    custom_updates.append((update, blank_custom))
         batch.clear()
+        result.cleared += _merge_custom(crm.store, table, custom_updates)
         ids = crm.store.insert_many(table, new_rows)
         result.created += len(new_rows)
         for group in _same_keys(changed_rows):
-            _audit_updates(crm, table, group)
+            result.cleared += _audit_updates(crm, table, group)
             crm.store.update_many(table, group)
         result.updated += len(changed_rows)
         if wants_records and (new_rows or changed_rows):
@@ -540,7 +582,16 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
                 reject(number, key, f"duplicate of row {seen[value]} ({value!r})", raw)
                 continue
             seen[value] = number
-            batch.append((number, rec, {f for f in data if f in table_columns}))
+            # The columns this row updates: an empty cell keeps the stored value unless --empty clear;
+            # custom attributes are merged into the stored ones, and with --empty clear an empty one goes.
+            present = {f for f, v in data.items() if f in table_columns and (clear or not _blank(v))}
+            blank_custom = set()
+            if has_custom and clear:
+                blank_custom = {header_map.custom.get(h, h) for h, v in raw.items()
+                                if header_map.columns.get(h) is None and _blank(v)}
+                if blank_custom:
+                    present.add("custom")
+            batch.append((number, rec, present, blank_custom))
             since_commit += 1
             if resume and since_commit >= commit_every:
                 flush()
@@ -673,27 +724,57 @@ def _existing_ids(store, table, key, values):
     return found
 
 
+def _merge_custom(store, table, updates):
+    """Custom attributes of updated rows: the file's merged into the stored
+    ones (an attribute the file lacks is kept); ``blank`` names those an
+    empty cell clears (``--empty clear``). Returns how many were cleared."""
+    if not updates:
+        return 0
+    ids = [u["id"] for u, _ in updates]
+    stored, cleared = {}, 0
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for r in store.query(f"SELECT id, custom FROM {schema_quote(table)} WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
+            stored[r["id"]] = normalize.json_object(r["custom"])
+    for update, blank in updates:
+        merged = {**stored.get(update["id"], {}), **normalize.json_object(update["custom"])}
+        for name in blank:
+            cleared += merged.pop(name, None) not in (None, "")
+        update["custom"] = json.dumps(merged, ensure_ascii=False)
+    return cleared
+
+
+def _blank(value):
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+_EMPTY_VALUES = (None, "", "[]", "{}")
+
+
 def _audit_updates(crm, table, updates):
     """Audit what an import changes, field by field with old and new values, as
     ``crm.update`` does; a row with nothing new leaves no entry. ``updates``
-    share their columns (one group of ``_same_keys``)."""
+    share their columns (one group of ``_same_keys``). Returns how many
+    stored values the updates clear."""
     columns = [c for c in updates[0] if c not in ("id", "updated_at")]
     if not columns:
-        return
+        return 0
     select = ", ".join(schema_quote(c) for c in ["id", *columns])
     old = {}
     for i in range(0, len(updates), 500):
         chunk = [u["id"] for u in updates[i:i + 500]]
         for r in crm.store.query(f"SELECT {select} FROM {schema_quote(table)} WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
             old[r["id"]] = r
-    changed = []
+    changed, cleared = [], 0
     for u in updates:
         before = old[u["id"]]
         diff = {c: [before[c], u[c]] for c in columns if before[c] != u[c]}
         if diff:
             changed.append((u["id"], diff))
+            cleared += sum(1 for was, now in diff.values() if now in _EMPTY_VALUES and was not in _EMPTY_VALUES)
     if changed:
         crm.audit_many("import", table, changed)
+    return cleared
 
 
 def _fetch(store, cls, table, ids):
@@ -720,7 +801,7 @@ def write_rejects(path, rejects):
             if k not in columns:
                 columns.append(k)
     with atomic_write(path, "rejects file") as f:
-        writer = csv.writer(f)
+        writer = csv_writer(f)
         writer.writerow(["row", "field", "reason"] + columns)
         for r in rejects:
             writer.writerow([r.row, r.field, r.reason] + [_cell(r.data.get(c, "")) for c in columns])
@@ -737,18 +818,20 @@ def import_contacts(crm, path, **options):
     """Contacts keyed on e-mail. A suppressed address is never re-subscribed;
     a company name links to (or creates) a company."""
     crm.require_schema()
-    suppressed = {r["email_hash"] for r in crm.store.query("SELECT email_hash FROM suppressions")}
+    from .privacy import suppression_checker
+
+    # Every spelling of a suppressed address (Unicode or punycode domain, and
+    # hashes older versions stored under the punycode form) stays suppressed.
+    is_suppressed = suppression_checker(crm.store)
     companies = {}
 
     def prepare(data):
-        if suppressed and data.get("email"):
+        if data.get("email"):
             try:
                 email = normalize.email(data["email"])
             except ValueError as exc:
                 raise FieldError("email", str(exc)) from None
-            import hashlib
-
-            if hashlib.sha256(email.encode()).hexdigest() in suppressed:
+            if is_suppressed(email):
                 data["consent"] = False
         try:
             name = normalize.text(data.get("company"))

@@ -13,9 +13,9 @@
   records, and says what to do about each problem.
 """
 
+import functools
 import os
 import sqlite3
-import tempfile
 
 import click
 
@@ -24,7 +24,7 @@ from .output import print_rows
 
 # Bookkeeping tables that do not count as "data" when deciding whether a
 # database is empty (restoring over an empty database needs no --yes).
-BOOKKEEPING = {"_crm_migrations", "_crm_plugins", "_crm_settings", "_crm_contact_links"}
+BOOKKEEPING = {"_crm_migrations", "_crm_plugins", "_crm_settings", "_crm_contact_links", "_crm_jobs"}
 
 
 def _error(message):
@@ -98,29 +98,35 @@ def _summary(problems):
 # -- backup ---------------------------------------------------------------------
 
 
-def backup(crm, dest, force=False):
+def backup(crm, dest, force=False, cleaned=None):
     """Write a consistent copy of ``crm``'s database to ``dest``; return row counts.
 
-    Readable by its owner only (a backup holds the same personal data)."""
+    Readable by its owner only (a backup holds the same personal data).
+    ``dest`` may be a device, a FIFO or ``-``: the copy is streamed there,
+    never renamed over it. Temporary copies that killed runs left next to
+    ``dest`` are removed first; their names are appended to ``cleaned``."""
+    from .files import STREAM, clean_partials, hold, output_kind, private_temp, put_in_place
+
     _require_sqlite(crm, "backup")
-    dest = os.path.abspath(dest)
-    if crm.location != ":memory:" and os.path.exists(dest) and os.path.samefile(dest, crm.location):
-        raise _error(f"{dest} is the database itself; choose another file for the backup")
-    if os.path.isdir(dest):
-        raise _error(f"{dest} is a folder; give a file name for the backup")
-    if os.path.exists(dest) and not force:
-        raise _error(f"{dest} already exists; use --force to replace it")
-    directory = os.path.dirname(dest)
-    if not os.path.isdir(directory):
-        raise _error(f"cannot write backup {dest}: folder {directory} does not exist")
+    kind = output_kind(dest, "backup")
+    if kind != STREAM:
+        dest = os.path.abspath(dest)
+        if crm.location != ":memory:" and os.path.exists(dest) and os.path.samefile(dest, crm.location):
+            raise _error(f"{dest} is the database itself; choose another file for the backup")
+        if os.path.exists(dest) and not force:
+            raise _error(f"{dest} already exists; use --force to replace it")
+        directory = os.path.dirname(dest)
+        if not os.path.isdir(directory):
+            raise _error(f"cannot write backup {dest}: folder {directory} does not exist")
     if not crm.store.table_exists("_crm_migrations"):
         raise _error(f"{crm.location} is not initialised: nothing to back up")
+    if kind != STREAM:
+        removed = clean_partials(dest)
+        if cleaned is not None:
+            cleaned.extend(removed)
+    fd, tmp = private_temp(dest, "backup", suffix=".partial")  # mode 0600
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}.", suffix=".partial", dir=directory)
-    except OSError as exc:
-        raise _error(f"cannot write backup {dest}: {exc.strerror}") from None
-    os.close(fd)  # mkstemp creates the file with mode 0600
-    try:
+        hold(fd)  # a later run's clean_partials leaves a copy in progress alone
         target = sqlite3.connect(tmp, isolation_level=None)
         try:
             crm.store.conn.backup(target)  # pages=-1: the whole database in one step, one snapshot
@@ -131,15 +137,16 @@ def backup(crm, dest, force=False):
             target.close()
         if check != "ok":
             raise _error(f"the backup copy failed its check ({check}); {dest} was not written")
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-        _fsync_dir(directory)
+        os.fsync(fd)
+        put_in_place(tmp, dest, "backup")
+        if kind != STREAM:
+            _fsync_dir(os.path.dirname(dest))
     except sqlite3.Error as exc:
         raise _friendly(exc, f"backup to {dest} failed") from None
     except OSError as exc:
         raise _error(f"backup to {dest} failed: {exc.strerror}") from None
     finally:
+        os.close(fd)
         if os.path.exists(tmp):
             os.remove(tmp)
     return counts
@@ -177,6 +184,24 @@ def verify_backup(path):
         conn.close()
 
 
+def _refuse_newer(crm, source):
+    """A backup written by a newer version is not restored (this version
+    would write to a schema it does not know)."""
+    from .migrations import CORE
+
+    known = {(m.plugin, m.name) for m in crm.registry.migrations}
+    mine = {CORE} | {p.name for p in crm.plugins if crm.is_enabled(p.name)}
+    conn = _open_readonly(source)  # the backup file is never touched
+    try:
+        steps = conn.execute("SELECT plugin, name FROM _crm_migrations ORDER BY plugin, name").fetchall()
+    finally:
+        conn.close()
+    unknown = [f"{plugin}.{name}" for plugin, name in steps if plugin in mine and (plugin, name) not in known]
+    if unknown:
+        raise _error(f"{source} was written by a newer version (migration steps unknown here: {', '.join(unknown)}); "
+                     "upgrade crmcore and its plugins before restoring it; nothing was restored")
+
+
 def _keep_name(location):
     """``DB.before-restore``, or ``DB.before-restore.N`` when that exists: an
     earlier safety copy is never overwritten."""
@@ -186,15 +211,21 @@ def _keep_name(location):
     return name
 
 
-def restore(crm, source, yes=False):
+def restore(crm, source, yes=False, reapplied=None):
     """Replace ``crm``'s database with the backup ``source``.
 
     Returns ``(counts, kept)``: the restored row counts and the file the
-    previous database was saved to (``None`` if it held no tables)."""
+    previous database was saved to (``None`` if it held no tables).
+    Erasures and unsubscribes made since the backup are re-applied from the
+    privacy log (``crmcore/privacy_log.py``); ``reapplied`` (a dict) gets
+    how many."""
+    from .privacy_log import identity
+    from .reapply import reapply
     _require_sqlite(crm, "restore")
     if os.path.exists(source) and os.path.exists(crm.location) and os.path.samefile(source, crm.location):
         raise _error(f"{source} is the database itself")
     counts = verify_backup(source)
+    _refuse_newer(crm, source)
     if crm.store.table_names() and not crm.store.table_exists("_crm_migrations"):
         raise _error(f"{crm.location} holds tables but is not a CRM database; restore into a new file instead")
     held = sum(count_rows(crm.store.conn).values())
@@ -202,6 +233,7 @@ def restore(crm, source, yes=False):
         raise _error(f"{crm.location} holds {held} records and restoring replaces them all; "
                      f"add --yes to go ahead (the current database is kept as {_keep_name(crm.location)})")
     kept = None
+    previous = identity(crm, create=False) if crm.store.table_exists("_crm_settings") else None
     if crm.store.table_names():
         kept = _keep_name(crm.location)
         backup(crm, kept)
@@ -213,6 +245,9 @@ def restore(crm, source, yes=False):
     finally:
         src.close()
     crm._registry = crm._disabled = None
+    done = reapply(crm, previous)
+    if reapplied is not None:
+        reapplied.update(done)
     return counts, kept
 
 
@@ -254,8 +289,8 @@ def _schema(crm):
         found.append(_finding("migrations", "problem", line, "upgrade the plugin, or ask its author for the missing migration"))
     unknown = unknown_steps(crm.store, crm.registry, [p.name for p in crm.plugins if crm.is_enabled(p.name)])
     if unknown:
-        found.append(_finding("migrations", "warning", f"applied by a newer version: {', '.join(unknown)}",
-                              "upgrade crm and its plugins to the version that wrote this database"))
+        found.append(_finding("migrations", "problem", f"applied by a newer version: {', '.join(unknown)}; writes are refused",
+                              "upgrade crmcore and its plugins to the version that wrote this database"))
     return found
 
 
@@ -346,8 +381,13 @@ def backup_command(file, force):
     The copy is taken in one step from committed data only, written to a
     temporary file and renamed, so FILE is always a complete database."""
     crm = get_crm(migrate=False)
-    counts = backup(crm, file, force)
-    click.echo(f"Backed up {crm.location} to {file} ({counts.get('contacts', 0)} contacts, {sum(counts.values())} records)")
+    cleaned = []
+    counts = backup(crm, file, force, cleaned)
+    say = functools.partial(click.echo, err=file == "-")
+    if cleaned:
+        say(f"Removed {len(cleaned)} partial backup{'s' if len(cleaned) != 1 else ''} left by an interrupted run: "
+            + ", ".join(os.path.basename(p) for p in cleaned))
+    say(f"Backed up {crm.location} to {file} ({counts.get('contacts', 0)} contacts, {sum(counts.values())} records)")
 
 
 @click.command("restore")
@@ -359,8 +399,13 @@ def restore_command(file, yes):
     FILE must be an intact CRM database (checked first). The current
     database is kept as DB.before-restore; one with records needs --yes."""
     crm = get_crm(migrate=False)
-    counts, kept = restore(crm, file, yes)
+    from .privacy_log import summary
+
+    reapplied = {}
+    counts, kept = restore(crm, file, yes, reapplied)
     click.echo(f"Restored {file} into {crm.location} ({counts.get('contacts', 0)} contacts, {sum(counts.values())} records)")
+    if summary(reapplied):
+        click.echo(summary(reapplied))
     if kept:
         click.echo(f"The previous database is kept as {kept}")
     if crm.pending_migrations():
@@ -380,7 +425,8 @@ def doctor_command(as_json):
     except StoreError as exc:
         damaged = "damaged" in str(exc)
         fix = "restore the last good backup: crm restore FILE" if damaged else "check that you may read and write the file and its folder"
-        found = [_finding("integrity" if damaged else "database", "problem", str(exc), fix)]
+        message = str(exc).split("; `crm doctor`")[0]  # the advice to run doctor is for other commands
+        found = [_finding("integrity" if damaged else "database", "problem", message, fix)]
     if as_json:
         print_rows(found, ["check", "status", "message", "fix"], "json")
     else:

@@ -114,6 +114,13 @@ def migrate_store(source, target, force=False, echo=lambda line: None):
                 counts[table] = want[0]
                 echo(f"{table}: {want[0]} rows, checksum {want[1]} verified")
         dst.store.after_bulk_load()
+        # Erasures and unsubscribes made since the source was copied (privacy log).
+        from .privacy_log import summary
+        from .reapply import reapply
+
+        done = reapply(dst)
+        if summary(done):
+            echo(summary(done))
         return counts
     finally:
         src.close()

@@ -76,6 +76,20 @@ def unknown_steps(store, registry, installed):
             if r["plugin"] in mine and (r["plugin"], r["name"]) not in known]
 
 
+def newer_version_refusal(store, registry, installed=None):
+    """The one-line reason to refuse writes when the database was written by a
+    newer version (``unknown_steps``), else ``None``. ``installed``: the
+    plugins loaded (default: those with migrations in ``registry``)."""
+    if installed is None:
+        installed = {m.plugin for m in registry.migrations}
+    unknown = unknown_steps(store, registry, installed)
+    if not unknown:
+        return None
+    return (f"this database was written by a newer version: migration step{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(unknown)} {'are' if len(unknown) > 1 else 'is'} unknown here; upgrade crmcore and its plugins "
+            "(pip install -U ...) before writing to it (reading works)")
+
+
 def migrate(store, registry):
     """Apply pending steps of the core and enabled plugins; return their names.
 
@@ -84,6 +98,9 @@ def migrate(store, registry):
     database had before. After a plugin's steps, the contact-id columns of
     its record types are recorded with ``link_contacts``."""
     applied, touched = [], []
+    refusal = newer_version_refusal(store, registry)
+    if refusal:
+        raise CRMError(refusal)
     with store.transaction():
         for step in pending(store, registry):
             try:

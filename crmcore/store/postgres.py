@@ -162,8 +162,22 @@ class PostgresStore:
         self.conn.close()
 
     # -- errors ---------------------------------------------------------------
+    def friendly(self, exc):
+        """A one-line ``StoreError`` for an error that is not about the SQL, else ``None``."""
+        return self._friendly(exc)
+
+    def refuse_writes(self, reason):
+        """Refuse every write on this connection from now on, with ``reason``
+        as the error (a database written by a newer version)."""
+        self.refusal = reason
+        self.conn.execute("SET default_transaction_read_only = on")
+
+    refusal = None
+
     def _friendly(self, exc):
         errors = self._psycopg.errors
+        if self.refusal and isinstance(exc, errors.ReadOnlySqlTransaction):
+            return StoreError(self.refusal)
         if isinstance(exc, errors.LockNotAvailable):
             return StoreError("database is busy: another crm process is writing; try again")
         if isinstance(exc, errors.DiskFull):

@@ -38,15 +38,16 @@ def _friendly(exc):
         return StoreError("disk is full: free some space; nothing was written")
     if "disk I/O error" in text:
         return StoreError("disk I/O error: the disk may be full or failing, or the file is over a size limit; the change was not saved")
-    if "not a database" in text or "malformed" in text:
-        return StoreError(f"database file is damaged or not a CRM database ({text})")
+    if "not a database" in text or "malformed" in text or "vtable constructor failed" in text:
+        return StoreError(f"database file is damaged or not a CRM database ({text}); "
+                          "`crm doctor` says what is wrong, `crm restore BACKUP` brings back the last good backup")
     return None
 
 
 class SQLiteDialect:
     """SQL fragments that differ between the stores (see ``postgres.Dialect``)."""
 
-    auto_id = "INTEGER PRIMARY KEY"
+    auto_id = "INTEGER PRIMARY KEY AUTOINCREMENT"  # an id with history is never handed out again
     without_rowid = " WITHOUT ROWID"  # table option for a table keyed by its primary key
 
     @staticmethod
@@ -96,7 +97,10 @@ class SQLiteStore:
             if not os.path.isdir(directory):
                 raise StoreError(f"cannot create database {self.path}: folder {directory} does not exist")
             # A CRM holds personal data: a new file is readable by its owner only.
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            try:
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            except OSError as exc:
+                raise StoreError(f"cannot create database {self.path}: {exc.strerror} (is its folder writable?)") from None
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             self.conn.row_factory = sqlite3.Row
@@ -105,6 +109,8 @@ class SQLiteStore:
                 self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA synchronous = NORMAL")
+            # Deleted rows and freed pages are overwritten with zeros: an erased person leaves no trace in the file.
+            self.conn.execute("PRAGMA secure_delete = ON")
         except sqlite3.DatabaseError as exc:
             hint = ""
             if "unable to open" in str(exc) and not os.access(os.path.dirname(os.path.abspath(self.path)), os.W_OK):
@@ -112,6 +118,7 @@ class SQLiteStore:
             raise _friendly(exc) or StoreError(f"cannot open database {self.path}: {exc}{hint}") from None
         self._depth = 0
         self._db = None
+        self.refusal = None
 
     # -- sqlite-utils, for migrations and table inspection -----------------
     @property
@@ -126,6 +133,19 @@ class SQLiteStore:
     def close(self):
         self.conn.close()
 
+    def friendly(self, exc):
+        """A one-line ``StoreError`` for a database error that is not about the
+        SQL (busy, read-only, full disk, a damaged file), else ``None``."""
+        if self.refusal and "readonly" in str(exc):
+            return StoreError(self.refusal)
+        return _friendly(exc)
+
+    def refuse_writes(self, reason):
+        """Refuse every write on this connection from now on, with ``reason``
+        as the error (a database written by a newer version)."""
+        self.refusal = reason
+        self.conn.execute("PRAGMA query_only = 1")
+
     # -- transactions -------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self):
@@ -137,7 +157,7 @@ class SQLiteStore:
             else:
                 self.conn.execute(f"SAVEPOINT sp{depth}")
         except sqlite3.OperationalError as exc:
-            raise _friendly(exc) or exc from None
+            raise self.friendly(exc) or exc from None
         self._depth += 1
         try:
             yield self
@@ -151,8 +171,8 @@ class SQLiteStore:
                 else:
                     self.conn.execute(f"ROLLBACK TO sp{depth}")
                     self.conn.execute(f"RELEASE sp{depth}")
-            if isinstance(exc, sqlite3.OperationalError) and _friendly(exc):
-                raise _friendly(exc) from None
+            if isinstance(exc, sqlite3.OperationalError) and self.friendly(exc):
+                raise self.friendly(exc) from None
             raise
         self._depth -= 1
         try:
@@ -160,7 +180,7 @@ class SQLiteStore:
         except sqlite3.OperationalError as exc:
             if depth == 0 and self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
-            raise _friendly(exc) or exc from None
+            raise self.friendly(exc) or exc from None
 
     def after_bulk_load(self):
         """Planner statistics for tables just filled in bulk (``migrate-store``)."""
@@ -183,13 +203,13 @@ class SQLiteStore:
         try:
             return self.conn.execute(sql, params)
         except sqlite3.OperationalError as exc:
-            raise _friendly(exc) or exc from None
+            raise self.friendly(exc) or exc from None
 
     def executemany(self, sql, rows):
         try:
             return self.conn.executemany(sql, rows)
         except sqlite3.OperationalError as exc:
-            raise _friendly(exc) or exc from None
+            raise self.friendly(exc) or exc from None
 
     def query(self, sql, params=()):
         """All rows as dicts."""
@@ -235,7 +255,7 @@ class SQLiteStore:
             return []
         assert self._depth > 0, "insert_many needs a transaction"
         keys = [k for k in rows[0] if k != "id"]
-        start = (self.query_value(f"SELECT max(id) FROM {quote_name(table)}") or 0) + 1
+        start = max(self.query_value(f"SELECT max(id) FROM {quote_name(table)}") or 0, self._sequence(table)) + 1
         ids = list(range(start, start + len(rows)))
         head = f"INSERT INTO {quote_name(table)} (id, {', '.join(map(quote_name, keys))}) VALUES "
         group = "(?" + ", ?" * len(keys) + ")"
@@ -246,6 +266,12 @@ class SQLiteStore:
                 values.extend([row[k] for k in keys])
             self.execute(head + ", ".join([group] * len(chunk)), values)
         return ids
+
+    def _sequence(self, table):
+        """The highest id an AUTOINCREMENT table ever handed out (deleted ones included)."""
+        if not self.query_value("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"):
+            return 0
+        return self.query_value("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)) or 0
 
     @staticmethod
     def _chunks(ids, rows, width):

@@ -125,10 +125,8 @@ def create_record(request, crm, user, body, table):
         _check_contact(crm, user, values)
     record = schema.build(cls, values)
     with crm.store.transaction():
-        new_id = crm.add(record)
-        if table == "contacts":
-            crm.audit("add", "contacts", new_id, {k: v for k, v in values.items() if v not in ("", None, [], {}, False)})
-        else:
+        new_id = crm.add(record)  # a contact's history starts with its creation, under the token's user
+        if table != "contacts":
             _note_on_contact(crm, f"add {table[:-1] if table == 'deals' else 'activity'}", record.contact_id,
                              {table[:-1] if table == "deals" else "activity": new_id, "via": "api"})
     return _response(crm.get(table, new_id), 201, {"Location": f"/api/{table}/{new_id}"})

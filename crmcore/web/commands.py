@@ -124,7 +124,32 @@ def users_set_role(email, role, territories):
 # -- settings ------------------------------------------------------------------------
 
 #: Settings a person may set from the command line, with how each is checked.
-SETTINGS = {"base_url": "the CRM's public address; customers' links start with it"}
+SETTINGS = {"base_url": "the CRM's public address; customers' links start with it",
+            "backup.folder": "where `crm run-due` writes backups (the backup job runs once this is set)",
+            "backup.keep": "how many of those backups to keep (default 7)",
+            "backup.every": "how often the backup job runs: 6h, 1d, 1w (default 1d)"}
+
+
+def _check_setting(key, value):
+    import os
+
+    from ..errors import CRMError
+    from ..links import check_base_url
+
+    if key == "base_url":
+        return check_base_url(value)
+    if key == "backup.folder":
+        if not os.path.isdir(value):
+            raise CRMError(f"backup.folder: {value} is not a folder")
+        return os.path.abspath(value)
+    if key == "backup.keep":
+        if not value.isdigit() or int(value) < 1:
+            raise CRMError("backup.keep must be a whole number of backups, 1 or more")
+        return int(value)
+    from ..jobs import parse_every
+
+    parse_every(value)
+    return value
 
 
 @click.group()
@@ -137,10 +162,8 @@ def settings():
 @click.argument("value")
 def settings_set(key, value):
     """Set a setting."""
-    from ..links import check_base_url
-
     crm = get_crm()
-    crm.set_setting(key, check_base_url(value))
+    crm.set_setting(key, _check_setting(key, value))
     click.echo(f"{key} = {crm.get_setting(key)}")
 
 

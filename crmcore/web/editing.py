@@ -103,9 +103,7 @@ def new_contact(request):
     try:
         values = contact_changes(form, user)
         record = build(Contact, values)
-        with crm.store.transaction():
-            cid = crm.add(record)
-            crm.audit("add", "contacts", cid, {k: v for k, v in values.items() if v not in ("", None, [], False)})
+        cid = crm.add(record)  # the contact's history starts with its creation, under this user
     except CRMError as exc:
         typed = {k: _clean(form.get(k, "")) for k, _, _ in CONTACT_FIELDS}
         typed.update(notes=_clean(form.get("notes", "")), consent=bool(form.get("consent")))

@@ -58,12 +58,13 @@ def format_command(found):
 
             result = export(crm, found.name, output or "", segment=segment, everyone=everyone,
                             include_unconsented=include_unconsented, dry_run=dry_run, options=options, progress=start)
-        click.echo(json.dumps(result.as_dict()) if as_json else result.summary())
+        # With -o - the audience goes to standard output; the summary to standard error.
+        click.echo(json.dumps(result.as_dict()) if as_json else result.summary(), err=output == "-")
 
     params = [
         click.Option(["--segment"], metavar="NAME", help="Export the contacts of this segment."),
         click.Option(["--all", "everyone"], is_flag=True, help="Export every contact (consent rules still apply)."),
-        click.Option(["-o", "--output"], type=click.Path(dir_okay=False), metavar="FILE", help="File to write (replaced atomically)."),
+        click.Option(["-o", "--output"], type=click.Path(dir_okay=False), metavar="FILE", help="File to write (replaced atomically; - for standard output)."),
         click.Option(["--include-unconsented"], is_flag=True,
                      help="Also export contacts without marketing consent (suppressed addresses never are)."),
         click.Option(["--dry-run"], is_flag=True, help="Count who would be exported and left out; write nothing."),

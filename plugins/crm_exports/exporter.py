@@ -14,7 +14,6 @@ import collections
 import hashlib
 import json
 import os
-import tempfile
 
 import attrs
 
@@ -27,6 +26,9 @@ from crmcore import (
     fields,
     normalize,
     PluginError,
+    private_temp,
+    put_in_place,
+    suppression_checker,
     suppression_key as email_hash,
 )
 
@@ -146,19 +148,18 @@ def consenting(crm, rows, requires=((), ""), include_unconsented=False, excluded
     """Yield the contacts that may be exported; count the others per reason.
 
     ``included`` collects the ids of the contacts yielded, for the log."""
-    suppressed = {r["email_hash"] for r in crm.store.query("SELECT email_hash FROM suppressions")}
+    is_suppressed = suppression_checker(crm.store)
     excluded = excluded if excluded is not None else collections.Counter()
     fields, missing = requires
     keep = included.append if included is not None else (lambda _: None)
-    digest = hashlib.sha256
     n = 0
     for c in rows:
         n += 1
         if progress and n % 1000 == 0:
             progress(1000)
         email = c["email"]
-        # A stored address is normalised, so this equals crmcore.app.email_hash.
-        if suppressed and email and digest(email.encode()).hexdigest() in suppressed:
+        # Older versions stored a punycode domain as given: check its canonical form.
+        if email and is_suppressed(_canonical(email)):
             excluded[SUPPRESSED] += 1
         elif not include_unconsented and not c["consent"]:
             excluded[NO_CONSENT] += 1
@@ -190,14 +191,14 @@ def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=Fal
         result.excluded = dict(excluded)
         return result
 
-    path = os.path.abspath(path)
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        raise CRMError(f"cannot write {result.path}: folder {folder} does not exist")
-    if os.path.isdir(path):
-        raise CRMError(f"cannot write {result.path}: it is a folder")
-    # mkstemp: a private (0600) file next to the target, so the rename is atomic.
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    if path != "-":
+        path = os.path.abspath(path)
+        folder = os.path.dirname(path)
+        if not os.path.isdir(folder):
+            raise CRMError(f"cannot write {result.path}: folder {folder} does not exist")
+    # A private (0600) file next to the target, so the rename is atomic; a
+    # device, FIFO or "-" is streamed to instead, never renamed over.
+    fd, tmp = private_temp(path, "export")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             try:
@@ -211,7 +212,7 @@ def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=Fal
         result.sha256 = file_sha256(tmp)
         with crm.store.transaction():
             result.log_id = log_export(crm, result, included, include_unconsented, options)
-            os.replace(tmp, path)
+            put_in_place(tmp, path, "export")
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -348,6 +349,16 @@ def forget_contacts(crm, contact_ids, emails=None):
     store.execute(
         "UPDATE export_log_contacts SET erasure_id = (SELECT max(x.id) FROM export_erasures x WHERE x.contact_id = export_log_contacts.contact_id) "
         f"WHERE erasure_id IS NULL AND contact_id IN ({store.dialect.json_values()})", (json.dumps(exported),))
+
+
+def _canonical(email):
+    """A stored address in its canonical form (Unicode domain), or as it is if it no longer validates."""
+    if "xn--" not in email.lower():
+        return email
+    try:
+        return normalize.email(email)
+    except ValueError:
+        return email
 
 
 def _key(email):

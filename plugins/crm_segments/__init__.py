@@ -68,6 +68,19 @@ def crm_register_dashboard_sections(register):
 
 
 @hookimpl
+def crm_register_jobs(register):
+    register("segments.refresh", _refresh_job, "1d", "refresh every dynamic segment (membership history for reports)")
+
+
+def _refresh_job(crm):
+    from .segments import refresh
+
+    skipped = []
+    results = refresh(crm, skipped=skipped)
+    return f"{len(results)} segment{'s' if len(results) != 1 else ''} refreshed" + (f"; skipped: {'; '.join(skipped)}" if skipped else "")
+
+
+@hookimpl
 def crm_segment_contact_ids(crm, name):
     from .segments import contact_ids
 

@@ -106,17 +106,24 @@ def refresh_cmd(names, as_of, fmt):
     """Materialise membership of NAME (default: every dynamic segment), recording who entered and left."""
     from crmcore import progress
 
-    from .segments import refresh, refresh_order
+    from .segments import DisabledField, refresh, refresh_order
 
     crm = get_crm()
     today = _as_of(as_of)
     order = refresh_order(crm, names)
-    results = []
+    results, skipped = [], []
     with progress(len(order), "Refreshing segments", sys.stderr.isatty() and len(order) > 1) as bar:
         for segment in order:
-            results.extend(refresh(crm, [segment["name"]], today))
+            try:
+                results.extend(refresh(crm, [segment["name"]], today))
+            except DisabledField as exc:
+                if names:  # asked for by name: an error
+                    raise
+                skipped.append(str(exc))  # refreshing all: the others go on
             bar.update(1)
     print_rows(results, ["segment", "size", "entered", "left", "at"], fmt)
+    for line in skipped:
+        click.echo(f"Skipped: {line}", err=True)
 
 
 @segments.command("members")
@@ -205,7 +212,7 @@ def dump_cmd(output, fmt, no_members):
     """Write segment definitions as YAML or JSON (to keep them in git)."""
     import json
 
-    from crmcore import CRMError
+    from crmcore import atomic_write
 
     from .segments import dump
 
@@ -220,12 +227,10 @@ def dump_cmd(output, fmt, no_members):
     if not output:
         click.echo(text, nl=False)
         return
-    try:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as exc:
-        raise CRMError(f"cannot write {output}: {exc.strerror}") from None
-    click.echo(f"Wrote {len(data['segments'])} segments to {output}")
+    # Static segments' members are e-mails: a private file, written atomically.
+    with atomic_write(output, "segments file") as f:
+        f.write(text)
+    click.echo(f"Wrote {len(data['segments'])} segments to {output}", err=output == "-")
 
 
 @segments.command("load")

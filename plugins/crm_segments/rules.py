@@ -325,6 +325,11 @@ def parse(text):
 # -- compiling ----------------------------------------------------------------
 
 
+#: The most conditions segment("...") references may inline into one rule
+#: (conditions written in the rule itself cost only their own text).
+MAX_CONDITIONS = 10_000
+
+
 class Compiler:
     """Tree -> (sql, params). ``segments(name)`` returns ``None`` for an
     unknown segment, ``("static", id)`` or ``("dynamic", rule_text)``."""
@@ -336,6 +341,21 @@ class Compiler:
         self.segments = segments or (lambda name: None)
         self.dialect = dialect or SQLiteDialect()
         self.stack = []
+        self.conditions = 0
+        self.parsed = {}  # a referenced segment's rule is parsed once
+
+    def count(self, pos):
+        """Bound the expanded size: each segment("...") is inlined, so a chain
+        of segments each referring several times to the one below grows
+        exponentially ("billion laughs"); refuse it before it costs anything."""
+        if not self.stack:
+            return
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            where = f" (through segment {' -> '.join(self.stack)})" if self.stack else ""
+            raise RuleError(f"the rule expands to more than {MAX_CONDITIONS:,} conditions of other segments{where}; "
+                            "segment(\"...\") copies the other segment's rule each time it is used, so refer to it "
+                            "fewer times or make it a static segment", pos)
 
     def compile(self, tree):
         sql, params = self.node(tree)
@@ -357,15 +377,18 @@ class Compiler:
             raise RuleError(f"no segment named {node.name!r}", node.pos)
         kind, value = found
         if kind == "static":
+            self.count(node.pos)
             return "c.id IN (SELECT contact_id FROM segment_members WHERE segment_id = ?)", [value]
         if node.name in self.stack:
             chain = " -> ".join([*self.stack, node.name])
             raise RuleError(f"segments refer to each other in a circle: {chain}", node.pos)
         self.stack.append(node.name)
         try:
-            sql, params = self.node(parse(value))
+            if node.name not in self.parsed:
+                self.parsed[node.name] = parse(value)
+            sql, params = self.node(self.parsed[node.name])
         except RuleError as exc:
-            if exc.reason.startswith("segments refer"):
+            if exc.reason.startswith(("segments refer", "the rule expands")):
                 raise RuleError(exc.reason, node.pos) from None
             raise RuleError(f"segment {node.name!r} has a broken rule: {exc.reason}", node.pos) from None
         finally:
@@ -418,6 +441,7 @@ class Compiler:
             raise RuleError(f"contains works on tags and other lists, and on text; {field.name} is a {field.type}", node.pos)
 
     def test(self, node):
+        self.count(node.pos)
         field = self.field(node.field, node.pos)
         self.check_operator(field, node)
         values = [self.value(field, tok, node.op) for tok in node.value_pos]
@@ -485,6 +509,20 @@ def compile_rule(text, fields, segments=None, dialect=None):
     """A rule -> ``(sql, params)``: a condition over the contact row ``c``
     (``dialect``: the store's, for the SQL that differs; SQLite's by default)."""
     return Compiler(fields, segments, dialect).compile(parse(text))
+
+
+def referenced_fields(text):
+    """Field names a rule tests (not those of segments it refers to)."""
+    names, stack = [], [parse(text)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Bool):
+            stack.extend(node.items)
+        elif isinstance(node, Not):
+            stack.append(node.item)
+        elif isinstance(node, Condition):
+            names.append(node.field)
+    return names
 
 
 def referenced_segments(text):

@@ -14,7 +14,7 @@ from crmcore import build, CRMError, FieldError, normalize
 
 from . import fields as field_registry
 from .records import Segment
-from .rules import RuleError, compile_rule, referenced_segments
+from .rules import RuleError, compile_rule, referenced_fields, referenced_segments
 
 SEGMENT_FIELDS = ["id", "name", "kind", "rule", "description", "size", "refreshed_at"]
 
@@ -58,6 +58,68 @@ def compile_segment_rule(crm, rule, today=None):
     return f"SELECT c.id FROM contacts c WHERE {where}", params
 
 
+class DisabledField(CRMError):
+    """A segment's rule uses a field only a disabled plugin registers."""
+
+
+def disabled_field(crm, rule):
+    """``(field, plugin)`` when ``rule`` (or a dynamic segment it refers to)
+    tests a field that no enabled plugin registers but a disabled one does."""
+    known = field_registry.build_fields(crm)
+    used, seen, stack = [], set(), [rule]
+    while stack:
+        text = stack.pop()
+        try:
+            used += [f for f in referenced_fields(text) if f not in known]
+            refs = referenced_segments(text)
+        except RuleError:
+            continue
+        for name in refs:
+            row = get_segment(crm, name)
+            if name not in seen and row is not None and row["kind"] == "dynamic":
+                seen.add(name)
+                stack.append(row["rule"])
+    if not used:
+        return None
+    owners = _disabled_plugin_fields(crm)
+    return next(((f, owners[f]) for f in used if f in owners), None)
+
+
+def _disabled_plugin_fields(crm):
+    """``{field: plugin}`` of the segment fields the disabled plugins register
+    (their registration hook called through pluggy, on them alone)."""
+    activation = crm.activation
+    disabled = {p.module for p in activation.plugins if not activation.is_enabled(p.name)}
+    if not disabled:
+        return {}
+    others = [p for p in activation.pm.get_plugins() if p not in disabled]
+    caller = activation.pm.subset_hook_caller("crm_register_segment_fields", others)
+    owners = {}
+
+    def register(name, *args, **kwargs):
+        owners.setdefault(name, activation.registering_plugin("crm_register_segment_fields"))
+
+    try:
+        caller(register=register, store=crm.store)
+    except Exception:  # a disabled plugin failing here only loses the explanation
+        pass
+    return owners
+
+
+def compile_segment(crm, segment, today=None):
+    """``compile_segment_rule`` for a stored segment; a field of a disabled
+    plugin becomes a ``DisabledField`` naming the segment and the plugin."""
+    try:
+        return compile_segment_rule(crm, segment["rule"], today)
+    except RuleError:
+        found = disabled_field(crm, segment["rule"])
+        if found is None:
+            raise
+        field, plugin = found
+        raise DisabledField(f"segment {segment['name']!r} uses field {field!r} of the disabled plugin {plugin!r} "
+                            f"(crm plugins enable {plugin}); not refreshed") from None
+
+
 @contextlib.contextmanager
 def database_refusal(store, what):
     """Our SQL is checked, but a plugin's registered field SQL may be broken:
@@ -65,6 +127,9 @@ def database_refusal(store, what):
     try:
         yield
     except store.sql_errors as exc:
+        friendly = getattr(store, "friendly", None)
+        if friendly is not None and friendly(exc) is not None:
+            raise friendly(exc) from None  # busy, read-only, a damaged file: not the rule's fault
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CRMError(f"{what}: the database refused the rule's SQL ({reason}); a field a plugin registered may be broken "
                        "(crm segments fields lists who registered each)") from None
@@ -191,7 +256,7 @@ def contact_ids(crm, name, today=None):
     if row is None:
         return None
     if row["kind"] == "dynamic" and row["refreshed_at"] is None:
-        sql, params = compile_segment_rule(crm, row["rule"], today)
+        sql, params = compile_segment(crm, row, today)
         with database_refusal(crm.store, f"segment {name!r}"):
             return [r[0] for r in crm.store.execute(sql + " ORDER BY c.id", params)]
     return [r[0] for r in crm.store.execute(
@@ -267,15 +332,24 @@ def refresh_order(crm, names=None):
     return ordered
 
 
-def refresh(crm, names=None, today=None, at=None):
+def refresh(crm, names=None, today=None, at=None, skipped=None):
     """Materialise the membership of the named (default: all) dynamic segments.
 
     Returns one summary dict per segment. Each segment commits on its own so a
-    broken rule leaves the others refreshed."""
+    broken rule leaves the others refreshed. Refreshing all, a segment that
+    uses a field of a disabled plugin is skipped and its one-line reason
+    appended to ``skipped``; named, it is an error."""
     results = []
     for segment in refresh_order(crm, names):
         stamp = at or normalize.now()
-        sql, params = compile_segment_rule(crm, segment["rule"], today)
+        try:
+            sql, params = compile_segment(crm, segment, today)
+        except DisabledField as exc:
+            if names:
+                raise
+            if skipped is not None:
+                skipped.append(str(exc))
+            continue
         with crm.store.transaction():
             _temp_table(crm.store)
             with database_refusal(crm.store, f"segment {segment['name']!r}"):
@@ -367,12 +441,23 @@ def show(crm, name, today=None):
     last = crm.store.query('SELECT at, size, entered, "left" FROM segment_refreshes WHERE segment_id = ? ORDER BY id DESC LIMIT 1',
                            (segment["id"],))
     last = last[0] if last else None
+    try:
+        size, note = len(contact_ids(crm, name, today)), None
+    except DisabledField as exc:  # shown as last stored; it cannot be evaluated now
+        size, note = None, str(exc).replace("; not refreshed", "; its members are as last refreshed")
     info = {"name": segment["name"], "kind": segment["kind"], "rule": segment["rule"] or None,
-            "description": segment["description"], "size": len(contact_ids(crm, name, today)),
+            "description": segment["description"], "size": size,
             "refreshed_at": segment["refreshed_at"], "entered_last_refresh": last["entered"] if last else None,
             "left_last_refresh": last["left"] if last else None}
+    if note:
+        info["note"] = note
+        return info
     if segment["kind"] == "dynamic" and last is not None:
-        sql, params = compile_segment_rule(crm, segment["rule"], today)
+        try:
+            sql, params = compile_segment(crm, segment, today)
+        except DisabledField as exc:
+            info["note"] = str(exc).replace("; not refreshed", "; its members are as last refreshed")
+            return info
         with database_refusal(crm.store, f"segment {name!r}"):
             now = {r[0] for r in crm.store.execute(sql, params)}
         stored = set(contact_ids(crm, name))

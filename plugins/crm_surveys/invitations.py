@@ -2,27 +2,28 @@
 and the suppression list, exported as CSV any mail tool can merge."""
 
 import contextlib
-import csv
 import hashlib
 import secrets
 import sys
 from urllib.parse import urlencode
 
-from crmcore import atomic_write, CRMError, normalize, safe_cell, suppression_key as email_hash
+from crmcore import atomic_write, CRMError, csv_writer, normalize, suppression_key as email_hash
 
 from .definitions import get_survey, require_open
 
 TOKEN_BYTES = 16  # 128 bits from the OS's CSPRNG: not guessable, not enumerable
 CSV_FIELDS = ["email", "name", "first_name", "last_name", "link", "token"]
-#: Free text typed by people; tokens may start with "-" and must stay intact.
-GUARDED = ("name", "first_name", "last_name")  # free text; e-mails, links and tokens must stay exact
+#: Every cell goes through safe_cell (an address such as "=2+5@example.com" is valid);
+#: tokens never start with a formula character and links start with http, so both stay exact.
+FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 def new_token(taken):
     """A URL-safe random token not in ``taken`` (the set is updated)."""
     while True:
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        if token not in taken:
+        # Never one a spreadsheet reads as a formula ("-..."), so the CSV can escape every cell and keep tokens exact.
+        if token not in taken and token[:1] not in FORMULA_STARTS:
             taken.add(token)
             return token
 
@@ -93,10 +94,10 @@ def _contacts(crm, ids):
 def write_csv(rows, path=None):
     """Write the invitation list to ``path`` (atomically) or standard output."""
     with atomic_write(path, "invitation list") if path else contextlib.nullcontext(sys.stdout) as out:
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv_writer(out)  # every cell spreadsheet-safe
         writer.writerow(CSV_FIELDS)
         for r in rows:
-            writer.writerow([safe_cell(r[f]) if f in GUARDED else r[f] for f in CSV_FIELDS])
+            writer.writerow([r[f] for f in CSV_FIELDS])
 
 
 def batches(crm, survey_ref):

@@ -63,13 +63,13 @@ def test_invitation_errors(scrm, survey, segments, people):
     assert scrm.store.count("survey_invitations") == 0
 
 
-def test_csv_has_the_mail_merge_columns_and_defuses_formulas_in_names_only(tmp_path):
+def test_csv_has_the_mail_merge_columns_and_defuses_formulas_in_every_column(tmp_path):
     path = tmp_path / "invites.csv"
-    write_csv([{"email": "a@example.com", "name": "=HYPERLINK(1)", "first_name": "=HYPERLINK(1)", "last_name": "-x",
-                "link": "https://x/?token=-t", "token": "-t"}], str(path))
+    write_csv([{"email": "=2+5@example.com", "name": "=HYPERLINK(1)", "first_name": "=HYPERLINK(1)", "last_name": "-x",
+                "link": "https://x/?token=t-1", "token": "t-1"}], str(path))
     rows = list(csv.DictReader(io.StringIO(path.read_text())))
-    assert rows == [{"email": "a@example.com", "name": "'=HYPERLINK(1)", "first_name": "'=HYPERLINK(1)", "last_name": "'-x",
-                     "link": "https://x/?token=-t", "token": "-t"}]
+    assert rows == [{"email": "'=2+5@example.com", "name": "'=HYPERLINK(1)", "first_name": "'=HYPERLINK(1)", "last_name": "'-x",
+                     "link": "https://x/?token=t-1", "token": "t-1"}]
 
 
 def test_response_rate_per_batch(scrm, survey, people, segments):

@@ -45,7 +45,7 @@ def test_answering_once_stores_the_response_and_creates_the_follow_up(scrm, link
     task = scrm.store.query("SELECT subject, owner FROM activities WHERE kind = 'task'")
     assert task == [{"subject": "Survey follow-up: detractor (NPS 3) in 'feedback'", "owner": "alice"}]
     history = scrm.store.query('SELECT "user", action FROM _crm_audit WHERE table_name = \'contacts\' AND record_id = ?', (people[0],))
-    assert [(h["user"], h["action"]) for h in history] == [("public link", "survey answer")]
+    assert [(h["user"], h["action"]) for h in history] == [("tester", "create"), ("public link", "survey answer")]
     again = c.get(link)
     assert again.status_code == 410 and "Already answered" in again.text
     assert c.post(link, data={**GOOD, "csrf_token": form_token(page.text)}).status_code == 410
