@@ -98,3 +98,25 @@ def crm_mail_bounced(crm, bounces):
 
     record_bounces(crm, [{"recipient": b["email"], "action": b.get("action") or "", "status": b.get("status") or "",
                           "diagnostic": b.get("diagnostic") or "", "message_id": b.get("message_id")} for b in bounces])
+
+
+@hookimpl
+def crm_register_jobs(crm, register):
+    """`crm run-due` resumes campaigns left half-sent (a killed or interrupted
+    send, deferred retries), through ``CRM_SMTP_URL``; only when that is set."""
+    import os
+
+    from .transports import SMTP_ENV
+
+    if os.environ.get(SMTP_ENV):
+        register("campaigns.resume", _resume_sends, "15m", "resume campaigns still sending (CRM_SMTP_URL)")
+
+
+def _resume_sends(crm):
+    from .sending import send
+
+    names = [r["name"] for r in crm.store.query("SELECT name FROM campaigns WHERE status = 'sending' ORDER BY id")]
+    done = {name: send(crm, name) for name in names}
+    if not done:
+        return "no campaign is sending"
+    return "; ".join(f"{name}: {r['sent']} sent, {r['remaining']} still queued" for name, r in done.items())

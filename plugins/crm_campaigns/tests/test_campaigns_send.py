@@ -276,3 +276,15 @@ def test_a_second_sender_of_the_same_campaign_is_refused_while_the_first_runs(cc
     ccrm.set_setting(f"campaigns.sender.{cid}", gone)
     assert send(ccrm, campaign, url=smtp.url)["sent"] == 2
     assert ccrm.get_setting(f"campaigns.sender.{cid}") is None  # released at the end
+
+
+def test_run_due_resumes_a_campaign_left_with_queued_mail(ccrm, people, campaign, smtp, monkeypatch):
+    from crmcore.jobs import run_due
+
+    smtp.handler.replies["ada@example.com"] = ["451 4.3.0 try later"] * 3
+    send(ccrm, campaign, url=smtp.url, backoff=NO_WAIT, sleep=lambda s: None)
+    assert outbox(ccrm)["ada@example.com"]["status"] == "queued"
+    monkeypatch.setenv("CRM_SMTP_URL", smtp.url)
+    ran = run_due(ccrm, only=["campaigns.resume"])
+    assert outbox(ccrm)["ada@example.com"]["status"] == "sent", ran
+    assert len(smtp.handler.to("ada@example.com")) == 1
