@@ -57,6 +57,41 @@ def list_records(crm, table, filters=None, sort="id", limit=100):
     return [schema.decode_row(cls, r) for r in crm.store.query(sql, params)]
 
 
+CONTACT_FILTERS = ("country", "tag", "owner", "consent", "segment")
+
+
+def contact_filter(crm, filters):
+    """``(sql, params)`` over contacts aliased ``c`` for the filters people use
+    on lists: ``country`` (code or name), ``tag``, ``owner``, ``consent``
+    (``yes``/``no``) and ``segment`` (a segment's members, asked of whichever
+    plugin knows segments). Empty values are ignored; values are bound."""
+    import json
+
+    clauses, params = [], []
+    given = {k: str(v).strip() for k, v in (filters or {}).items() if k in CONTACT_FILTERS and str(v or "").strip()}
+    if "country" in given:
+        try:
+            params.append(normalize.country(given["country"]))
+        except ValueError as exc:
+            raise CRMError(f"country: {exc}") from None
+        clauses.append("c.country = ?")
+    if "tag" in given:
+        clauses.append(crm.store.dialect.json_array_contains("c.tags"))
+        params.append(given["tag"])
+    if "owner" in given:
+        clauses.append("c.owner = ?")
+        params.append(given["owner"])
+    if "consent" in given:
+        if given["consent"] not in ("yes", "no"):
+            raise CRMError(f"consent must be yes or no, not {given['consent']!r}")
+        clauses.append("c.consent = ?")
+        params.append(1 if given["consent"] == "yes" else 0)
+    if "segment" in given:
+        clauses.append(f"c.id IN ({crm.store.dialect.json_values()})")
+        params.append(json.dumps(crm.segment_contact_ids(given["segment"])))
+    return (" AND ".join(clauses), params) if clauses else None
+
+
 def count_records(crm, table, filters=None):
     """How many records ``list_records`` would give without a limit."""
     where, params = _where(crm, table, filters)

@@ -139,3 +139,20 @@ def test_hostile_values_typed_into_the_forms_render_inert(shop):
         html = c.get(page).text
         assert "<script>" not in html and "<img" not in html and "<b>x" not in html and "<i>t" not in html, page
         assert not re.search(r"(?<![\w-])49(?![\w-])", html), page  # {{7*7}} never evaluated (random tokens may hold "49")
+
+
+def test_contacts_list_filters_and_the_contact_timeline(shop):
+    from crmcore import Contact as _Contact, Order as _Order
+
+    ada = shop.add(_Contact(first_name="Ada", email="ada.f@example.com", country="DE", tags=["vip"], consent=True, owner="kim"))
+    shop.add(_Contact(first_name="Bea", email="bea.f@example.com", country="FR", tags=["vip"], consent=False))
+    shop.add(_Order(ref="TL-77", contact_id=ada, ordered_at="2026-01-05", total=12.5, currency="EUR"))
+    c = login(shop, "manager")
+    page = c.get("/contacts?country=Germany&tag=vip&consent=yes").text
+    names = re.findall(r'href="/contacts/\d+">([^<]+)</a>', page)
+    assert names == ["Ada"], names
+    assert "Bea" in c.get("/contacts?tag=vip&consent=no").text and "Ada" not in c.get("/contacts?tag=vip&consent=no").text
+    bad = c.get("/contacts?country=Atlantis").text
+    assert "country:" in bad and "Ada" not in bad
+    contact = c.get(f"/contacts/{ada}").text
+    assert "Timeline" in contact and "order TL-77 12.50 EUR" in contact

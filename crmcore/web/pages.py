@@ -96,12 +96,34 @@ def _after(request):
 
 def contacts(request):
     crm, user = request.state.crm, request.state.user
+    from urllib.parse import urlencode
+
+    from ..queries import CONTACT_FILTERS, contact_filter
+
     q = request.query_params.get("q", "").strip()[:200]
+    filters = {k: request.query_params.get(k, "").strip()[:200] for k in CONTACT_FILTERS}
+    filters = {k: v for k, v in filters.items() if v}
+    error = None
+    try:
+        where = contact_filter(crm, filters)
+    except CRMError as exc:
+        where, error = ("1 = 0", []), str(exc)
     if q:
         rows, next_after = access.search_contacts(crm, user, q), None
     else:
-        rows, next_after = access.page(crm, user, "contacts", after=_after(request))
-    return render(request, "web_contacts.html", {"can_add": access.can(user, "contacts:write"), "rows": rows, "q": q, "next_after": next_after, "paged": bool(request.query_params.get("after"))})
+        rows, next_after = access.page(crm, user, "contacts", after=_after(request), where=where)
+    return render(request, "web_contacts.html", {
+        "can_add": access.can(user, "contacts:write"), "rows": rows, "q": q, "next_after": next_after,
+        "paged": bool(request.query_params.get("after")), "filters": filters, "filter_error": error,
+        "filter_query": urlencode(filters), "segments": _segment_names(crm)})
+
+
+def _segment_names(crm):
+    """Segment names for the filter's list; none when no plugin knows segments."""
+    try:
+        return crm.segment_names()
+    except CRMError:
+        return []
 
 
 def contact(request):
@@ -126,8 +148,11 @@ def contact(request):
                 print(f"crm serve: contact panel {panel.title!r} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
                 html = '<p class="muted">This panel could not be shown.</p>'
             panels.append({"title": panel.title, "html": html})
+    # Every module's events, less those of records the user's role may not read.
+    hidden = {"order": "orders:read", "deal": "deals:read", **{k: "activities:read" for k in ("call", "email", "meeting", "note", "task")}}
+    timeline = [e for e in crm.timeline(c, limit=60) if e["kind"] not in hidden or access.can(user, hidden[e["kind"]])][:30]
     return render(request, "web_contact.html", {"c": c, "deals": deals, "activities": activities, "orders": orders,
-                                                "history": history, "panels": panels,
+                                                "history": history, "panels": panels, "timeline": timeline,
                                                 "can_log": access.can(user, "activities:write"),
                                                 "can_edit": access.can(user, "contacts:write"),
                                                 "can_deal": access.can(user, "deals:write"), "stages": crm.stages})
