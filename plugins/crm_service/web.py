@@ -12,6 +12,7 @@ history under the user's e-mail (``crm.user`` is set per request).
 """
 
 import os
+import re
 from urllib.parse import urlencode
 
 from crmcore import CRMError, access, normalize, render_page as render
@@ -129,6 +130,13 @@ def contact_cases(crm, contact_id, limit=10):
     return rows[:limit], len(rows) > limit
 
 
+def _bare_subject(subject):
+    from .cases import TAG
+
+    subject = TAG.sub("", subject or "")
+    return re.sub(r"^\s*((re|aw|fwd?|wg)\s*:\s*)+", "", subject, flags=re.IGNORECASE).strip().lower()
+
+
 def _name(contact):
     if not contact:
         return ""
@@ -213,6 +221,8 @@ def case_page(request):
             draft = render_macro(crm, macro, case, contact, agent=user.get("name") or user["email"])
         except CRMError as exc:
             draft_error = str(exc)
+    for m in data["messages"]:  # a subject worth showing: not just the case's, re-tagged or "Re:"-prefixed
+        m["own_subject"] = _bare_subject(m["subject"]) not in ("", _bare_subject(case["subject"]))
     now = normalize.now()
     return render(request, "service_case.html", {
         "case": case, "contact": contact, "contact_name": _name(contact), "messages": data["messages"], "csat": data["csat"],
@@ -226,7 +236,7 @@ def case_page(request):
     })
 
 
-SENDER_HINT = ("e-mail replies need a sender address: crm settings set service.from help@your-shop.example "
+SENDER_HINT = ("e-mail replies need a sender address: crm service sender help@your-shop.example "
                "(or CRM_SERVICE_FROM); add an internal note meanwhile")
 
 

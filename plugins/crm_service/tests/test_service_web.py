@@ -77,7 +77,7 @@ def login(crm, role):
 
 
 def queue_ids(html):
-    return [int(i) for i in re.findall(r'<td data-label="Case"><a href="/service/cases/(\d+)">', html)]
+    return [int(i) for i in re.findall(r'<td data-label="Case" class="svc-subj"><a href="/service/cases/(\d+)">', html)]
 
 
 def contact_history(crm, contact_id):
@@ -195,6 +195,7 @@ def test_an_email_reply_without_smtp_is_queued_and_in_the_contacts_history(desk)
     assert 'value="email" checked' in page.text and "No SMTP server is set" in page.text
     r = c.post(f"/service/cases/{late}/reply", data={"body": "We send a new kettle.", "kind": "email", "csrf_token": c.csrf})
     assert r.status_code == 200 and "queued, not sent yet" in r.text and "We send a new kettle." in r.text
+    assert f"[#{late}] Kettle leaks" not in r.text  # the tagged subject is the case's own: not repeated
     m = desk.store.query("SELECT direction, author, delivery, subject FROM service_messages WHERE direction = 'outbound'")
     assert m == [{"direction": "outbound", "author": "help@shop.example", "delivery": "queued", "subject": f"[#{late}] Kettle leaks"}]
     case = cases.get_case(desk, late)
