@@ -89,18 +89,26 @@ def queue(crm, user, status="open", priority="", assignee="", breached=False, af
     if breached:
         where.append("s.breach_at < ?")
         values.append(now)
-    if after is not None:
-        due, last_id = after
-        if due is None:
-            where.append("(s.breach_at IS NULL AND s.id > ?)")
-            values.append(last_id)
+
+    def part(condition, extra, order, n):
+        return crm.store.query(
+            f"SELECT {CASE_COLUMNS} FROM service_cases s LEFT JOIN contacts c ON c.id = s.contact_id "
+            f"WHERE {' AND '.join([*where, condition])} ORDER BY {order} LIMIT ?", [*values, *extra, n])
+
+    # Two index-friendly parts instead of one sort over every case: the running
+    # deadlines by (breach_at, id), then the cases without one by id.
+    due, last_id = after if after is not None else (None, None)
+    rows = []
+    if after is None or due is not None:
+        if after is None:
+            rows = part("s.breach_at IS NOT NULL", [], "s.breach_at, s.id", limit + 1)
         else:
-            where.append("(s.breach_at > ? OR (s.breach_at = ? AND s.id > ?) OR s.breach_at IS NULL)")
-            values.extend([due, due, last_id])
-    rows = crm.store.query(
-        f"SELECT {CASE_COLUMNS} FROM service_cases s LEFT JOIN contacts c ON c.id = s.contact_id "
-        f"WHERE {' AND '.join(where)} ORDER BY CASE WHEN s.breach_at IS NULL THEN 1 ELSE 0 END, s.breach_at, s.id LIMIT ?",
-        [*values, limit + 1])
+            rows = part("s.breach_at >= ? AND (s.breach_at > ? OR s.id > ?)", [due, due, last_id], "s.breach_at, s.id", limit + 1)
+    if len(rows) <= limit and not breached:
+        if due is None and last_id is not None:
+            rows += part("s.breach_at IS NULL AND s.id > ?", [last_id], "s.id", limit + 1 - len(rows))
+        else:
+            rows += part("s.breach_at IS NULL", [], "s.id", limit + 1 - len(rows))
     more = len(rows) > limit
     rows = rows[:limit]
     for r in rows:
@@ -273,6 +281,8 @@ def reply_post(request):
         raise CRMError("write the reply or the note first")
     if not internal and not _sender(crm):
         raise CRMError(SENDER_HINT)
+    if not internal and not crm.store.query_value("SELECT email FROM contacts WHERE id = ?", (case["contact_id"],)):
+        raise CRMError("the customer has no e-mail address: add an internal note instead")
     if internal:
         with crm.store.transaction():
             mid = reply(crm, case["id"], body, internal=True)

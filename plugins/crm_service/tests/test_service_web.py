@@ -302,3 +302,36 @@ def test_a_macro_fills_the_reply_box(desk):
     assert "?macro=" not in c.get(f"/service/cases/{late}").text
     viewer = login(desk, "viewer")
     assert "Dear Hanna" not in viewer.get(f"/service/cases/{late}?macro=thanks").text
+
+
+def test_a_reply_to_a_customer_without_e_mail_is_refused(desk):
+    desk.set_setting("service.from", "help@shop.example")
+    nomail = desk.add(Contact(first_name="Paula", last_name="Phone", country="DE", postal_code="20100"))
+    cid = cases.open_case(desk, nomail, "Called about a kettle", channel="phone")
+    c = login(desk, "service")
+    page = c.get(f"/service/cases/{cid}")
+    assert 'value="email" disabled' in page.text and 'value="internal" checked' in page.text
+    r = c.post(f"/service/cases/{cid}/reply", data={"body": "hi", "kind": "email", "csrf_token": c.csrf})
+    assert r.status_code == 400 and "the customer has no e-mail address" in r.text
+    assert desk.store.query_value("SELECT count(*) FROM service_messages WHERE case_id = ?", (cid,)) == 0
+
+
+def test_solving_on_the_page_e_mails_the_csat_invitation(make_crm, smtp_server, monkeypatch):
+    import crm_surveys
+    from crm_surveys.definitions import create_survey, parse_question_option
+
+    url, inbox = smtp_server
+    monkeypatch.setenv("CRM_SMTP_URL", url)
+    monkeypatch.setenv("CRM_SERVICE_FROM", "help@shop.example")
+    crm = make_crm(plugins=[crm_service, crm_surveys])
+    create_survey(crm, "csat", "After a case", [parse_question_option("csat:csat:How satisfied are you?", 1)],
+                  base_url="https://shop.example/feedback")
+    cid = cases.open_case(crm, crm.add(Contact(email="ada@example.com", consent=True)), "Kettle leaks")
+    users.add_user(crm, "service@example.com", "service", PASSWORD)
+    c = login(crm, "service")
+    r = c.post(f"/service/cases/{cid}/solve", data={"csrf_token": c.csrf})
+    assert r.status_code == 200 and "svc-status svc-solved" in r.text and "Solve</button>" not in r.text
+    (sender, recipients, mail), = inbox.mails
+    assert (sender, recipients) == ("help@shop.example", ["ada@example.com"])
+    assert "https://shop.example/feedback?token=" in mail.get_content() and f"(case #{cid}) is solved" in mail.get_content()
+    assert crm.store.query_value("SELECT delivery FROM service_messages WHERE case_id = ? AND direction = 'outbound'", (cid,)) == "sent"
