@@ -122,4 +122,12 @@ def m002_users_sessions(store):
     link_contacts(store, "_crm_link_tokens", "contact_id", "delete")  # a contact's unsubscribe link goes with them
 
 
-MIGRATIONS = [m001_core_tables, m002_users_sessions]
+def m003_api_tokens(store):
+    """Bearer tokens of the JSON API (``crm tokens create``): only their SHA-256 is kept."""
+    store.execute(
+        f"CREATE TABLE IF NOT EXISTS _crm_api_tokens (id {store.dialect.auto_id}, token_hash TEXT NOT NULL UNIQUE, "
+        "user_id INTEGER NOT NULL, name TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, last_used_at TEXT)"
+    )
+
+
+MIGRATIONS = [m001_core_tables, m002_users_sessions, m003_api_tokens]

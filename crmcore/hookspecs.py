@@ -225,6 +225,15 @@ def crm_register_routes(register):
 
 
 @hookspec
+def crm_register_permissions(register):
+    """Declare a permission for a plugin's pages: ``register(name, roles, description="")``.
+
+    ``name`` looks like ``"exports:download"``; ``roles`` lists the roles that
+    hold it (``admin`` holds every permission). Routes, menu items and contact
+    panels registered by any plugin may then require it."""
+
+
+@hookspec
 def crm_register_menu_items(register):
     """Add an entry to the web app's menu: ``register(label, path, permission)``.
 

@@ -281,3 +281,36 @@ def write_contacts_csv(path, rows, start=0):
         for i in range(start, start + rows):
             f.write(f"p{i}@example.com,First{i},Last{i},DE,Company {i % 250},\"vip,import\",{i % 2}\n")
     return str(path)
+
+
+@pytest.fixture
+def web_user(monkeypatch):
+    """``web_user(crm, role, territories=(), email=None)``: a user of ``crm serve``
+    and a Starlette test client logged in as them, with ``client.csrf`` (the
+    form token of their session) and ``client.email``. Password hashing runs
+    with small argon2 costs to keep tests fast."""
+    from argon2 import PasswordHasher
+
+    from . import users
+
+    monkeypatch.setattr(users, "_hasher", lambda: PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+    def make(crm, role, territories=(), email=None):
+        import re
+
+        from starlette.testclient import TestClient
+
+        from .web.app import create_app
+
+        email = email or f"{role}@example.com"
+        password = "test password 123"
+        users.add_user(crm, email, role, password, territories=territories)
+        client = TestClient(create_app(crm), base_url="http://testserver")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+        r = client.post("/login", data={"email": email, "password": password, "csrf_token": token}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        client.csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text).group(1)
+        client.email = email
+        return client
+
+    return make

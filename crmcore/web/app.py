@@ -36,10 +36,22 @@ def known_permissions():
 
 def collect(crm):
     """Routes, menu items and contact panels of the core and enabled plugins."""
-    from . import pages
+    from . import editing, pages
 
-    routes, menu, panels = list(pages.ROUTES), list(pages.MENU), []
-    allowed = known_permissions()
+    routes, menu, panels = list(pages.ROUTES) + list(editing.ROUTES), list(pages.MENU), []
+    granted = {role: set(names) for role, names in access.PERMISSIONS.items()}
+
+    def register_permission(name, roles, description=""):
+        if not isinstance(name, str) or name.count(":") != 1 or not all(name.split(":")):
+            raise CRMError(f"permission {name!r} must look like AREA:ACTION")
+        unknown = [r for r in roles if r not in granted]
+        if isinstance(roles, str) or unknown:
+            raise CRMError(f"permission {name}: roles must be a list of {', '.join(granted)}")
+        for role in roles:
+            granted[role].add(name)
+
+    crm.emit("crm_register_permissions", register=register_permission)
+    allowed = known_permissions() | set().union(*granted.values())
 
     def check(permission, what):
         if permission not in allowed:
@@ -62,7 +74,7 @@ def collect(crm):
     crm.emit("crm_register_routes", register=register_route)
     crm.emit("crm_register_menu_items", register=register_menu)
     crm.emit("crm_register_contact_panels", register=register_panel)
-    return routes, menu, panels
+    return routes, menu, panels, granted
 
 
 class QueryTimer:
@@ -101,7 +113,7 @@ class Web:
         self.crm, self.public_only, self.debug = crm, public_only, debug
         self.lock = threading.Lock()
         self.timer = QueryTimer(crm.store) if debug else None
-        self.routes, self.menu, self.panels = collect(crm)
+        self.routes, self.menu, self.panels, self.permissions = collect(crm)
         search = ([crm.templates] if crm.templates else []) + list(crm.registry.template_dirs) + [TEMPLATES, core_template_dir()]
         self.env = ImmutableSandboxedEnvironment(loader=jinja2.FileSystemLoader(search), autoescape=True,
                                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -150,7 +162,7 @@ def _wrap(route):
                     return Response("login required", status_code=401, media_type="text/plain")
                 request.state.user, request.state.csrf = user, csrf
                 crm.user = user["email"]
-                if route.permission != "login" and not access.can(user, route.permission):
+                if route.permission != "login" and not access.can(user, route.permission, web.permissions):
                     return message(request, "Not allowed", f"Your role ({user['role']}) cannot open this page.", 403)
             if request.method == "POST" and route.permission != "none" and not request.url.path.startswith("/unsubscribe/"):
                 given = form.get("csrf_token", "") if form is not None else ""
@@ -223,6 +235,10 @@ def create_app(crm, public_only=False, debug=False):
         if public_only and r.permission != "public":
             continue
         routes.append(Route(r.path, _wrap(r), methods=list(r.methods)))
+    if not public_only:
+        from . import api
+
+        routes.extend(api.routes())
     routes.append(Mount("/static", app=StaticFiles(directory=STATIC), name="static"))
 
     async def not_found(request, exc):

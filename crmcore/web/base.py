@@ -45,7 +45,7 @@ def render(request, template, context=None, status=200, headers=None):
     values = {
         "user": getattr(request.state, "user", None),
         "csrf_token": getattr(request.state, "csrf", ""),
-        "menu": [m for m in web.menu if m.permission == "login" or access.can(getattr(request.state, "user", None), m.permission)],
+        "menu": [m for m in web.menu if m.permission == "login" or access.can(getattr(request.state, "user", None), m.permission, web.permissions)],
         "path": request.url.path,
         "debug": None,
     }

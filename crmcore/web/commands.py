@@ -168,3 +168,40 @@ def unsubscribe_link(contact):
 
     crm = get_crm()
     click.echo(unsubscribe_url(crm, crm.find_contact(contact)["id"]))
+
+
+# -- API tokens ----------------------------------------------------------------------
+
+
+@click.group()
+def tokens():
+    """Bearer tokens for the JSON API of `crm serve` (/api/...), each acting as one user."""
+
+
+@tokens.command("create")
+@click.option("--user", "email", required=True, metavar="EMAIL", help="The user the token acts as (their role and territories apply).")
+@click.option("--name", default="", help="What the token is for (shown by `crm tokens list`).")
+def tokens_create(email, name):
+    """Create a token and print it (it is shown only this once; only its hash is stored)."""
+    from ..tokens import create_token
+
+    click.echo(create_token(get_crm(), email, name))
+
+
+@tokens.command("list")
+@output_options
+def tokens_list(fmt):
+    """Every token: id, user, name, created, last used (never the token itself)."""
+    from ..tokens import list_tokens
+
+    print_rows(list_tokens(get_crm()), ["id", "user", "name", "created_at", "last_used_at"], fmt)
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id):
+    """Revoke a token by its id (see `crm tokens list`)."""
+    from ..tokens import revoke_token
+
+    revoke_token(get_crm(), token_id)
+    click.echo(f"Revoked token {token_id}")

@@ -101,7 +101,7 @@ def contacts(request):
         rows, next_after = access.search_contacts(crm, user, q), None
     else:
         rows, next_after = access.page(crm, user, "contacts", after=_after(request))
-    return render(request, "web_contacts.html", {"rows": rows, "q": q, "next_after": next_after, "paged": bool(request.query_params.get("after"))})
+    return render(request, "web_contacts.html", {"can_add": access.can(user, "contacts:write"), "rows": rows, "q": q, "next_after": next_after, "paged": bool(request.query_params.get("after"))})
 
 
 def contact(request):
@@ -117,7 +117,7 @@ def contact(request):
                               "ORDER BY id DESC LIMIT 20", ("contacts", cid))
     panels = []
     for panel in request.app.state.web.panels:
-        if access.can(user, panel.permission):
+        if access.can(user, panel.permission, request.app.state.web.permissions):
             try:
                 html = request.app.state.web.env.get_template(panel.template).render(ctx=panel.context(crm, user, c), contact=c)
             except Exception as exc:  # a broken panel must not take the contact page down
@@ -128,7 +128,9 @@ def contact(request):
             panels.append({"title": panel.title, "html": html})
     return render(request, "web_contact.html", {"c": c, "deals": deals, "activities": activities, "orders": orders,
                                                 "history": history, "panels": panels,
-                                                "can_log": access.can(user, "activities:write")})
+                                                "can_log": access.can(user, "activities:write"),
+                                                "can_edit": access.can(user, "contacts:write"),
+                                                "can_deal": access.can(user, "deals:write"), "stages": crm.stages})
 
 
 def log_activity(request):
@@ -171,7 +173,7 @@ def deals(request):
             continue
         rows = access.rows(crm, user, "deals", ("d.status = 'open' AND d.stage = ?", [name]), order="d.amount DESC, d.id", limit=50)
         columns.append({"stage": name, "probability": probability, "deals": rows})
-    return render(request, "web_deals.html", {"columns": columns})
+    return render(request, "web_deals.html", {"columns": columns, "stages": crm.stages, "can_move": access.can(user, "deals:write")})
 
 
 def reports(request):

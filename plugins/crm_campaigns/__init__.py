@@ -88,3 +88,13 @@ def crm_contact_erased(crm, contact_id):
         return [f"campaigns: e-mails had been sent to this person by {', '.join(names)} "
                 "(copies kept by a file:// transport are not removed)"]
     return None
+
+
+@hookimpl
+def crm_mail_bounced(crm, bounces):
+    """Bounces the service desk's mail import found (``crm service import-mail``
+    or ``fetch``) mark this plugin's recipients as ``crm campaigns import-bounces`` does."""
+    from .bounces import record_bounces
+
+    record_bounces(crm, [{"recipient": b["email"], "action": b.get("action") or "", "status": b.get("status") or "",
+                          "diagnostic": b.get("diagnostic") or "", "message_id": b.get("message_id")} for b in bounces])

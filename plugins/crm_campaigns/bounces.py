@@ -91,35 +91,45 @@ def import_bounces(crm, path, suppress_after=1):
     """Read ``path`` and record its bounces; returns the counts and the addresses suppressed."""
     if suppress_after < 1:
         raise CRMError("--suppress-after must be 1 or more")
-    counts = {"messages": 0, "reports": 0, "hard": 0, "soft": 0, "unmatched": 0, "already": 0}
+    counts = {"messages": 0}
+    reports = []
+    for message in _messages(path):
+        counts["messages"] += 1
+        reports.extend(parse_dsn(message))
+    return {**counts, **record_bounces(crm, reports, suppress_after)}
+
+
+def record_bounces(crm, reports, suppress_after=1):
+    """Mark the outbox rows that bounced (``reports`` as ``parse_dsn`` gives
+    them), and suppress an address with ``suppress_after`` hard bounces.
+    Returns the counts and the addresses suppressed."""
+    counts = {"reports": 0, "hard": 0, "soft": 0, "unmatched": 0, "already": 0}
     hard_addresses = set()
     store = crm.store
     with store.transaction():
-        for message in _messages(path):
-            counts["messages"] += 1
-            for report in parse_dsn(message):
-                counts["reports"] += 1
-                if not is_hard(report):
-                    counts["soft"] += 1
-                    continue
-                row = None
-                if report["message_id"]:
-                    rows = store.query("SELECT id, email, status FROM campaign_outbox WHERE message_id = ?", (report["message_id"],))
-                    row = rows[0] if rows else None
-                if row is None:
-                    rows = store.query("SELECT id, email, status FROM campaign_outbox WHERE email = ? AND status IN ('sent', 'bounced') "
-                                       "ORDER BY sent_at DESC, id DESC LIMIT 1", (report["recipient"],))
-                    row = rows[0] if rows else None
-                if row is None:
-                    counts["unmatched"] += 1
-                    continue
-                if row["status"] == HARD:
-                    counts["already"] += 1
-                else:
-                    store.execute("UPDATE campaign_outbox SET status = ?, error = ? WHERE id = ?",
-                                  (HARD, f"{report['status']} {report['diagnostic']}".strip()[:1000], row["id"]))
-                    counts["hard"] += 1
-                hard_addresses.add(row["email"])
+        for report in reports:
+            counts["reports"] += 1
+            if not is_hard(report):
+                counts["soft"] += 1
+                continue
+            row = None
+            if report.get("message_id"):
+                rows = store.query("SELECT id, email, status FROM campaign_outbox WHERE message_id = ?", (report["message_id"],))
+                row = rows[0] if rows else None
+            if row is None:
+                rows = store.query("SELECT id, email, status FROM campaign_outbox WHERE email = ? AND status IN ('sent', 'bounced') "
+                                   "ORDER BY sent_at DESC, id DESC LIMIT 1", (report["recipient"],))
+                row = rows[0] if rows else None
+            if row is None:
+                counts["unmatched"] += 1
+                continue
+            if row["status"] == HARD:
+                counts["already"] += 1
+            else:
+                store.execute("UPDATE campaign_outbox SET status = ?, error = ? WHERE id = ?",
+                              (HARD, f"{report['status']} {report['diagnostic']}".strip()[:1000], row["id"]))
+                counts["hard"] += 1
+            hard_addresses.add(row["email"])
         suppressed = []
         for address in sorted(hard_addresses):
             bounces = store.query_value("SELECT count(*) FROM campaign_outbox WHERE email = ? AND status = ?", (address, HARD))

@@ -89,3 +89,22 @@ def crm_contact_timeline(crm, contact):
     return [{"at": r["exported_at"], "kind": "export",
              "summary": f"exported to {r['format']}" + (f" (segment {r['segment']})" if r["segment"] else "") + f": {r['path']}",
              "ref": r["id"]} for r in rows]
+
+
+@hookimpl
+def crm_register_permissions(register):
+    register("exports:download", ["manager", "sales"], "download an audience of the contacts one may see")
+
+
+@hookimpl
+def crm_register_routes(register):
+    """Download an audience from ``crm serve`` (web.py)."""
+    from . import web
+
+    register("/exports", web.exports_page, "exports:download")
+    register("/exports/download", web.download, "exports:download", methods=("POST",))
+
+
+@hookimpl
+def crm_register_menu_items(register):
+    register("Exports", "/exports", "exports:download")

@@ -175,3 +175,24 @@ def crm_contact_suggestions(crm, contact, limit):
     from .analytics import suggest
 
     return suggest(crm, contact["id"], limit)
+
+
+@hookimpl
+def crm_register_routes(register):
+    """The catalogue and product pages of ``crm serve`` (web.py)."""
+    from . import web
+
+    register("/products", web.catalogue, "orders:read")
+    register("/products/{sku:path}", web.product, "orders:read")
+
+
+@hookimpl
+def crm_register_menu_items(register):
+    register("Products", "/products", "orders:read")
+
+
+@hookimpl
+def crm_register_contact_panels(register):
+    from .web import bought_panel
+
+    register("Products bought", "web_products_panel.html", bought_panel, permission="orders:read")

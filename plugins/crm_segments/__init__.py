@@ -126,3 +126,19 @@ def crm_contact_facts(crm, contact):
     if clv and clv[0]["clv"] is not None:
         facts["lifetime value"] = f"{clv[0]['clv']:,.2f} (P(alive) {clv[0]['p_alive']:.0%})"
     return facts
+
+
+@hookimpl
+def crm_register_routes(register):
+    """The segments pages of ``crm serve`` (web.py): list, members, rule editor."""
+    from . import web
+
+    register("/segments", web.segments_page, "segments:read")
+    register("/segments/new", web.new_segment, "segments:write", methods=("GET", "POST"))
+    register("/segments/{name}", web.segment_page, "segments:read")
+    register("/segments/{name}/edit", web.edit_segment_page, "segments:write", methods=("GET", "POST"))
+
+
+@hookimpl
+def crm_register_menu_items(register):
+    register("Segments", "/segments", "segments:read")

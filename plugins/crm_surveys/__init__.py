@@ -74,6 +74,15 @@ def crm_register_routes(register):
     from .web import answer_page
 
     register("/s/{token}", answer_page, "public", methods=("GET", "POST"))
+    from .web import survey_results, surveys_page
+
+    register("/surveys", surveys_page, "reports:read")
+    register("/surveys/{name}", survey_results, "reports:read")
+
+
+@hookimpl
+def crm_register_menu_items(register):
+    register("Surveys", "/surveys", "reports:read")
 
 
 @hookimpl

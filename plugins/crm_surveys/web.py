@@ -82,3 +82,42 @@ def contact_panel(crm, user, contact):
             "SELECT q.key, q.type, a.number, a.value FROM survey_answers a JOIN survey_questions q ON q.id = a.question_id "
             "WHERE a.response_id = ? ORDER BY q.position, q.id", (r["id"],))
     return {"responses": responses}
+
+
+# -- results (logged-in users with reports:read) ---------------------------------------
+
+
+def surveys_page(request):
+    """Every survey with its counts and headline score."""
+    from .definitions import list_surveys
+    from .scores import scores
+
+    crm = request.state.crm
+    rows = list_surveys(crm)
+    for r in rows:
+        cards = scores(crm, r["name"]) if r["responses"] else []
+        r["headline"] = cards[0] if cards else None
+    return render(request, "web_surveys.html", {"rows": rows})
+
+
+def survey_results(request):
+    """One survey's results: scores with margins, answer distributions, latest comments."""
+    from crmcore import CRMError, access
+
+    from .scores import comments, distribution, scores
+
+    crm = request.state.crm
+    try:
+        survey = get_survey(crm, request.path_params["name"])
+    except CRMError:
+        raise access.NotFound("no such survey") from None
+    distributions = [{"question": q, "data": distribution(crm, survey["id"], q["id"], *bounds(q))}
+                     for q in survey["questions"] if q["type"] in SCORED]
+    for d in distributions:
+        top = max([n for _, n in d["data"]] or [0])
+        d["bars"] = [(value, n, round(100 * n / top) if top else 0) for value, n in d["data"]]
+    return render(request, "web_survey_results.html", {
+        "survey": survey, "cards": scores(crm, survey["name"]), "distributions": distributions,
+        "comments": comments(crm, survey["name"])[:20],
+        "responses": crm.store.query_value("SELECT count(*) FROM survey_responses WHERE survey_id = ?", (survey["id"],)),
+    })

@@ -77,3 +77,26 @@ def test_import_bounces_command_and_its_errors(run_cli, tmp_path):
     box.flush()
     ok = run_cli(["campaigns", "import-bounces", str(tmp_path / "b.mbox"), "--json"], plugins="campaigns,segments")
     assert ok.exit_code == 0 and json.loads(ok.output)["unmatched"] == 1
+
+
+def test_bounces_the_service_desk_imports_mark_campaign_recipients_too(make_crm, segments, tmp_path):
+    """With the service plugin enabled, `crm service import-mail` finds a DSN and
+    announces it through crm_mail_bounced; this plugin marks its recipient."""
+    import crm_campaigns
+    import crm_service
+    from crm_campaigns.campaigns import create_campaign
+    from crm_service.mailin import import_mail
+
+    from crmcore import Contact
+
+    crm = make_crm(plugins=[crm_campaigns, crm_service, ("segments", segments)])
+    crm.set_setting("base_url", "https://crm.example.com")
+    segments.segments["news"] = crm.add_many([Contact(first_name="Ada", email="ada@example.com", consent=True)])
+    create_campaign(crm, "spring", "news", ["Spring"], "Hello {{ first_name }}", "", "news@shop.example")
+    (tmp_path / "sent").mkdir()
+    send(crm, "spring", url=f"file://{tmp_path / 'sent'}")
+    path = tmp_path / "bounce.eml"
+    path.write_bytes(dsn("ada@example.com", message_id=message_id_of(crm, "ada@example.com")))
+    import_mail(crm, str(path))
+    assert crm.store.query_value("SELECT status FROM campaign_outbox WHERE email = 'ada@example.com'") == "bounced"
+    assert crm.is_suppressed("ada@example.com")
