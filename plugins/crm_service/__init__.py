@@ -70,6 +70,11 @@ def crm_register_segment_fields(register, store):
 
 
 @hookimpl
+def crm_register_permissions(register):
+    register("cases:work", ["manager", "service"], "answer, change and solve service cases")
+
+
+@hookimpl
 def crm_register_routes(register):
     """The agent's queue and the case pages of ``crm serve`` (``web.py``)."""
     from .web import ROUTES

@@ -4,11 +4,12 @@ contact page's "Cases" panel, registered through the core's web hooks.
 Who sees which case follows the case's contact through ``crmcore.access``
 (``contact_scope``): a sales user sees the cases of the contacts in their
 territories and of those they own, everyone else every case, and a case
-outside the user's scope answers 404 like one that does not exist. Admins,
-managers and service agents work cases (reply, note, status, priority,
-assign, solve); sales and viewers read them. Every write goes through the
-plugin's library (``cases``, ``replies``) and is recorded in the contact's
-history under the user's e-mail (``crm.user`` is set per request).
+outside the user's scope answers 404 like one that does not exist. Working a
+case (reply, note, status, priority, assign, solve) takes the permission
+``cases:work``, which the plugin declares for managers and service agents
+(admins hold every permission); sales and viewers read cases. Every write
+goes through the plugin's library (``cases``, ``replies``) and is recorded in
+the contact's history under the user's e-mail (``crm.user`` is set per request).
 """
 
 import os
@@ -19,8 +20,10 @@ from crmcore import CRMError, access, normalize, render_page as render
 
 from .records import DONE, PRIORITIES, STATUSES
 
-#: Roles that work cases; the others (sales, viewer) read them.
-WORK_ROLES = ("admin", "manager", "service")
+#: The permission to answer, change and solve cases (declared in ``__init__.py``
+#: for managers and service agents; admins hold every permission). Reading a
+#: case needs only to see its contact.
+WORK = "cases:work"
 PAGE_SIZE = 50
 #: ``?status=`` of the queue: the statuses still needing the team (the default), every status, or one.
 OPEN = tuple(s for s in STATUSES if s not in DONE)
@@ -28,13 +31,8 @@ STATUS_FILTERS = ("open", "all", *STATUSES)
 DIRECTION_LABELS = {"inbound": "Customer", "outbound": "Reply", "internal": "Internal note"}
 
 
-def can_work(user):
-    return user is not None and user["role"] in WORK_ROLES
-
-
-def require_work(user):
-    if not can_work(user):
-        raise access.Forbidden(f"your role ({user['role']}) reads cases but does not work them")
+def can_work(request):
+    return access.can(request.state.user, WORK, request.app.state.web.permissions)
 
 
 # -- queries: every one through the user's contact scope ------------------------------
@@ -204,7 +202,7 @@ def queue_page(request):
         "rows": rows, "filters": filters, "statuses": STATUS_FILTERS, "priorities": PRIORITIES,
         "assignees": assignees(crm, user), "next_url": next_url,
         "first_url": ("/service?" + urlencode(kept)) if kept else "/service",
-        "paged": bool(q.get("after")), "filtered": bool(kept), "can_work": can_work(user)})
+        "paged": bool(q.get("after")), "filtered": bool(kept), "can_work": can_work(request)})
 
 
 def case_page(request):
@@ -219,7 +217,7 @@ def case_page(request):
     case, contact = data["case"], data["contact"]
     if contact is not None:
         contact = access.get(crm, user, "contacts", contact["id"])  # the same rule as the contact page
-    working = can_work(user)
+    working = can_work(request)
     draft, draft_error, macro = "", None, ""
     if working and request.query_params.get("macro"):
         from .macros import render as render_macro
@@ -255,9 +253,9 @@ def _sender(crm):
 
 
 def _case_for_write(request):
-    crm, user = request.state.crm, request.state.user
-    require_work(user)
     from .cases import get_case
+
+    crm, user = request.state.crm, request.state.user  # the route requires cases:work
 
     return crm, user, get_case(crm, visible_case(crm, user, request.path_params["id"]))
 
@@ -376,10 +374,9 @@ ROUTES = [
     ("/service/service.css", stylesheet, "login", ("GET",)),
     ("/service", queue_page, "contacts:read", ("GET",)),
     ("/service/cases/{id:int}", case_page, "contacts:read", ("GET",)),
-    # activities:write keeps viewers out at the door; sales are refused by require_work
-    ("/service/cases/{id:int}/reply", reply_post, "activities:write", ("POST",)),
-    ("/service/cases/{id:int}/status", status_post, "activities:write", ("POST",)),
-    ("/service/cases/{id:int}/solve", solve_post, "activities:write", ("POST",)),
-    ("/service/cases/{id:int}/priority", priority_post, "activities:write", ("POST",)),
-    ("/service/cases/{id:int}/assign", assign_post, "activities:write", ("POST",)),
+    ("/service/cases/{id:int}/reply", reply_post, WORK, ("POST",)),
+    ("/service/cases/{id:int}/status", status_post, WORK, ("POST",)),
+    ("/service/cases/{id:int}/solve", solve_post, WORK, ("POST",)),
+    ("/service/cases/{id:int}/priority", priority_post, WORK, ("POST",)),
+    ("/service/cases/{id:int}/assign", assign_post, WORK, ("POST",)),
 ]
