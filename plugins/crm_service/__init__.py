@@ -70,6 +70,33 @@ def crm_register_segment_fields(register, store):
 
 
 @hookimpl
+def crm_register_permissions(register):
+    register("cases:work", ["manager", "service"], "answer, change and solve service cases")
+
+
+@hookimpl
+def crm_register_routes(register):
+    """The agent's queue and the case pages of ``crm serve`` (``web.py``)."""
+    from .web import ROUTES
+
+    for path, endpoint, permission, methods in ROUTES:
+        register(path, endpoint, permission, methods=methods)
+
+
+@hookimpl
+def crm_register_menu_items(register):
+    register("Service", "/service", "contacts:read")
+
+
+@hookimpl
+def crm_register_contact_panels(register):
+    """The contact's cases on the contact page."""
+    from .web import contact_panel
+
+    register("Cases", "service_cases_panel.html", contact_panel)
+
+
+@hookimpl
 def crm_case_status_changed(crm, changes):
     """A solved case invites its customer to the CSAT survey (surveys plugin)."""
     from .csat import invite_solved

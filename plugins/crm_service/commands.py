@@ -218,6 +218,29 @@ def csat_survey(name):
                + ("" if crm.is_enabled("surveys") else " (when the surveys plugin is enabled)"))
 
 
+@service.command("sender")
+@click.argument("address", required=False)
+def sender_(address):
+    """Show or set the address replies come from (the service.from setting; CRM_SERVICE_FROM wins)."""
+    import os
+
+    from crmcore import normalize
+
+    from .replies import FROM_ENV, FROM_SETTING
+
+    crm = get_crm()
+    if address:
+        try:
+            crm.set_setting(FROM_SETTING, normalize.email(address))
+        except ValueError:
+            raise click.BadParameter(f"{address!r} is not an e-mail address", param_hint="ADDRESS") from None
+    current = os.environ.get(FROM_ENV) or crm.get_setting(FROM_SETTING)
+    if not current:
+        click.echo(f"No sender set: crm service sender help@your-shop.example (or {FROM_ENV})")
+    else:
+        click.echo(f"Replies come from {current}" + (f" ({FROM_ENV})" if os.environ.get(FROM_ENV) else ""))
+
+
 def _print_counts(counts):
     click.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
 

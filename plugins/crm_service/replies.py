@@ -24,6 +24,14 @@ FROM_ENV = "CRM_SERVICE_FROM"
 FROM_SETTING = "service.from"
 
 
+class NotSent(CRMError):
+    """The reply is saved (``failed``) but the SMTP server did not take it; ``message_id`` names it."""
+
+    def __init__(self, text, message_id):
+        super().__init__(text)
+        self.message_id = message_id
+
+
 def sender_address(crm, sender=None):
     sender = sender or os.environ.get(FROM_ENV) or crm.get_setting(FROM_SETTING)
     if not sender:
@@ -39,11 +47,13 @@ def tagged_subject(case):
     return f"[#{case['id']}] {subject}"
 
 
-def reply(crm, case_id, body, internal=False, smtp=None, sender=None, at=None):
+def reply(crm, case_id, body, internal=False, smtp=None, sender=None, at=None, queue_without_smtp=False):
     """Add a reply to a case: an internal note, or an e-mail to the customer.
 
     Returns the message id. A failed send keeps the reply (``failed``) and
-    raises ``CRMError`` saying so."""
+    raises ``NotSent`` (a ``CRMError``) saying so. Without an SMTP server the
+    reply is refused, or with ``queue_without_smtp`` (the web's reply box)
+    left queued for ``crm service send-queued``."""
     case = get_case(crm, case_id)
     body = normalize.long_text(body)
     if not body:
@@ -54,15 +64,17 @@ def reply(crm, case_id, body, internal=False, smtp=None, sender=None, at=None):
     if not contact or not contact["email"]:
         raise CRMError(f"case #{case['id']}: the customer has no e-mail address; add an --internal note instead")
     url = mailer.smtp_url(smtp)
-    if not url:
+    if not url and not queue_without_smtp:
         raise CRMError(f"no SMTP server to send the reply through: give --smtp smtp://user:password@host:port or set {mailer.ENV}")
-    mailer.parse_url(url)
+    if url:
+        mailer.parse_url(url)
     sender = sender_address(crm, sender)
     at = at or normalize.now()
     with crm.store.transaction():
         mid = queue_mail(crm, case, body, sender, at)
         transition(crm, case, status="open" if case["status"] == "new" else None, at=at, responded=True)
-    deliver(crm, mid, url)
+    if url:
+        deliver(crm, mid, url)
     return mid
 
 
@@ -111,8 +123,8 @@ def deliver(crm, message_id, url=None):
         mailer.send_mail(build_mail(message, to), url)
     except CRMError as exc:
         crm.update("service_messages", message_id, {"delivery": "failed", "error": str(exc)[:500]})
-        raise CRMError(f"reply {message_id} to case #{message['case_id']} is saved but was not sent: {exc}; "
-                       "try again with crm service send-queued") from None
+        raise NotSent(f"reply {message_id} to case #{message['case_id']} is saved but was not sent: {exc}; "
+                      "try again with crm service send-queued", message_id) from None
     crm.update("service_messages", message_id, {"delivery": "sent", "error": ""})
 
 

@@ -100,3 +100,15 @@ def test_reply_and_macro_commands(run_cli, smtp_server, write_file):
     assert run("service", "macros", "show", "thanks").output.startswith("Thanks")
     assert run("service", "macros", "delete", "thanks").exit_code == 0
     assert run("service", "macros", "show", "thanks").exit_code == 1
+
+
+def test_the_sender_command_shows_and_sets_the_reply_address(run_cli, monkeypatch):
+    run = lambda *a: run_cli(list(a), plugins="service")  # noqa: E731
+    run("init")
+    assert run("service", "sender").output.startswith("No sender set: crm service sender help@your-shop.example")
+    assert run("service", "sender", "Help@Shop.example").output.strip() == "Replies come from help@shop.example"
+    result = run("service", "sender", "nope")
+    assert result.exit_code == 2 and "'nope' is not an e-mail address" in result.output
+    assert run("service", "sender").output.strip() == "Replies come from help@shop.example"
+    monkeypatch.setenv("CRM_SERVICE_FROM", "desk@shop.example")
+    assert run("service", "sender").output.strip() == "Replies come from desk@shop.example (CRM_SERVICE_FROM)"
