@@ -20,7 +20,7 @@ deals, ``a`` activities, ``o`` orders), values bound.
 """
 
 from . import schema
-from .app import CRMError
+from .errors import CRMError
 
 PERMISSIONS = {
     "admin": {"*"},

@@ -12,7 +12,7 @@ unsubscribe anyone. Links start with the ``base_url`` setting
 import secrets
 
 from . import normalize
-from .app import CRMError
+from .errors import CRMError
 from .users import token_hash
 
 TOKEN_BYTES = 16

@@ -67,7 +67,8 @@ def migrate_store(source, target, force=False, echo=lambda line: None):
     """Copy the CRM at ``source`` into ``target``; returns ``{table: rows}``."""
     import os
 
-    from .app import CRM, CRMError
+    from .app import CRM
+    from .errors import CRMError
 
     if "://" not in str(source) and not os.path.isfile(str(source)):
         raise CRMError(f"no database at {source}")

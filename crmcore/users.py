@@ -14,7 +14,7 @@ import json
 import secrets
 
 from . import normalize
-from .app import CRMError
+from .errors import CRMError
 
 ROLES = ("admin", "manager", "sales", "service", "viewer")
 IDLE_MINUTES = 30

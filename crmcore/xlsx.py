@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import zipfile
 
-from .app import CRMError
+from .errors import CRMError
 
 # What the first bytes of a file say it is: (magic, description, how to get a CSV).
 _SAVE_AS_CSV = "open it and save it as CSV UTF-8 (in Excel: File > Save As > 'CSV UTF-8 (Comma delimited)')"

@@ -20,7 +20,7 @@ import shutil
 import sys
 import tempfile
 
-from crmcore.app import CRM, CRMError
+from crmcore import CRM, CRMError
 from crmcore.importing import import_contacts
 
 

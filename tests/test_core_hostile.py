@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.importing import import_contacts
 from crmcore.reports import render
 

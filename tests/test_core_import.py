@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.importing import ImportFailed, import_contacts, import_orders
 
 GOOD = "First Name,Last Name,E-mail,Phone Number,Country,Company\nAda,Lovelace,ada@example.com,020 7946 0000,GB,Analytical Ltd\nAlan,Turing,alan@example.com,,GB,\n"

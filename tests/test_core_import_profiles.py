@@ -13,7 +13,7 @@ import types
 import pytest
 
 from crmcore import hookimpl
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.importing import ImportFailed, import_contacts, import_orders
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"

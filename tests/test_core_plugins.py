@@ -191,7 +191,7 @@ def test_imported_records_reach_hooks_as_stored(make_crm, write_file):
 
 
 def test_core_cannot_be_disabled_and_unknown_plugin_is_named(crm):
-    from crmcore.app import CRMError
+    from crmcore import CRMError
 
     with pytest.raises(CRMError, match="core cannot be disabled"):
         crm.set_enabled("core", False)

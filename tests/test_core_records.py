@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from crmcore import normalize
-from crmcore.app import CRM, CRMError
+from crmcore import CRM, CRMError
 from crmcore.entities import Company, Contact, Deal, OrderLine
 from crmcore.schema import FieldError, build, decode_row, to_row
 from crmcore.store import StoreError, quote_name

@@ -8,7 +8,7 @@ import types
 import pytest
 
 from crmcore import hookimpl, reports
-from crmcore.app import CRM, CRMError
+from crmcore import CRM, CRMError
 from crmcore.entities import Contact, Deal, Order
 
 TODAY = dt.date(2025, 6, 15)

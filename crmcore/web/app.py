@@ -16,7 +16,7 @@ import time
 from urllib.parse import quote
 
 from .. import access, users
-from ..app import CRMError
+from ..errors import CRMError
 from .base import SESSION_COOKIE, ContactPanel, MenuItem, WebRoute, message
 
 PUBLIC_PREFIXES = ("/s/", "/unsubscribe/")

@@ -20,7 +20,7 @@ def serve(host, port, workers, public_only, debug):
     """Serve the CRM as a web application for the team (and customers' public links)."""
     import uvicorn
 
-    from ..app import CRMError
+    from ..errors import CRMError
     from ..store import redact
     from ..users import has_admin
 

@@ -6,7 +6,7 @@ import hmac
 import secrets
 
 from .. import access, links, normalize, users
-from ..app import CRMError
+from ..errors import CRMError
 from .base import LOGIN_CSRF_COOKIE, REPORT_CSP, SESSION_COOKIE, MenuItem, WebRoute, message, render, set_cookie
 
 

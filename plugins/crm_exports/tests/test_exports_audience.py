@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import crm_exports
 from crm_exports.exporter import export, export_log, list_formats, where_sent
 from crmcore import hookimpl
-from crmcore.app import CRM, CRMError
+from crmcore import CRM, CRMError
 from crmcore.entities import Contact
 from crmcore.plugins import PluginError
 

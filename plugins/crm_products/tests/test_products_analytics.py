@@ -6,7 +6,7 @@ import pytest
 import crm_products
 from crm_products import analytics, catalogue
 from crmcore import hookimpl
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.entities import Contact, Order, OrderLine
 
 # Six orders, hand-checked:            n(A)=4  n(B)=4  n(C)=3  n(D)=1  N=6

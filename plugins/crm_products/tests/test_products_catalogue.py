@@ -4,7 +4,7 @@ import pytest
 
 import crm_products
 from crm_products import catalogue
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 
 import crm_products
 from crm_products import catalogue, stock
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.entities import Contact, Order, OrderLine
 from crmcore.reports import render
 

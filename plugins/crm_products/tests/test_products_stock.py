@@ -5,7 +5,7 @@ import pytest
 
 import crm_products
 from crm_products import catalogue, stock
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.entities import Contact, Order, OrderLine
 
 TODAY = dt.date(2024, 6, 30)

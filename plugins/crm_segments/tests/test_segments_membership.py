@@ -9,7 +9,7 @@ import pytest
 import crm_segments
 from crm_segments import segments as seg
 from crmcore import hookimpl
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.entities import Contact, Order
 
 TODAY = dt.date(2025, 6, 30)

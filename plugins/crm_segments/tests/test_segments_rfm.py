@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import crm_segments
 from crm_segments import rfm
 from crm_segments.segments import compile_segment_rule
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.entities import Contact, Order
 
 AS_OF = dt.date(2025, 6, 30)

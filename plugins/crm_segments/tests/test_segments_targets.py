@@ -7,7 +7,7 @@ import pytest
 import crm_segments
 from crm_segments import segments as seg
 from crm_segments import targets, territories
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.entities import Contact, Deal, Order, OrderLine
 
 

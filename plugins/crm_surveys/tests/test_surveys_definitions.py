@@ -5,7 +5,7 @@ import json
 import pytest
 
 from crm_surveys.definitions import close_survey, create_survey, get_survey, list_surveys, load_survey, parse_question_option
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 YAML = """\
 name: post-purchase

@@ -6,7 +6,7 @@ import pytest
 
 from crm_surveys.importer import import_responses
 from crm_surveys.invitations import invite
-from crmcore.app import CRMError
+from crmcore import CRMError
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from crm_surveys.invitations import batches, invite, new_token, write_csv
-from crmcore.app import CRMError
+from crmcore import CRMError
 from crmcore.entities import Contact
 
 

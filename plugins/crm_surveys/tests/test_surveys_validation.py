@@ -75,7 +75,7 @@ def test_validate_all_names_unknown_questions(survey):
 @pytest.mark.parametrize("scale", ["0", "1", "-3", "101"])
 def test_a_rating_scale_outside_2_to_100_is_refused_not_replaced(scale):
     from crm_surveys.definitions import parse_question_option
-    from crmcore.app import CRMError
+    from crmcore import CRMError
 
     with pytest.raises(CRMError, match="a rating scale must be 2-100"):
         parse_question_option(f"rating({scale}):q:Rate us", 1)
