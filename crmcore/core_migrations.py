@@ -191,4 +191,26 @@ def m006_api_tokens(store):
 
 
 
-MIGRATIONS = [m001_core_tables, m002_users_sessions, m003_ids_never_reused, m004_privacy_identity, m005_jobs, m006_api_tokens]
+def m007_canonical_emails(store):
+    """Addresses stored with a punycode domain (``user@xn--bcher-kva.de``) take
+    the canonical form (``user@bücher.de``), so a lookup, a re-import and the
+    suppression list agree on one spelling. An address whose canonical form a
+    second contact already has is left as it is (merge the two by hand)."""
+    from . import normalize
+
+    rows = store.query("SELECT id, email FROM contacts WHERE email LIKE ?", ("%xn--%",))
+    taken = set()
+    for row in rows:
+        try:
+            canonical = normalize.email(row["email"])
+        except ValueError:
+            continue
+        if canonical == row["email"] or canonical in taken:
+            continue
+        if store.query_value("SELECT 1 FROM contacts WHERE email = ?", (canonical,)) is None:
+            store.execute("UPDATE contacts SET email = ? WHERE id = ?", (canonical, row["id"]))
+            taken.add(canonical)
+
+
+MIGRATIONS = [m001_core_tables, m002_users_sessions, m003_ids_never_reused, m004_privacy_identity, m005_jobs, m006_api_tokens,
+              m007_canonical_emails]

@@ -473,3 +473,18 @@ def test_contact_overview_has_what_plugins_know_about_the_contact(make_crm):
     assert facts["segments"] == "germans" and facts["last NPS"] == 4
     crm.set_enabled("surveys", False)
     assert "last NPS" not in contact_overview(crm, "ada@example.com")["facts"]
+
+
+def test_addresses_stored_in_punycode_by_older_versions_take_the_canonical_form(new_db):
+    from crmcore.core_migrations import m007_canonical_emails
+
+    crm = CRM(new_db("old.db"), plugins=[])
+    crm.migrate()
+    crm.store.execute("INSERT INTO contacts (email, first_name) VALUES ('user@xn--bcher-kva.de', 'Old')")
+    crm.store.execute("INSERT INTO contacts (email, first_name) VALUES ('twin@xn--bcher-kva.de', 'A')")
+    crm.store.execute("INSERT INTO contacts (email, first_name) VALUES ('twin@bücher.de', 'B')")
+    m007_canonical_emails(crm.store)
+    emails = sorted(r["email"] for r in crm.store.query("SELECT email FROM contacts"))
+    assert emails == ["twin@bücher.de", "twin@xn--bcher-kva.de", "user@bücher.de"]
+    assert crm.find_contact("user@xn--bcher-kva.de")["first_name"] == "Old"
+    crm.close()
