@@ -84,9 +84,15 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
     weights = [COUNTRIES[c][0] for c in codes]
     counts = {}
 
+    # Demo data adds to what is there: numbers in names, e-mails, domains and
+    # order refs continue after the highest one already in use.
+    company_base = _highest(crm, "SELECT domain AS v FROM companies WHERE domain LIKE '%.example'", r"-(\d+)\.example")
+    contact_base = _highest(crm, "SELECT email AS v FROM contacts WHERE email LIKE '%@example.%'", r"\.(\d+)@example\.")
+    order_base = max(100000, _highest(crm, "SELECT ref AS v FROM orders WHERE ref LIKE 'SO-%'", r"SO-(\d+)"))
+
     n_companies = max(1, n_contacts // 12)
     companies = []
-    for i in range(n_companies):
+    for i in range(company_base, company_base + n_companies):
         code = rng.choices(codes, weights)[0]
         _, _, last, cities, _, _ = COUNTRIES[code]
         city, region, postal = rng.choice(cities)
@@ -99,7 +105,7 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
 
     contacts = []
     days_span = (today - start).days
-    for i in range(n_contacts):
+    for i in range(contact_base, contact_base + n_contacts):
         code = rng.choices(codes, weights)[0]
         _, first, last, cities, phone_prefix, digits = COUNTRIES[code]
         fn, ln = rng.choice(first), rng.choice(last)
@@ -171,7 +177,7 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
                     mate = next(p for p in DEMO_CATALOGUE if p[0] == COMPANIONS[sku])
                     lines.append(OrderLine(sku=mate[0], description=mate[1], quantity=1, unit_price=mate[3]))
             total = round(sum(l.quantity * l.unit_price for l in lines), 2)
-            orders.append(Order(ref=f"SO-{len(orders) + 100001}", contact_id=cid, ordered_at=day, channel=rng.choice(CHANNELS), currency="EUR", total=total))
+            orders.append(Order(ref=f"SO-{order_base + len(orders) + 1}", contact_id=cid, ordered_at=day, channel=rng.choice(CHANNELS), currency="EUR", total=total))
             lines_per_order.append(lines)
     with _bar(progress, len(orders), "Demo orders") as bar:
         n_lines = 0
@@ -190,6 +196,14 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
     with crm.store.transaction():
         crm.emit("crm_demo_data", crm=crm, rng=rng, contact_ids=contact_ids)
     return counts
+
+
+def _highest(crm, sql, pattern):
+    """The highest number ``pattern`` (one group) finds in the values of ``sql``; 0 if none."""
+    import re
+
+    found = (re.search(pattern, str(r["v"] or "")) for r in crm.store.query(sql))
+    return max((int(m.group(1)) for m in found if m), default=0)
 
 
 def _bar(show, length, label):
