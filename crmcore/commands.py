@@ -427,6 +427,10 @@ def deals_add(**values):
     crm = get_crm()
     data = crm.resolve_references(given(values))
     data.setdefault("stage", crm.stages[0][0])
+    if str(data["stage"]).strip().lower() in ("won", "lost"):  # added closed, as `deals move` would close it
+        from . import normalize
+
+        data.update(status=str(data["stage"]).strip().lower(), closed_at=normalize.now()[:10])
     did = add_or_fail(crm, build_or_fail(Deal, data))
     click.echo(f"Added deal {did}")
 
@@ -482,14 +486,27 @@ def deals_pipeline(owner, fmt):
 
 @deals.command("stages")
 @click.argument("stages", nargs=-1)
-def deals_stages(stages):
+@click.option("--move", "moves", multiple=True, metavar="OLD=NEW", help="Move the deals of a stage you leave out to a new one (repeatable).")
+def deals_stages(stages, moves):
     """Show the pipeline stages, or set them: `crm deals stages lead=10 demo=40 won=100 lost=0`.
 
     Each stage is NAME=PROBABILITY (percent), in pipeline order; `won` and
-    `lost` must be present."""
+    `lost` must be present. Deals in a stage you leave out move with
+    `--move OLD=NEW`. `crm deals stages rename OLD NEW` renames one stage,
+    deals included."""
+    from .errors import CRMError
+
     crm = get_crm()
-    if stages:
-        crm.set_stages(stages)
+    if stages and stages[0] == "rename":
+        if len(stages) != 3 or moves:
+            raise CRMError("rename takes two names: crm deals stages rename OLD NEW")
+        from .pipeline import rename_stage
+
+        rename_stage(crm, stages[1], stages[2])
+    elif stages:
+        crm.set_stages(stages, moves)
+    elif moves:
+        raise CRMError("--move goes with the new stages: crm deals stages lead=10 ... --move OLD=NEW")
     for name, probability in crm.stages:
         click.echo(f"{name:<16} {probability:>3}%")
 
