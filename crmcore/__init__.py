@@ -47,6 +47,7 @@ _PUBLIC = {
     "unsubscribe_url": "links:unsubscribe_url",
     # files, import and export
     "atomic_write": "output:atomic_write",
+    "written_to": "output:written_to",
     "safe_cell": "output:safe_cell",
     "progress": "output:progress",
     "read_rows": "importing:read_rows",

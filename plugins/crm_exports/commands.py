@@ -5,7 +5,7 @@ import json
 
 import click
 
-from crmcore import crm_for_listing, get_crm, output_options, print_rows
+from crmcore import crm_for_listing, get_crm, output_options, print_rows, written_to
 
 
 def _formats(ctx):
@@ -56,14 +56,16 @@ def format_command(found):
             def start(total):
                 return stack.enter_context(progress(total, f"Exporting {found.name}")).update
 
-            result = export(crm, found.name, output or "", segment=segment, everyone=everyone,
-                            include_unconsented=include_unconsented, dry_run=dry_run, options=options, progress=start)
-        click.echo(json.dumps(result.as_dict()) if as_json else result.summary())
+            with written_to(output) as target:  # -o -: the file's bytes on standard output
+                result = export(crm, found.name, target or "", segment=segment, everyone=everyone,
+                                include_unconsented=include_unconsented, dry_run=dry_run, options=options, progress=start,
+                                label="standard output" if output == "-" else None)
+        click.echo(json.dumps(result.as_dict()) if as_json else result.summary(), err=output == "-")
 
     params = [
         click.Option(["--segment"], metavar="NAME", help="Export the contacts of this segment."),
         click.Option(["--all", "everyone"], is_flag=True, help="Export every contact (consent rules still apply)."),
-        click.Option(["-o", "--output"], type=click.Path(dir_okay=False), metavar="FILE", help="File to write (replaced atomically)."),
+        click.Option(["-o", "--output"], type=click.Path(dir_okay=False), metavar="FILE", help="File to write (replaced atomically; -: standard output)."),
         click.Option(["--include-unconsented"], is_flag=True,
                      help="Also export contacts without marketing consent (suppressed addresses never are)."),
         click.Option(["--dry-run"], is_flag=True, help="Count who would be exported and left out; write nothing."),
