@@ -80,3 +80,71 @@ def test_yes_and_no_in_the_demo_countries_languages():
     assert [normalize.boolean(w) for w in ("ja", "Nein", "oui", "non", "sí")] == [True, False, True, False, True]
     with pytest.raises(ValueError):
         normalize.boolean("vielleicht")
+
+
+PLUGINS = "campaigns,exports,products,segments,service,surveys"
+
+
+def test_a_top_level_typo_gets_a_suggestion(cli):
+    result = cli(["deal", "list"])
+    assert result.exit_code == 2 and "No such command 'deal'. Did you mean 'deals'?" in result.output
+    plugin_command = cli(["segmnts"], plugins=PLUGINS)  # lazily registered by a plugin
+    assert plugin_command.exit_code == 2 and "Did you mean 'segments'?" in plugin_command.output
+    assert "Did you mean" not in cli(["xyzzy"]).output
+
+
+def test_plugins_list_fits_80_columns_and_lists_hooks_on_request(cli):
+    plain = ok(cli(["plugins", "list"], plugins=PLUGINS))
+    assert max(len(line) for line in plain.splitlines()) <= 80
+    assert "crm_register_commands" not in plain
+    rows = {line.split()[0]: line.split() for line in plain.splitlines()[2:]}
+    listed = {p["name"]: p for p in json.loads(ok(cli(["plugins", "list", "--json"], plugins=PLUGINS)))}
+    assert set(rows) == set(PLUGINS.split(","))
+    assert int(rows["segments"][3]) == len(listed["segments"]["hooks"]) > 3
+    verbose = ok(cli(["plugins", "list", "--verbose"], plugins=PLUGINS))
+    assert max(len(line) for line in verbose.splitlines()) <= 80
+    assert "\nsegments:\n" in verbose and all(h in verbose for h in listed["segments"]["hooks"])
+
+
+def test_report_open_without_a_browser_says_so(cli, tmp_path, monkeypatch):
+    import webbrowser
+
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or False)
+    target = tmp_path / "dash.html"
+    result = cli(["report", "render", "dashboard", "-o", str(target), "--open"])
+    assert result.exit_code == 1 and "no browser found to open" in result.output
+    assert target.exists() and opened == [target.resolve().as_uri()]
+    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
+    assert ok(cli(["report", "render", "dashboard", "-o", str(target), "--open"])).strip() == str(target)
+
+
+def test_dash_o_writes_to_standard_output(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ok(cli(["contacts", "add", "--first-name", "Ada", "--email", "ada@example.com", "--country", "GB", "--consent"]))
+    html = ok(cli(["report", "render", "dashboard", "-o", "-"]))
+    assert html.startswith("<!doctype html>") and html.rstrip().endswith("</html>")
+    assert "ada@example.com" in ok(cli(["contacts", "export", "-o", "-"]))
+    ok(cli(["segments", "create", "all", "--rule", 'country == "GB"'], plugins=PLUGINS))
+    audience = cli(["export", "mailchimp", "--segment", "all", "-o", "-"], plugins=PLUGINS)
+    assert audience.exit_code == 0, audience.output
+    assert audience.stdout.splitlines()[1].startswith("ada@example.com,Ada")
+    assert "to standard output" in audience.stderr
+    log = json.loads(ok(cli(["export", "log", "--json"], plugins=PLUGINS)))
+    assert [e["path"] for e in log] == ["standard output"]
+    refused = cli(["report", "render", "dashboard", "-o", "-", "--open"])
+    assert refused.exit_code == 1 and "--open needs a file" in refused.output
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name == "-") == [], "no file named -"
+
+
+def test_segments_delete_asks_first(cli):
+    ok(cli(["segments", "create", "de", "--rule", 'country == "DE"'], plugins=PLUGINS))
+    kept = cli(["segments", "delete", "de"], plugins=PLUGINS, input="n\n")
+    assert kept.exit_code == 1 and "Aborted" in kept.output
+    assert "de" in ok(cli(["segments", "list"], plugins=PLUGINS))
+    typo = cli(["segments", "delete", "dee"], plugins=PLUGINS, input="y\n")
+    assert typo.exit_code == 1 and "Delete segment" not in typo.output
+    assert "Deleted segment de" in ok(cli(["segments", "delete", "de"], plugins=PLUGINS, input="y\n"))
+    ok(cli(["segments", "create", "de", "--rule", 'country == "DE"'], plugins=PLUGINS))
+    assert "Deleted segment de" in ok(cli(["segments", "delete", "de", "--yes"], plugins=PLUGINS))
+    assert "(none)" in ok(cli(["segments", "list"], plugins=PLUGINS))
