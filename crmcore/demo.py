@@ -122,7 +122,7 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
             street=f"{rng.choice(['Main', 'Park', 'Station', 'Lake', 'Hill'])} {rng.choice(['Street', 'Road', 'Avenue'])} {rng.randint(1, 120)}",
             city=city, region=region, postal_code=postal + str(rng.randint(100, 999)), country=code,
             birth_date=dt.date(rng.randint(1950, 2004), rng.randint(1, 12), rng.randint(1, 28)) if rng.random() < 0.6 else None,
-            gender=rng.choice(["female", "male", "female", "male", "diverse", ""]), source=rng.choice(SOURCES),
+            gender=_gender(fn, rng.choice(["female", "male", "female", "male", "diverse", ""])), source=rng.choice(SOURCES),
             owner=rng.choice(OWNERS), tags=rng.sample(["vip", "newsletter", "b2b", "wholesale", "garden", "kitchen", "outdoor"], rng.randint(0, 2)),
             consent=consent, consent_at=f"{created.isoformat()}T10:00:00" if consent else None,
             consent_source="signup form" if consent else "",
@@ -145,10 +145,12 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
         status = stage if stage in ("won", "lost") else "open"
         amount = round(rng.lognormvariate(7.5, 0.9), -1)
         opened = dt.date.fromisoformat(created_of[cid])
+        closed = min(today, opened + dt.timedelta(days=rng.randint(5, 60)))  # a deal closes after it was opened
         deals.append(Deal(title=f"{rng.choice(['Spring', 'Summer', 'Autumn', 'Winter'])} order {rng.choice(['garden', 'kitchen', 'outdoor', 'home'])} range",
                           contact_id=cid, amount=amount, currency="EUR", stage=stage, owner=rng.choice(OWNERS), status=status,
                           expected_close=today + dt.timedelta(days=rng.randint(5, 120)) if status == "open" else None,
-                          closed_at=opened + dt.timedelta(days=rng.randint(5, 60)) if status != "open" else None))
+                          closed_at=closed if status != "open" else None,
+                          created_at=f"{opened.isoformat()}T10:00:00", updated_at=f"{(opened if status == 'open' else closed).isoformat()}T10:00:00"))
     counts["deals"] = len(crm.add_many(deals))
 
     activities = []
@@ -157,7 +159,9 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
         kind = rng.choice(["call", "email", "meeting", "note", "task"])
         when = dt.date.fromisoformat(created_of[cid]) + dt.timedelta(days=rng.randint(0, 400))
         done = when <= today and (kind != "task" or rng.random() < 0.6)
-        activities.append(Activity(contact_id=cid, kind=kind, channel=rng.choice(["phone", "email", "store", "web", "social"]),
+        channel = rng.choice(["phone", "email", "store", "web", "social"])
+        channel = {"call": "phone", "email": "email"}.get(kind, channel)  # calls are on the phone, e-mails by e-mail
+        activities.append(Activity(contact_id=cid, kind=kind, channel=channel,
                                    subject=rng.choice(["Asked about delivery times", "Quote follow-up", "Complaint: late parcel", "Product advice", "Catalogue request", "Reorder reminder"]),
                                    owner=rng.choice(OWNERS), due_at=f"{when.isoformat()}T11:00:00" if kind == "task" else None,
                                    done_at=f"{min(when, today).isoformat()}T11:30:00" if done else None))
@@ -196,6 +200,19 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
     with crm.store.transaction():
         crm.emit("crm_demo_data", crm=crm, rng=rng, contact_ids=contact_ids)
     return counts
+
+
+#: First names of the demo that are usually given to girls; the others to boys.
+FEMALE_NAMES = {"Anna", "Sophie", "Marie", "Lea", "Hannah", "Käthe", "Lena", "Katharina", "Julia", "Mia", "Elena", "Lara",
+                "Emily", "Olivia", "Ava", "Amelia", "Isla", "Freya", "Léa", "Chloé", "Camille", "Emma", "Tess", "Fleur",
+                "Lucía", "Martina", "Paula", "Elsa", "Alice", "Maja"}
+
+
+def _gender(first_name, drawn):
+    """The gender that goes with a demo first name; "diverse" and unknown ("") stay as drawn."""
+    if drawn in ("female", "male"):
+        return "female" if first_name in FEMALE_NAMES else "male"
+    return drawn
 
 
 def _highest(crm, sql, pattern):
