@@ -762,7 +762,10 @@ def open_in_browser(path):
 def demo(n_contacts, seed):
     """Fill the database with realistic sample data (contacts in several
     countries, companies, deals, activities, three years of orders, and data
-    for every enabled plugin)."""
+    for every enabled plugin).
+
+    Adds to what is there: run it again, or after `crm quickstart`, for more
+    contacts and orders (plugins add their sample data once)."""
     from .demo import generate
 
     crm = get_crm(migrate=False)

@@ -12,7 +12,15 @@ below: the pattern it matches, why it is changed, and the change. Nothing is
 skipped: a substitution that matches no README line fails the test too, so
 the table stays true. To add one, append ``Substitution(pattern, why, change)``
 where ``change(argv, ctx)`` returns the argv to run, or a ``Step`` for stdin,
-environment or a custom runner (see ``serve_smoke``).
+environment or a custom runner (see ``serve_smoke``); for example
+
+    Substitution(r"^crm tokens create", "the token is printed once: keep it for later lines",
+                 lambda argv, ctx: Step(argv=argv, env={"CRM_USER": "admin@example.com"})),
+
+``ctx`` holds ``dir`` (the folder, with crm.db), ``env``, ``smtp_port`` (a
+local SMTP server) and ``outputs``: what each earlier line printed, keyed by
+its first two words ("crm unsubscribe-link"), for lines that need an id.
+Every line that matches a substitution gets all of them, in table order.
 
 ``pytest -s tests/test_readme_tour.py`` prints the time each line took.
 """
