@@ -145,12 +145,13 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
         status = stage if stage in ("won", "lost") else "open"
         amount = round(rng.lognormvariate(7.5, 0.9), -1)
         opened = dt.date.fromisoformat(created_of[cid])
-        closed = min(today, opened + dt.timedelta(days=rng.randint(5, 60)))  # a deal closes after it was opened
+        # a deal closes after it was opened (the draw only for closed deals, as always: same seed, same data)
+        closed = min(today, opened + dt.timedelta(days=rng.randint(5, 60))) if status != "open" else None
         deals.append(Deal(title=f"{rng.choice(['Spring', 'Summer', 'Autumn', 'Winter'])} order {rng.choice(['garden', 'kitchen', 'outdoor', 'home'])} range",
                           contact_id=cid, amount=amount, currency="EUR", stage=stage, owner=rng.choice(OWNERS), status=status,
                           expected_close=today + dt.timedelta(days=rng.randint(5, 120)) if status == "open" else None,
                           closed_at=closed if status != "open" else None,
-                          created_at=f"{opened.isoformat()}T10:00:00", updated_at=f"{(opened if status == 'open' else closed).isoformat()}T10:00:00"))
+                          created_at=f"{opened.isoformat()}T10:00:00", updated_at=f"{(closed or opened).isoformat()}T10:00:00"))
     counts["deals"] = len(crm.add_many(deals))
 
     activities = []
