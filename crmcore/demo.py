@@ -145,12 +145,14 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
         status = stage if stage in ("won", "lost") else "open"
         amount = round(rng.lognormvariate(7.5, 0.9), -1)
         opened = dt.date.fromisoformat(created_of[cid])
-        # a deal closes after it was opened (the draw only for closed deals, as always: same seed, same data)
+        # random draws in the order they always had: the same seed gives the same data
+        title = f"{rng.choice(['Spring', 'Summer', 'Autumn', 'Winter'])} order {rng.choice(['garden', 'kitchen', 'outdoor', 'home'])} range"
+        owner = rng.choice(OWNERS)
+        expected = today + dt.timedelta(days=rng.randint(5, 120)) if status == "open" else None
+        # a deal closes after it was opened, and not after today
         closed = min(today, opened + dt.timedelta(days=rng.randint(5, 60))) if status != "open" else None
-        deals.append(Deal(title=f"{rng.choice(['Spring', 'Summer', 'Autumn', 'Winter'])} order {rng.choice(['garden', 'kitchen', 'outdoor', 'home'])} range",
-                          contact_id=cid, amount=amount, currency="EUR", stage=stage, owner=rng.choice(OWNERS), status=status,
-                          expected_close=today + dt.timedelta(days=rng.randint(5, 120)) if status == "open" else None,
-                          closed_at=closed if status != "open" else None,
+        deals.append(Deal(title=title, contact_id=cid, amount=amount, currency="EUR", stage=stage, owner=owner, status=status,
+                          expected_close=expected, closed_at=closed,
                           created_at=f"{opened.isoformat()}T10:00:00", updated_at=f"{(closed or opened).isoformat()}T10:00:00"))
     counts["deals"] = len(crm.add_many(deals))
 
