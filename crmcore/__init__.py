@@ -47,6 +47,7 @@ _PUBLIC = {
     "unsubscribe_url": "links:unsubscribe_url",
     # files, import and export
     "atomic_write": "output:atomic_write",
+    "written_to": "output:written_to",
     "safe_cell": "output:safe_cell",
     "csv_writer": "output:csv_writer",
     "private_temp": "files:private_temp",

@@ -424,9 +424,10 @@ class CRM:
         """Pipeline stages as ``[(name, probability), ...]`` in order."""
         return pipeline.stages(self)
 
-    def set_stages(self, pairs):
-        """Configure the pipeline from ``["lead=10", "won=100", ...]``."""
-        pipeline.set_stages(self, pairs)
+    def set_stages(self, pairs, moves=()):
+        """Configure the pipeline from ``["lead=10", "won=100", ...]``;
+        ``moves`` (``["qualified=lead"]``) moves deals out of dropped stages."""
+        pipeline.set_stages(self, pairs, moves)
 
     def move_deal(self, deal_id, stage):
         """Move a deal to ``stage``; ``won``/``lost`` close it, others reopen it."""

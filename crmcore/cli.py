@@ -249,6 +249,16 @@ class CRMGroup(click.Group):
             raise click.UsageError(f"'{name}' belongs to plugin {plugin!r}, which {reason}")
         return self._resolve(name)
 
+    def resolve_command(self, ctx, args):
+        """Like click's, but a typo gets a suggestion among every command,
+        the lazily registered ones included (`crm deal` -> did you mean `deals`?)."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:
+            if exc.possibilities:
+                raise
+            raise click.exceptions.NoSuchCommand(str(args[0]), possibilities=self.list_commands(ctx), ctx=ctx) from None
+
     def format_commands(self, ctx, formatter):
         """Like click's, but a command not imported yet shows its registered help."""
         rows = []

@@ -257,7 +257,7 @@ def contacts_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict, 
 
 
 @contacts.command("export")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: standard output).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default or -: standard output).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv", show_default=True)
 def contacts_export(output, fmt):
     """Export every contact with every field (for backups and other tools).
@@ -266,6 +266,7 @@ def contacts_export(output, fmt):
     from .exporting import export_table
 
     crm = get_crm()
+    output = None if output == "-" else output  # -o -: standard output, the default
     count = export_table(crm, "contacts", output, fmt)
     if output:
         click.echo(f"Exported {count} contacts to {output}", err=True)
@@ -431,6 +432,10 @@ def deals_add(**values):
     crm = get_crm()
     data = crm.resolve_references(given(values))
     data.setdefault("stage", crm.stages[0][0])
+    if str(data["stage"]).strip().lower() in ("won", "lost"):  # added closed, as `deals move` would close it
+        from . import normalize
+
+        data.update(status=str(data["stage"]).strip().lower(), closed_at=normalize.now()[:10])
     did = add_or_fail(crm, build_or_fail(Deal, data))
     click.echo(f"Added deal {did}")
 
@@ -486,14 +491,27 @@ def deals_pipeline(owner, fmt):
 
 @deals.command("stages")
 @click.argument("stages", nargs=-1)
-def deals_stages(stages):
+@click.option("--move", "moves", multiple=True, metavar="OLD=NEW", help="Move the deals of a stage you leave out to a new one (repeatable).")
+def deals_stages(stages, moves):
     """Show the pipeline stages, or set them: `crm deals stages lead=10 demo=40 won=100 lost=0`.
 
     Each stage is NAME=PROBABILITY (percent), in pipeline order; `won` and
-    `lost` must be present."""
+    `lost` must be present. Deals in a stage you leave out move with
+    `--move OLD=NEW`. `crm deals stages rename OLD NEW` renames one stage,
+    deals included."""
+    from .errors import CRMError
+
     crm = get_crm()
-    if stages:
-        crm.set_stages(stages)
+    if stages and stages[0] == "rename":
+        if len(stages) != 3 or moves:
+            raise CRMError("rename takes two names: crm deals stages rename OLD NEW")
+        from .pipeline import rename_stage
+
+        rename_stage(crm, stages[1], stages[2])
+    elif stages:
+        crm.set_stages(stages, moves)
+    elif moves:
+        raise CRMError("--move goes with the new stages: crm deals stages lead=10 ... --move OLD=NEW")
     for name, probability in crm.stages:
         click.echo(f"{name:<16} {probability:>3}%")
 
@@ -638,12 +656,26 @@ plugins.add_command(plugins_new)
 
 
 @plugins.command("list")
+@click.option("--verbose", "-v", is_flag=True, help="Also list each plugin's hooks.")
 @output_options
-def plugins_list(fmt):
-    """Name, version, enabled state and hooks of every installed plugin."""
+def plugins_list(verbose, fmt):
+    """Name, version, enabled state and hooks of every installed plugin.
+
+    The table counts the hooks (it fits 80 columns); --verbose lists them,
+    --json and --csv always do."""
+    import textwrap
+
     crm = get_crm(migrate=False)
     rows = crm.plugin_info()
-    print_rows(rows, ["name", "version", "enabled", "hooks", "error"], fmt, ["name", "version", "enabled", "hooks"])
+    if fmt is None:
+        print_rows([{**r, "hooks": len(r["hooks"])} for r in rows], ["name", "version", "enabled", "hooks"])
+        for r in rows if verbose else ():
+            if r["hooks"]:
+                click.echo(f"\n{r['name']}:")
+                click.echo(textwrap.fill(", ".join(r["hooks"]), width=78, initial_indent="  ", subsequent_indent="  ",
+                                         break_on_hyphens=False))
+    else:
+        print_rows(rows, ["name", "version", "enabled", "hooks", "error"], fmt)
     if fmt is None:
         for f in crm.plugin_failures:
             click.echo(f"not loaded: {f.name}: {f.reason}")
@@ -686,7 +718,7 @@ def report_list(fmt):
 
 @report.command("render")
 @click.argument("name")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="HTML file to write (default: NAME.html).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="HTML file to write (default: NAME.html; -: standard output).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A report parameter (repeatable), e.g. --param sku=ABC-1.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in a browser afterwards.")
 @click.option("--stamp", is_flag=True, help="Put the generation time and a content hash in the footer.")
@@ -694,11 +726,35 @@ def report_render(name, output, params, open_browser, stamp):
     """Render report NAME to one self-contained HTML file."""
     from .reports import parse_params, write_report
 
+    from .errors import CRMError
+    from .output import written_to
+
+    if open_browser and output == "-":
+        raise CRMError("--open needs a file: give -o FILE.html, not -o -")
     crm = get_crm()
-    path = write_report(crm, name, output or f"{name}.html", parse_params(params), stamp)
+    with written_to(output or f"{name}.html") as target:
+        path = write_report(crm, name, target, parse_params(params), stamp)
+    if output == "-":
+        return
     click.echo(path)
     if open_browser:
-        click.launch(path)
+        open_in_browser(path)
+
+
+def open_in_browser(path):
+    """Open a written file in the user's browser (``BROWSER`` is honoured);
+    ``CRMError`` when there is none, so that --open never fails silently."""
+    import pathlib
+    import webbrowser
+
+    from .errors import CRMError
+
+    try:
+        opened = webbrowser.open(pathlib.Path(path).resolve().as_uri())
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        raise CRMError(f"no browser found to open {path} (it is written; open it yourself, or set BROWSER)")
 
 
 # -- demo / quickstart ------------------------------------------------------------
@@ -710,7 +766,10 @@ def report_render(name, output, params, open_browser, stamp):
 def demo(n_contacts, seed):
     """Fill the database with realistic sample data (contacts in several
     countries, companies, deals, activities, three years of orders, and data
-    for every enabled plugin)."""
+    for every enabled plugin).
+
+    Adds to what is there: run it again, or after `crm quickstart`, for more
+    contacts and orders (plugins add their sample data once)."""
     from .demo import generate
 
     crm = get_crm(migrate=False)

@@ -84,9 +84,15 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
     weights = [COUNTRIES[c][0] for c in codes]
     counts = {}
 
+    # Demo data adds to what is there: numbers in names, e-mails, domains and
+    # order refs continue after the highest one already in use.
+    company_base = _highest(crm, "SELECT domain AS v FROM companies WHERE domain LIKE '%.example'", r"-(\d+)\.example")
+    contact_base = _highest(crm, "SELECT email AS v FROM contacts WHERE email LIKE '%@example.%'", r"\.(\d+)@example\.")
+    order_base = max(100000, _highest(crm, "SELECT ref AS v FROM orders WHERE ref LIKE 'SO-%'", r"SO-(\d+)"))
+
     n_companies = max(1, n_contacts // 12)
     companies = []
-    for i in range(n_companies):
+    for i in range(company_base, company_base + n_companies):
         code = rng.choices(codes, weights)[0]
         _, _, last, cities, _, _ = COUNTRIES[code]
         city, region, postal = rng.choice(cities)
@@ -99,7 +105,7 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
 
     contacts = []
     days_span = (today - start).days
-    for i in range(n_contacts):
+    for i in range(contact_base, contact_base + n_contacts):
         code = rng.choices(codes, weights)[0]
         _, first, last, cities, phone_prefix, digits = COUNTRIES[code]
         fn, ln = rng.choice(first), rng.choice(last)
@@ -116,7 +122,7 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
             street=f"{rng.choice(['Main', 'Park', 'Station', 'Lake', 'Hill'])} {rng.choice(['Street', 'Road', 'Avenue'])} {rng.randint(1, 120)}",
             city=city, region=region, postal_code=postal + str(rng.randint(100, 999)), country=code,
             birth_date=dt.date(rng.randint(1950, 2004), rng.randint(1, 12), rng.randint(1, 28)) if rng.random() < 0.6 else None,
-            gender=rng.choice(["female", "male", "female", "male", "diverse", ""]), source=rng.choice(SOURCES),
+            gender=_gender(fn, rng.choice(["female", "male", "female", "male", "diverse", ""])), source=rng.choice(SOURCES),
             owner=rng.choice(OWNERS), tags=rng.sample(["vip", "newsletter", "b2b", "wholesale", "garden", "kitchen", "outdoor"], rng.randint(0, 2)),
             consent=consent, consent_at=f"{created.isoformat()}T10:00:00" if consent else None,
             consent_source="signup form" if consent else "",
@@ -139,10 +145,15 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
         status = stage if stage in ("won", "lost") else "open"
         amount = round(rng.lognormvariate(7.5, 0.9), -1)
         opened = dt.date.fromisoformat(created_of[cid])
-        deals.append(Deal(title=f"{rng.choice(['Spring', 'Summer', 'Autumn', 'Winter'])} order {rng.choice(['garden', 'kitchen', 'outdoor', 'home'])} range",
-                          contact_id=cid, amount=amount, currency="EUR", stage=stage, owner=rng.choice(OWNERS), status=status,
-                          expected_close=today + dt.timedelta(days=rng.randint(5, 120)) if status == "open" else None,
-                          closed_at=opened + dt.timedelta(days=rng.randint(5, 60)) if status != "open" else None))
+        # random draws in the order they always had: the same seed gives the same data
+        title = f"{rng.choice(['Spring', 'Summer', 'Autumn', 'Winter'])} order {rng.choice(['garden', 'kitchen', 'outdoor', 'home'])} range"
+        owner = rng.choice(OWNERS)
+        expected = today + dt.timedelta(days=rng.randint(5, 120)) if status == "open" else None
+        # a deal closes after it was opened, and not after today
+        closed = min(today, opened + dt.timedelta(days=rng.randint(5, 60))) if status != "open" else None
+        deals.append(Deal(title=title, contact_id=cid, amount=amount, currency="EUR", stage=stage, owner=owner, status=status,
+                          expected_close=expected, closed_at=closed,
+                          created_at=f"{opened.isoformat()}T10:00:00", updated_at=f"{(closed or opened).isoformat()}T10:00:00"))
     counts["deals"] = len(crm.add_many(deals))
 
     activities = []
@@ -151,7 +162,9 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
         kind = rng.choice(["call", "email", "meeting", "note", "task"])
         when = dt.date.fromisoformat(created_of[cid]) + dt.timedelta(days=rng.randint(0, 400))
         done = when <= today and (kind != "task" or rng.random() < 0.6)
-        activities.append(Activity(contact_id=cid, kind=kind, channel=rng.choice(["phone", "email", "store", "web", "social"]),
+        channel = rng.choice(["phone", "email", "store", "web", "social"])
+        channel = {"call": "phone", "email": "email"}.get(kind, channel)  # calls are on the phone, e-mails by e-mail
+        activities.append(Activity(contact_id=cid, kind=kind, channel=channel,
                                    subject=rng.choice(["Asked about delivery times", "Quote follow-up", "Complaint: late parcel", "Product advice", "Catalogue request", "Reorder reminder"]),
                                    owner=rng.choice(OWNERS), due_at=f"{when.isoformat()}T11:00:00" if kind == "task" else None,
                                    done_at=f"{min(when, today).isoformat()}T11:30:00" if done else None))
@@ -171,7 +184,7 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
                     mate = next(p for p in DEMO_CATALOGUE if p[0] == COMPANIONS[sku])
                     lines.append(OrderLine(sku=mate[0], description=mate[1], quantity=1, unit_price=mate[3]))
             total = round(sum(l.quantity * l.unit_price for l in lines), 2)
-            orders.append(Order(ref=f"SO-{len(orders) + 100001}", contact_id=cid, ordered_at=day, channel=rng.choice(CHANNELS), currency="EUR", total=total))
+            orders.append(Order(ref=f"SO-{order_base + len(orders) + 1}", contact_id=cid, ordered_at=day, channel=rng.choice(CHANNELS), currency="EUR", total=total))
             lines_per_order.append(lines)
     with _bar(progress, len(orders), "Demo orders") as bar:
         n_lines = 0
@@ -190,6 +203,27 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
     with crm.store.transaction():
         crm.emit("crm_demo_data", crm=crm, rng=rng, contact_ids=contact_ids)
     return counts
+
+
+#: First names of the demo that are usually given to girls; the others to boys.
+FEMALE_NAMES = {"Anna", "Sophie", "Marie", "Lea", "Hannah", "Käthe", "Lena", "Katharina", "Julia", "Mia", "Elena", "Lara",
+                "Emily", "Olivia", "Ava", "Amelia", "Isla", "Freya", "Léa", "Chloé", "Camille", "Emma", "Tess", "Fleur",
+                "Lucía", "Martina", "Paula", "Elsa", "Alice", "Maja"}
+
+
+def _gender(first_name, drawn):
+    """The gender that goes with a demo first name; "diverse" and unknown ("") stay as drawn."""
+    if drawn in ("female", "male"):
+        return "female" if first_name in FEMALE_NAMES else "male"
+    return drawn
+
+
+def _highest(crm, sql, pattern):
+    """The highest number ``pattern`` (one group) finds in the values of ``sql``; 0 if none."""
+    import re
+
+    found = (re.search(pattern, str(r["v"] or "")) for r in crm.store.query(sql))
+    return max((int(m.group(1)) for m in found if m), default=0)
 
 
 def _bar(show, length, label):

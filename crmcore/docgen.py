@@ -102,7 +102,7 @@ API_SECTIONS = [
                                  "Activity", "Order", "OrderLine", "normalize"]),
     ("SQL", ["quote_name", "SQLiteDialect"]),
     ("Privacy", ["suppression_key", "suppression_keys", "suppression_checker", "unsubscribe_url"]),
-    ("Files, import and export", ["atomic_write", "private_temp", "put_in_place", "safe_cell", "csv_writer", "progress", "read_rows", "parse_map", "import_records",
+    ("Files, import and export", ["atomic_write", "written_to", "private_temp", "put_in_place", "safe_cell", "csv_writer", "progress", "read_rows", "parse_map", "import_records",
                                   "import_contacts", "import_orders", "ImportFailed", "ImportResult", "Reject",
                                   "write_rejects", "export_table", "ImportProfile"]),
     ("Reports, charts and pages", ["render", "template_environment", "data_as_of", "charts", "DEMO_CATALOGUE", "render_page", "access"]),

@@ -223,8 +223,8 @@ def integer(value):
     return int(result)
 
 
-_TRUE = {"1", "true", "yes", "y", "on", "x", "opt-in", "subscribed"}
-_FALSE = {"0", "false", "no", "n", "off", "", "opt-out", "unsubscribed"}
+_TRUE = {"1", "true", "yes", "y", "on", "x", "opt-in", "subscribed", "ja", "oui", "si", "sí"}  # sheets in the demo's languages
+_FALSE = {"0", "false", "no", "n", "off", "", "opt-out", "unsubscribed", "nein", "non"}
 
 
 def boolean(value):

@@ -184,3 +184,33 @@ def progress(length, label, show=None):
     if not show:
         return _Silent()
     return click.progressbar(length=length, label=label, file=sys.stderr)
+
+
+#: ``-o -``: write to standard output instead of a file.
+STDOUT = "-"
+
+
+@contextlib.contextmanager
+def written_to(output):
+    """For commands that write a file: yields the path to write. With ``-o -``
+    that is a private temporary file whose bytes go to standard output when
+    the block ends without error (then the command's messages belong on
+    standard error). Any other value is yielded unchanged."""
+    if output != STDOUT:
+        yield output
+        return
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="crm-out-")  # mode 0700: the content may be personal data
+    path = os.path.join(folder, "out")
+    try:
+        yield path
+        if not os.path.exists(path):  # a dry run writes nothing
+            return
+        with open(path, "rb") as f:
+            sys.stdout.flush()
+            shutil.copyfileobj(f, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

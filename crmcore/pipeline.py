@@ -17,8 +17,11 @@ def check_stage(crm, stage):
         raise FieldError("stage", f"unknown stage {stage!r} (stages: {', '.join(names)})")
 
 
-def set_stages(crm, pairs):
-    """Configure the pipeline from ``["lead=10", "won=100", ...]``."""
+def set_stages(crm, pairs, moves=()):
+    """Configure the pipeline from ``["lead=10", "won=100", ...]``.
+
+    ``moves`` (``["qualified=lead", ...]``, OLD=NEW) first moves the deals of
+    stages that are left out into stages of the new pipeline, all or nothing."""
     new = []
     for pair in pairs:
         name, sep, prob = pair.partition("=")
@@ -35,10 +38,42 @@ def set_stages(crm, pairs):
         raise CRMError("the pipeline needs a 'won' and a 'lost' stage")
     if len(set(names)) != len(names):
         raise CRMError("stage names must be unique")
+    moving = {}
+    for pair in moves:
+        old, sep, target = (normalize.text(p).lower() for p in pair.partition("="))
+        if not sep or not old or not target:
+            raise CRMError(f"--move {pair!r} must look like OLD=NEW")
+        if target not in names:
+            raise CRMError(f"--move {pair}: {target!r} is not a stage of the new pipeline ({', '.join(names)})")
+        moving[old] = target
     in_use = {r["stage"] for r in crm.store.query("SELECT DISTINCT stage FROM deals")} - set(names)
-    if in_use:
-        raise CRMError(f"deals are still in stage(s) {', '.join(sorted(in_use))}; move them first")
-    crm.set_setting("pipeline.stages", new)
+    left = in_use - set(moving)
+    if left:
+        hint = " ".join(f"--move {s}=NEW" for s in sorted(left))
+        raise CRMError(f"deals are still in stage(s) {', '.join(sorted(left))}; move them with {hint} "
+                       f"(or rename a stage: crm deals stages rename OLD NEW)")
+    with crm.store.transaction():
+        crm.set_setting("pipeline.stages", new)
+        for old, target in moving.items():
+            for row in crm.store.query("SELECT id FROM deals WHERE stage = ? ORDER BY id", (old,)):
+                move_deal(crm, row["id"], target)
+
+
+def rename_stage(crm, old, new):
+    """Rename pipeline stage ``old`` to ``new``, with every deal in it."""
+    old, new = normalize.text(old).lower(), normalize.text(new).lower()
+    current = stages(crm)
+    names = [s for s, _ in current]
+    if old not in names:
+        raise CRMError(f"no stage {old!r} (stages: {', '.join(names)})")
+    if old in ("won", "lost"):
+        raise CRMError(f"the stage {old!r} closes deals and keeps its name")
+    if not new or "=" in new or new in names:
+        raise CRMError(f"{new!r} cannot be the new name: " + ("it is a stage already" if new in names else "give a plain name"))
+    with crm.store.transaction():
+        crm.set_setting("pipeline.stages", [(new if s == old else s, p) for s, p in current])
+        for row in crm.store.query("SELECT id FROM deals WHERE stage = ? ORDER BY id", (old,)):
+            crm.update("deals", row["id"], {"stage": new})
 
 
 def move_deal(crm, deal_id, stage):

@@ -27,6 +27,17 @@ def crm_register_migrations(register):
         register(fn)
 
 
+@hookimpl(wrapper=True)
+def crm_demo_data(crm, rng):
+    """A wrapper: runs after every other plugin's demo data (segments and
+    suppressions included), whatever their order."""
+    result = yield
+    from .demo import add_demo_exports
+
+    add_demo_exports(crm, rng)
+    return result
+
+
 @hookimpl
 def crm_register_export_formats(register):
     from .formats import BUILTIN_FORMATS

@@ -57,7 +57,8 @@ def format_command(found):
                 return stack.enter_context(progress(total, f"Exporting {found.name}")).update
 
             result = export(crm, found.name, output or "", segment=segment, everyone=everyone,
-                            include_unconsented=include_unconsented, dry_run=dry_run, options=options, progress=start)
+                            include_unconsented=include_unconsented, dry_run=dry_run, options=options, progress=start,
+                            label="standard output" if output == "-" else None)
         # With -o - the audience goes to standard output; the summary to standard error.
         click.echo(json.dumps(result.as_dict()) if as_json else result.summary(), err=output == "-")
 

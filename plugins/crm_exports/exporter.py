@@ -173,11 +173,12 @@ def consenting(crm, rows, requires=((), ""), include_unconsented=False, excluded
 
 
 def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=False, dry_run=False, options=None,
-           progress=None):
+           progress=None, label=None):
     """Write the audience in format ``fmt`` to ``path`` and log it. Returns an ``ExportResult``.
 
     ``progress(total)`` is called once with the number of candidates and
-    returns ``update(n)``, called as contacts are read (for a progress bar)."""
+    returns ``update(n)``, called as contacts are read (for a progress bar).
+    ``label`` is where the result and the log say it went, if not ``path``."""
     crm.require_schema()
     found = export_format(crm, fmt)
     options = dict(options or {})
@@ -185,7 +186,7 @@ def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=Fal
     update = progress(total) if progress else None
     excluded, included = collections.Counter(), []
     audience = consenting(crm, rows, _requirement(found.writer), include_unconsented, excluded, included, update)
-    result = ExportResult(format=fmt, segment=segment or "", path=str(path), dry_run=dry_run)
+    result = ExportResult(format=fmt, segment=segment or "", path=str(label or path), dry_run=dry_run)
     if dry_run:
         result.rows = sum(1 for _ in audience)
         result.excluded = dict(excluded)
@@ -239,7 +240,7 @@ def log_export(crm, result, included, include_unconsented, options):
     if include_unconsented:
         options["include_unconsented"] = True
     log_id = crm.add(ExportLog(format=result.format, segment=result.segment, exported_at=normalize.now(), user=crm.user,
-                               path=os.path.abspath(result.path), row_count=result.rows, sha256=result.sha256,
+                               path=result.path if result.path == "standard output" else os.path.abspath(result.path), row_count=result.rows, sha256=result.sha256,
                                excluded=result.excluded, options=options))
     # One statement over a JSON array: the database does the million inserts.
     crm.store.execute(

@@ -127,12 +127,13 @@ def products_import(file, fmt, mapping, dry_run, rejects, as_json, on_conflict):
 
 
 @products.command("export")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: standard output).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default or -: standard output).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv", show_default=True)
 def products_export(output, fmt):
     """Export the whole catalogue with every field (re-importable)."""
     from crmcore import export_table
 
+    output = None if output == "-" else output  # -o -: standard output, the default
     count = export_table(get_crm(), "products", output, fmt)
     if output:
         click.echo(f"Exported {count} products to {output}", err=True)

@@ -71,7 +71,10 @@ def create_demo_supply(crm, rng, product_ids, today):
                 status, received_at = "sent", None
             else:
                 status, received_at = "received", f"{arrived.isoformat()}T10:00:00"
-            po_id = crm.add(PurchaseOrder(ref=f"PO-{n:05d}", supplier_id=sup_ids[s], location="main", status=status,
+            # the demo's history keeps its own series (PO-YYYY-NNN), so a user's
+            # first order is PO-00001, as in the README's tour
+            ref = f"PO-{sent.year}-{n:03d}"
+            po_id = crm.add(PurchaseOrder(ref=ref, supplier_id=sup_ids[s], location="main", status=status,
                                           ordered_at=f"{sent.isoformat()}T09:00:00", expected_at=sent + dt.timedelta(days=lead),
                                           received_at=received_at, lead_time_days=lead, currency="EUR", notes="demo"))
             lines = []
@@ -81,7 +84,7 @@ def create_demo_supply(crm, rng, product_ids, today):
                                                received=qty if received_at else 0, unit_cost=costs.get(pid)))
                 if received_at:
                     moves.append(StockMovement(product_id=pid, location="main", kind="receipt", quantity=qty, at=received_at,
-                                               reason=f"received from {name}", ref=f"PO-{n:05d}", user="demo", recorded_at=stamp))
+                                               reason=f"received from {name}", ref=ref, user="demo", recorded_at=stamp))
             crm.add_many(lines)
     crm.add_many(moves)
     received = {}

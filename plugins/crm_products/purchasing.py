@@ -159,8 +159,11 @@ def send(crm, ref, folder=".", today=None):
     po = show_po(crm, ref)
     if po["status"] not in ("draft", "sent"):
         raise CRMError(f"purchase order {ref} is {po['status']}: only a draft (or a sent order, again) can be sent")
-    if not os.path.isdir(folder):
-        raise CRMError(f"folder {folder} does not exist")
+    if not os.path.isdir(folder):  # `-o outbox/` makes the folder, as the README's tour does; not a missing parent
+        parent = os.path.dirname(os.path.abspath(folder.rstrip("/\\") or folder))
+        if os.path.exists(folder) or not os.path.isdir(parent):
+            raise CRMError(f"{folder} is not a folder" if os.path.exists(folder) else f"folder {parent} does not exist")
+        os.makedirs(folder, exist_ok=True)
     supplier = crm.store.query("SELECT * FROM suppliers WHERE id = ?", (po["supplier_id"],))[0]
     updates = {}
     if po["status"] == "draft":

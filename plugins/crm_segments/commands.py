@@ -72,11 +72,16 @@ def edit_cmd(name, rule, description, new_name):
 
 @segments.command("delete")
 @click.argument("name")
-def delete_cmd(name):
-    """Delete a segment with its membership history and targets."""
-    from .segments import delete_segment
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_cmd(name, yes):
+    """Delete a segment with its membership history and targets (asks first)."""
+    from .segments import delete_segment, require_segment
 
-    delete_segment(get_crm(), name)
+    crm = get_crm()
+    if not yes:
+        require_segment(crm, name)  # a typo fails before the question
+        click.confirm(f"Delete segment {name!r} with its membership history and targets?", abort=True)
+    delete_segment(crm, name)
     click.echo(f"Deleted segment {name}")
 
 
@@ -205,7 +210,7 @@ def remove_members_cmd(name, contacts, file):
 
 
 @segments.command("dump")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: print).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default or -: print).")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), help="Default: from the file name, else YAML.")
 @click.option("--no-members", is_flag=True, help="Leave out the e-mails of static segments.")
 def dump_cmd(output, fmt, no_members):
@@ -216,6 +221,7 @@ def dump_cmd(output, fmt, no_members):
 
     from .segments import dump
 
+    output = None if output == "-" else output  # -o -: standard output, the default
     data = dump(get_crm(), not no_members)
     fmt = fmt or ("json" if output and output.lower().endswith(".json") else "yaml")
     if fmt == "json":

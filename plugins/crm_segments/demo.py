@@ -14,6 +14,9 @@ def example_segments(crm):
         ("DE-garden", f'country == "DE" and {garden}', "German garden customers"),
         ("new-this-quarter", "first_order_date >= \"{start}\"", "First order in the current quarter"),
         ("dach-loyal", 'country in ("DE", "AT", "CH") and rfm_segment in ("Champions", "Loyal")', "RFM champions and loyal customers in DACH"),
+        # the groups the surveys plugin's demo invites
+        ("recent-buyers", "days_since_last_order <= 90", "Bought in the last 90 days"),
+        ("wholesale", 'tags contains "wholesale"', "Retailers and other trade customers"),
     ]
 
 

@@ -65,7 +65,26 @@ def _ensure_csat_survey(crm):
     return get_survey(crm, DEFAULT_SURVEY)
 
 
+DEMO_MACROS = {
+    "thanks": "Hello {{ contact.first_name or contact.name }},\n\nthank you for your message about \"{{ case.subject }}\". "
+              "We are on it and will write again as soon as we know more.\n\nKind regards,\n{{ agent }}",
+    "where-is-my-order": "Hello {{ contact.first_name or contact.name }},\n\nyour parcel left our warehouse and should "
+                         "arrive within two working days; the tracking link is in your shipping confirmation.\n\n"
+                         "Kind regards,\n{{ agent }}",
+}
+
+
+def add_demo_macros(crm):
+    """Saved replies the README's `crm service reply 42 --macro thanks` uses."""
+    from .macros import save
+
+    if not crm.store.count("service_macros"):
+        for name, body in DEMO_MACROS.items():
+            save(crm, name, body)
+
+
 def add_demo_cases(crm, rng, contact_ids):
+    add_demo_macros(crm)
     if crm.store.count("service_cases"):
         return
     newest = crm.store.query_value("SELECT max(ordered_at) FROM orders")

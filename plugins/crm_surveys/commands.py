@@ -93,7 +93,7 @@ def surveys_close(survey):
 @click.option("--segment", required=True, help="Invite the contacts of this segment.")
 @click.option("--base-url", help="Base URL of the published form (default: the survey's base_url).")
 @click.option("--batch", help="Name of this batch of invitations (default: segment and time).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="CSV file for the mail tool (default: standard output).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="CSV file for the mail tool (default or -: standard output).")
 def surveys_invite(survey, segment, base_url, batch, output):
     """Create one invitation with a unique token per contact of a segment and
     write the list (email, name, personal link) as CSV.
@@ -102,6 +102,7 @@ def surveys_invite(survey, segment, base_url, batch, output):
     list or already invited to this survey are skipped."""
     from .invitations import invite, write_csv
 
+    output = None if output == "-" else output  # -o -: standard output, the default
     rows, skipped = invite(get_crm(), survey, segment, base_url, batch)
     write_csv(rows, output)
     note = ", ".join(f"{n} {reason}" for reason, n in skipped.items() if n)
@@ -218,7 +219,7 @@ def _prompt(q, validate, AnswerError):
 
 @surveys.command("form")
 @click.argument("survey")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="HTML file to write (default: SURVEY-form.html).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="HTML file to write (default: SURVEY-form.html; -: standard output).")
 def surveys_form(survey, output):
     """Write a self-contained HTML form for the survey (works offline, no
     server). Submissions are kept in the browser and downloaded as the CSV
@@ -227,10 +228,14 @@ def surveys_form(survey, output):
     from .definitions import get_survey
     from .form import write_form
 
+    from crmcore import written_to
+
     crm = get_crm()
     row = get_survey(crm, survey)
-    path = write_form(crm, row, output or re.sub(r"[^\w.-]+", "-", row["name"]).strip(".-") + "-form.html")
-    click.echo(path)
+    with written_to(output or re.sub(r"[^\w.-]+", "-", row["name"]).strip(".-") + "-form.html") as target:
+        path = write_form(crm, row, target)
+    if output != "-":
+        click.echo(path)
 
 
 @surveys.command("scores")

@@ -4,6 +4,8 @@ detractor follow-ups are created through the normal event)."""
 
 import datetime as dt
 
+from crmcore import normalize
+
 from .answers import record_responses, validate_all
 from .definitions import create_survey, get_survey
 from .invitations import token_hash
@@ -30,11 +32,32 @@ COMPLAINTS = ["Parcel arrived damaged and nobody called back.", "Took three week
 CHANNELS = {"web": "Web shop", "store": "Store", "phone": "Phone", "marketplace": "Marketplace"}
 
 
+#: The invitation groups of the demo: segments the segments plugin's demo creates.
+DEMO_GROUPS = ("recent-buyers", "wholesale")
+
+
+def _segment_of(contact_id, wholesale, rng):
+    rng.choice(["recent buyers", "recent buyers", "wholesale"])  # drawn as before: the rest of the demo stays the same
+    return "wholesale" if contact_id in wholesale else "recent-buyers"
+
+
+def _tags(value):
+    import json
+
+    return value if isinstance(value, list) else json.loads(value or "[]")
+
+
+def _not_after(now, stamp):
+    """No answer is given in the future: today's answers end at the current time."""
+    return min(now, stamp)
+
+
 def add_demo_survey(crm, rng, contact_ids, today=None):
     """Create the demo survey, invite about half of the consenting
     contacts in monthly batches and record answers for ~40% of them."""
     if crm.store.query_value("SELECT 1 FROM surveys WHERE name = ?", (DEMO_SURVEY["name"],)):
         return
+    now = normalize.now() if today is None else f"{today.isoformat()}T23:59:59"
     today = today or dt.date.today()
     create_survey(crm, DEMO_SURVEY["name"], DEMO_SURVEY["description"], DEMO_SURVEY["questions"], DEMO_SURVEY["base_url"])
     survey = get_survey(crm, DEMO_SURVEY["name"])
@@ -44,6 +67,7 @@ def add_demo_survey(crm, rng, contact_ids, today=None):
         "SELECT contact_id, channel FROM orders o WHERE ordered_at = (SELECT max(ordered_at) FROM orders WHERE contact_id = o.contact_id)")}
     import secrets
 
+    wholesale = {r["id"] for r in crm.store.query("SELECT id, tags FROM contacts") if "wholesale" in _tags(r["tags"])}
     invitations, items = [], []
     stamp = f"{today.isoformat()}T08:00:00"
     for i, cid in enumerate(invited):
@@ -51,7 +75,7 @@ def add_demo_survey(crm, rng, contact_ids, today=None):
         sent = today - dt.timedelta(days=30 * months_ago + rng.randrange(5))
         batch = f"monthly {sent.strftime('%Y-%m')}"
         invitations.append({"survey_id": survey["id"], "contact_id": cid, "token": token_hash(secrets.token_urlsafe(16)), "batch": batch,
-                            "segment": rng.choice(["recent buyers", "recent buyers", "wholesale"]), "created_at": f"{sent.isoformat()}T08:00:00", "updated_at": stamp})
+                            "segment": _segment_of(cid, wholesale, rng), "created_at": f"{sent.isoformat()}T08:00:00", "updated_at": stamp})
     inv_ids = crm.store.insert_many("survey_invitations", invitations)
     for inv_id, inv in zip(inv_ids, invitations):
         if rng.random() > 0.4:
@@ -71,7 +95,7 @@ def add_demo_survey(crm, rng, contact_ids, today=None):
         sent = dt.date.fromisoformat(inv["created_at"][:10])
         submitted = min(today, sent + dt.timedelta(days=rng.randint(0, 10)))
         items.append({"answers": validate_all(survey, answers), "contact_id": inv["contact_id"], "invitation_id": inv_id,
-                      "channel": "email", "submitted_at": f"{submitted.isoformat()}T{rng.randint(7, 21):02d}:{rng.randint(0, 59):02d}:00"})
+                      "channel": "email", "submitted_at": _not_after(now, f"{submitted.isoformat()}T{rng.randint(7, 21):02d}:{rng.randint(0, 59):02d}:00")})
     # Feedback taken at the counter and on the phone, without an invitation.
     for cid in rng.sample(contact_ids, min(len(contact_ids), max(2, len(contact_ids) // 40))):
         channel = rng.choice(["store", "store", "phone"])
@@ -81,7 +105,7 @@ def add_demo_survey(crm, rng, contact_ids, today=None):
                    "comment": rng.choice(COMPLAINTS if score <= 6 else NEUTRAL if score <= 8 else PRAISE)}
         day = today - dt.timedelta(days=rng.randrange(360))
         items.append({"answers": validate_all(survey, answers), "contact_id": cid, "channel": channel,
-                      "submitted_at": f"{day.isoformat()}T{rng.randint(9, 18):02d}:{rng.randint(0, 59):02d}:00"})
+                      "submitted_at": _not_after(now, f"{day.isoformat()}T{rng.randint(9, 18):02d}:{rng.randint(0, 59):02d}:00")})
     record_responses(crm, survey, items)
     # Support has worked through most older follow-ups and some recent ones.
     cutoff = (today - dt.timedelta(days=30)).isoformat()
