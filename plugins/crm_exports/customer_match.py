@@ -23,7 +23,7 @@ import itertools
 
 from crmcore import safe_cell
 
-from .formats import csv_field
+from .formats import GOOGLE_HEADER, csv_field
 from .values import _E164, e164
 
 SUPPRESSED, NO_CONSENT = "suppressed", "no consent"
@@ -36,7 +36,8 @@ CHUNK = 1000
 
 def write_audience(rows, fileobj, check, include_unconsented, missing_reason, excluded, included, excluded_ids,
                    update=None):
-    """Write the hashed Customer Match CSV for ``rows`` (tuples of ``COLUMNS``, by id).
+    """Write the hashed Customer Match CSV for ``rows`` (tuples of ``COLUMNS``, by id)
+    to the binary file ``fileobj`` (UTF-8); returns the file's SHA-256 (hex).
 
     ``check`` is ``(hashes, logged, is_suppressed, canonical)``: the
     suppression keys, the privacy log's check (or ``None``), the general
@@ -51,7 +52,14 @@ def write_audience(rows, fileobj, check, include_unconsented, missing_reason, ex
     names, cells = {"": ""}, {}
     suppressed = no_consent = missing = 0
     order = []  # the reasons in the order first met, as the general path counts them
-    fileobj.write("Email,Phone,First Name,Last Name,Country,Zip\r\n")
+    checksum = hashlib.sha256()  # of the file as written, so it is not read back
+
+    def write(text):
+        data = text.encode()
+        checksum.update(data)
+        fileobj.write(data)
+
+    write(",".join(GOOGLE_HEADER) + "\r\n")
     rows = iter(rows)
     while True:
         chunk = list(itertools.islice(rows, CHUNK))
@@ -108,12 +116,13 @@ def write_audience(rows, fileobj, check, include_unconsented, missing_reason, ex
             postal_cell = postal if postal and postal.isalnum() else _cell(postal, cells)
             lines.append(f"{email_hash},{phone_hash},{first_hash},{last_hash},{country_cell},{postal_cell}\r\n")
             keep(cid)
-        fileobj.write("".join(lines))
+        write("".join(lines))
         if update:
             update(len(chunk))
     counts = {SUPPRESSED: suppressed, NO_CONSENT: no_consent, missing_reason: missing}
     for reason in order:
         excluded[reason] += counts[reason]
+    return checksum.hexdigest()
 
 
 def _name_hash(value, memo, digest):

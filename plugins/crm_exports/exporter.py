@@ -199,8 +199,8 @@ def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=Fal
         missing = _requirement(found.writer)[1]
 
         def write(out):
-            customer_match.write_audience(crm.store.iter_tuples(sql, params), out, check, include_unconsented, missing,
-                                          excluded, included, excluded_ids, update)
+            return customer_match.write_audience(crm.store.iter_tuples(sql, params), out.buffer, check,
+                                                 include_unconsented, missing, excluded, included, excluded_ids, update)
     else:
         total, rows = candidate_rows(crm, segment, everyone, _columns(found.writer))
         update = progress(total) if progress else None
@@ -208,6 +208,7 @@ def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=Fal
 
         def write(out):
             found.writer(audience, out, options)
+            return None  # the checksum is read back from the file
     result = ExportResult(format=fmt, segment=segment or "", path=str(label or path), dry_run=dry_run)
     if dry_run:
         result.rows = sum(1 for _ in audience)
@@ -225,14 +226,14 @@ def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=Fal
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             try:
-                write(out)
+                checksum = write(out)
             except (CRMError, PluginError):
                 raise
             except Exception as exc:
                 raise PluginError(found.plugin, f"export format {fmt!r}", exc) from exc
         result.rows = len(included)
         result.excluded = dict(excluded)
-        result.sha256 = file_sha256(tmp)
+        result.sha256 = checksum or file_sha256(tmp)
         with crm.store.transaction():
             result.log_id = log_export(crm, result, included, include_unconsented, options)
             put_in_place(tmp, path, "export")
