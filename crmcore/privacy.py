@@ -44,8 +44,9 @@ def suppression_keys(email):
 def suppression_digests(store):
     """``(hashes, logged)``: the set of suppression keys, and the privacy
     log's check ``canonical e-mail -> bool`` or ``None``. For a bulk caller
-    that hashes each address anyway: an ASCII canonical address is suppressed
-    exactly when its SHA-256 is in ``hashes`` or ``logged(address)``."""
+    that hashes each address anyway: a canonical address with an ASCII
+    domain is suppressed exactly when its SHA-256 is in ``hashes`` or
+    ``logged(address)``."""
     from .privacy_log import logged_digest
 
     hashes = {r["email_hash"] for r in store.query("SELECT email_hash FROM suppressions")}
