@@ -14,6 +14,7 @@ import crm_exports
 from crm_exports import customer_match
 from crm_exports.exporter import _requirement, candidate_rows, consenting, export, export_contacts
 from crm_exports.formats import write_google_customer_match
+from crmcore import hookimpl
 
 one_pass = customer_match.write_audience
 
@@ -38,9 +39,19 @@ def sha(text):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class OneSegment:
+    """Stands in for the segments plugin: "some" is contacts 1, 2, 5, 6 and 9."""
+
+    crm_plugin_name = "onesegment"
+
+    @hookimpl
+    def crm_segment_contact_ids(self, crm, name):
+        return [1, 2, 5, 6, 9] if name == "some" else None
+
+
 @pytest.fixture
 def crm(make_crm):
-    crm = make_crm(plugins=[crm_exports])
+    crm = make_crm(plugins=[crm_exports, OneSegment()])
     for email, consent, phone, first, last, country, postal in ROWS:
         crm.store.execute(
             "INSERT INTO contacts (email, consent, phone, first_name, last_name, country, postal_code, tags, custom, "
@@ -53,30 +64,32 @@ def crm(make_crm):
     return crm
 
 
-def general_path(crm, include_unconsented):
+def general_path(crm, include_unconsented, segment=None):
     """What the export wrote before the one-pass path: the file, the reasons, the ids."""
     excluded, included = collections.Counter(), []
-    _, rows = candidate_rows(crm, everyone=True, names=["id", "email", "consent", *write_google_customer_match.fields])
+    _, rows = candidate_rows(crm, segment, not segment, names=["id", "email", "consent", *write_google_customer_match.fields])
     out = io.StringIO(newline="")
     write_google_customer_match(consenting(crm, rows, _requirement(write_google_customer_match), include_unconsented,
                                            excluded, included), out, {})
     return out.getvalue(), dict(excluded), included
 
 
-@pytest.mark.parametrize("include_unconsented", [False, True])
+@pytest.mark.parametrize("include_unconsented, segment", [(False, None), (True, None), (False, "some")])
 def test_one_pass_export_writes_and_logs_exactly_what_the_general_path_does(crm, tmp_path, monkeypatch,
-                                                                           include_unconsented):
-    text, excluded, included = general_path(crm, include_unconsented)
+                                                                           include_unconsented, segment):
+    text, excluded, included = general_path(crm, include_unconsented, segment)
     passes = []
     monkeypatch.setattr(customer_match, "write_audience", lambda *a, **k: passes.append(1) or one_pass(*a, **k))
     path = tmp_path / "audience.csv"
-    result = export(crm, "google-customer-match", str(path), everyone=True, include_unconsented=include_unconsented)
+    result = export(crm, "google-customer-match", str(path), segment=segment, everyone=not segment,
+                    include_unconsented=include_unconsented)
 
     assert passes == [1]  # the one-pass path wrote it
     assert path.read_bytes().decode("utf-8") == text
     assert result.excluded == excluded and list(result.excluded) == list(excluded)  # same reasons, same order
     assert [r["contact_id"] for r in export_contacts(crm, result.log_id)] == included
-    assert result.rows == len(included) and result.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert result.rows == len(included) and result.rows == (3 if segment else 7 if include_unconsented else 5)
+    assert result.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_one_pass_export_leaves_out_every_spelling_of_a_suppressed_address(crm, tmp_path):
