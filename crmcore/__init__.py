@@ -44,6 +44,7 @@ _PUBLIC = {
     "suppression_key": "privacy:suppression_key",
     "suppression_keys": "privacy:suppression_keys",
     "suppression_checker": "privacy:suppression_checker",
+    "suppression_digests": "privacy:suppression_digests",
     "unsubscribe_url": "links:unsubscribe_url",
     # files, import and export
     "atomic_write": "output:atomic_write",

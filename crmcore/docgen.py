@@ -101,7 +101,7 @@ API_SECTIONS = [
                                  "to_row", "field_names", "fields", "field_kind", "Contact", "Company", "Deal",
                                  "Activity", "Order", "OrderLine", "normalize"]),
     ("SQL", ["quote_name", "SQLiteDialect"]),
-    ("Privacy", ["suppression_key", "suppression_keys", "suppression_checker", "unsubscribe_url"]),
+    ("Privacy", ["suppression_key", "suppression_keys", "suppression_checker", "suppression_digests", "unsubscribe_url"]),
     ("Files, import and export", ["atomic_write", "written_to", "private_temp", "put_in_place", "safe_cell", "csv_writer", "progress", "read_rows", "parse_map", "import_records",
                                   "import_contacts", "import_orders", "ImportFailed", "ImportResult", "Reject",
                                   "write_rejects", "export_table", "ImportProfile"]),

@@ -41,15 +41,25 @@ def suppression_keys(email):
     return keys
 
 
-def suppression_checker(store):
-    """A function ``canonical e-mail -> bool`` over the whole suppression list,
-    read once (for imports and exports that check every row)."""
+def suppression_digests(store):
+    """``(hashes, logged)``: the set of suppression keys, and the privacy
+    log's check ``canonical e-mail -> bool`` or ``None``. For a bulk caller
+    that hashes each address anyway: a canonical address with an ASCII
+    domain is suppressed exactly when its SHA-256 is in ``hashes`` or
+    ``logged(address)``."""
     from .privacy_log import logged_digest
 
     hashes = {r["email_hash"] for r in store.query("SELECT email_hash FROM suppressions")}
     # The privacy log also counts: someone who unsubscribed after the backup
     # that was restored, and is not in it, has no row here any more.
-    logged = logged_digest(store)
+    return hashes, logged_digest(store)
+
+
+def suppression_checker(store, digests=None):
+    """A function ``canonical e-mail -> bool`` over the whole suppression list,
+    read once (for imports and exports that check every row); ``digests``:
+    what ``suppression_digests(store)`` returned, if the caller has it."""
+    hashes, logged = digests or suppression_digests(store)
     if not hashes and logged is None:
         return lambda email: False
     digest = hashlib.sha256
@@ -61,6 +71,8 @@ def suppression_checker(store):
             return True
         if logged is not None and logged(email):
             return True
+        if email.isascii():  # its ASCII form is itself
+            return False
         ascii_form = normalize.email_ascii(email)
         return ascii_form != email and digest(ascii_form.encode()).hexdigest() in hashes
 

@@ -57,3 +57,45 @@ def test_run_py_refuses_an_unknown_benchmark_in_one_line(tmp_path):
     assert proc.returncode != 0 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "nosuch" in proc.stderr and "import" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _saved_run(path, ratios, scale="small"):
+    rows = [{"workload": name, "size": "10 contacts", "ours_s": 1.0, "baseline_s": None if r is None else 1.0 / r,
+             "baseline": "x", "ratio": r, "target": "t", "script": "bench_x.py"} for name, r in ratios.items()]
+    path.write_text(json.dumps({"scale": scale, "machine": {}, "results": rows}))
+    return str(path)
+
+
+def _compare(tmp_path, old, new):
+    return subprocess.run([sys.executable, os.path.join(BENCHMARKS, "run.py"), "--compare", old, "--against", new],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+
+
+def test_compare_fails_on_a_ratio_more_than_25_percent_worse_and_names_it(tmp_path):
+    old = _saved_run(tmp_path / "old.json", {"import": 1.00, "export": 2.00, "rfm": 0.50, "gone": 1.0, "peer": None})
+    new = _saved_run(tmp_path / "new.json", {"import": 1.20, "export": 2.60, "rfm": 0.40, "added": 3.0, "peer": None})
+    proc = _compare(tmp_path, old, new)
+    assert proc.returncode == 1, proc.stderr
+    lines = {ln.split()[0]: ln for ln in proc.stdout.splitlines()}
+    assert "was    1.00x  now    1.20x  +20%" in lines["import"] and "WORSE" not in lines["import"]
+    assert "+30%" in lines["export"] and "WORSE" in lines["export"]  # 2.60 / 2.00 = 1.30
+    assert "-20%" in lines["rfm"] and "WORSE" not in lines["rfm"]
+    assert "new workload" in lines["added"] and "not in this run" in lines["gone"]
+    assert "no ratio" in lines["peer"]
+    assert proc.stderr.strip() == "1 workload(s) more than 25% worse: export"
+
+
+def test_compare_passes_when_nothing_got_more_than_25_percent_worse(tmp_path):
+    old = _saved_run(tmp_path / "old.json", {"import": 1.00, "export": 2.00})
+    new = _saved_run(tmp_path / "new.json", {"import": 1.25, "export": 1.00})
+    proc = _compare(tmp_path, old, new)
+    assert proc.returncode == 0, proc.stderr
+    assert "+25%" in proc.stdout and "-50%" in proc.stdout and "WORSE" not in proc.stdout
+
+
+def test_compare_refuses_a_file_that_is_not_a_saved_run_in_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    proc = _compare(tmp_path, str(bad), str(bad))
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"--compare: {bad} is not a run saved by benchmarks/run.py --json"

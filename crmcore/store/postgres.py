@@ -289,6 +289,16 @@ class PostgresStore:
                 for r in cur:
                     yield dict(r)
 
+    def iter_tuples(self, sql, params=()):
+        """Rows as plain tuples, streamed through a server-side cursor."""
+        from psycopg.rows import tuple_row
+
+        with self.conn.transaction() if self._depth == 0 else contextlib.nullcontext():
+            with self.conn.cursor(name="crm_stream_tuples", row_factory=tuple_row) as cur:
+                cur.itersize = 10_000
+                cur.execute(translate(sql), tuple(params))
+                yield from cur
+
     def query_value(self, sql, params=()):
         row = self.execute(sql, params).fetchone()
         return None if row is None else row[0]

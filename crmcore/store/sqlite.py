@@ -220,6 +220,15 @@ class SQLiteStore:
         for r in self.execute(sql, params):
             yield dict(r)
 
+    def iter_tuples(self, sql, params=()):
+        """Rows as plain tuples, streamed: the cheapest read of millions of rows."""
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        try:
+            return cur.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            raise self.friendly(exc) or exc from None
+
     def query_value(self, sql, params=()):
         row = self.execute(sql, params).fetchone()
         return None if row is None else row[0]

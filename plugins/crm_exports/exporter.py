@@ -29,6 +29,7 @@ from crmcore import (
     private_temp,
     put_in_place,
     suppression_checker,
+    suppression_digests,
     suppression_key as email_hash,
 )
 
@@ -119,24 +120,25 @@ def candidate_rows(crm, segment=None, everyone=False, names=None):
     """``(count, rows)``: the contacts of the segment (or all), decoded, by id.
 
     ``names``: the fields to read (default: all)."""
-    from crmcore import quote_name
-
     if segment and everyone:
         raise CRMError("--segment and --all cannot be combined: export one segment or everyone")
     if not segment and not everyone:
         raise CRMError("choose the audience: --segment NAME or --all")
     names = names or field_names(Contact)
+    count, sql, params = _audience_query(crm, segment, everyone, names)
+    return count, _decoded(crm.store.iter_query(sql, params), names)
+
+
+def _audience_query(crm, segment, everyone, names):
+    """``(count, sql, params)``: the query for the columns ``names`` of the audience, by id."""
+    from crmcore import quote_name
+
     columns = ", ".join(quote_name(n) for n in names)
     if everyone:
-        count = crm.store.count("contacts")
-        rows = crm.store.iter_query(f"SELECT {columns} FROM contacts ORDER BY id")
-    else:
-        ids = crm.segment_contact_ids(segment)
-        count = len(ids)
-        rows = crm.store.iter_query(
-            f"SELECT {columns} FROM contacts WHERE id IN ({crm.store.dialect.json_values()}) ORDER BY id", (json.dumps(ids),)
-        )
-    return count, _decoded(rows, names)
+        return crm.store.count("contacts"), f"SELECT {columns} FROM contacts ORDER BY id", ()
+    ids = crm.segment_contact_ids(segment)
+    sql = f"SELECT {columns} FROM contacts WHERE id IN ({crm.store.dialect.json_values()}) ORDER BY id"
+    return len(ids), sql, (json.dumps(ids),)
 
 
 def _requirement(writer):
@@ -179,13 +181,34 @@ def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=Fal
     ``progress(total)`` is called once with the number of candidates and
     returns ``update(n)``, called as contacts are read (for a progress bar).
     ``label`` is where the result and the log say it went, if not ``path``."""
+    from . import customer_match
+    from .formats import write_google_customer_match
+
     crm.require_schema()
     found = export_format(crm, fmt)
     options = dict(options or {})
-    total, rows = candidate_rows(crm, segment, everyone, _columns(found.writer))
-    update = progress(total) if progress else None
-    excluded, included = collections.Counter(), []
-    audience = consenting(crm, rows, _requirement(found.writer), include_unconsented, excluded, included, update)
+    excluded, included, excluded_ids = collections.Counter(), [], []
+    # The hashed Customer Match file, the big one, takes a single pass that
+    # hashes each address once; the same output as the general path.
+    one_pass = found.writer is write_google_customer_match and not options.get("unhashed") and not dry_run
+    if one_pass:
+        total, sql, params = _audience_query(crm, segment, everyone, customer_match.COLUMNS)
+        update = progress(total) if progress else None
+        digests = suppression_digests(crm.store)
+        check = (*digests, suppression_checker(crm.store, digests), _canonical)
+        missing = _requirement(found.writer)[1]
+
+        def write(out):
+            return customer_match.write_audience(crm.store.iter_tuples(sql, params), out.buffer, check,
+                                                 include_unconsented, missing, excluded, included, excluded_ids, update)
+    else:
+        total, rows = candidate_rows(crm, segment, everyone, _columns(found.writer))
+        update = progress(total) if progress else None
+        audience = consenting(crm, rows, _requirement(found.writer), include_unconsented, excluded, included, update)
+
+        def write(out):
+            found.writer(audience, out, options)
+            return None  # the checksum is read back from the file
     result = ExportResult(format=fmt, segment=segment or "", path=str(label or path), dry_run=dry_run)
     if dry_run:
         result.rows = sum(1 for _ in audience)
@@ -203,14 +226,14 @@ def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=Fal
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             try:
-                found.writer(audience, out, options)
+                checksum = write(out)
             except (CRMError, PluginError):
                 raise
             except Exception as exc:
                 raise PluginError(found.plugin, f"export format {fmt!r}", exc) from exc
         result.rows = len(included)
         result.excluded = dict(excluded)
-        result.sha256 = file_sha256(tmp)
+        result.sha256 = checksum or file_sha256(tmp)
         with crm.store.transaction():
             result.log_id = log_export(crm, result, included, include_unconsented, options)
             put_in_place(tmp, path, "export")
