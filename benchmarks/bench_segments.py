@@ -63,6 +63,47 @@ SELECT c.id FROM contacts c WHERE c.country = 'DE' AND (SELECT sum(o.total) FROM
 
 BASELINE_SIMPLE = "CREATE TABLE baseline_members AS SELECT id FROM contacts WHERE country = 'DE'"
 
+# The fair baseline for a refresh: the same rows a first refresh writes (the
+# members, one "entered" history row each, the refresh's own row) into tables
+# shaped and indexed like the plugin's, by hand-written statements.
+HISTORY_TABLES = (
+    "CREATE TABLE bl_members (segment_id INTEGER NOT NULL, contact_id INTEGER NOT NULL, since TEXT NOT NULL, "
+    "PRIMARY KEY (segment_id, contact_id)) WITHOUT ROWID",
+    "CREATE INDEX bl_members_contact ON bl_members (contact_id)",
+    "CREATE TABLE bl_refreshes (id INTEGER PRIMARY KEY AUTOINCREMENT, segment_id INTEGER NOT NULL, at TEXT NOT NULL, "
+    'size INTEGER NOT NULL, entered INTEGER NOT NULL, "left" INTEGER NOT NULL)',
+    "CREATE TABLE bl_history (id INTEGER PRIMARY KEY AUTOINCREMENT, segment_id INTEGER NOT NULL, refresh_id INTEGER NOT NULL, "
+    "contact_id INTEGER NOT NULL, change TEXT NOT NULL, at TEXT NOT NULL)",
+    "CREATE INDEX bl_history_segment ON bl_history (segment_id, refresh_id)",
+    "CREATE INDEX bl_history_contact ON bl_history (contact_id)",
+)
+HISTORY_WRITES = (
+    "INSERT INTO bl_refreshes (segment_id, at, size, entered, \"left\") "
+    "SELECT 1, '2026-01-01', count(*), count(*), 0 FROM contacts WHERE country = 'DE'",
+    "INSERT INTO bl_members (segment_id, contact_id, since) SELECT 1, id, '2026-01-01' FROM contacts WHERE country = 'DE'",
+    "INSERT INTO bl_history (segment_id, refresh_id, contact_id, change, at) "
+    "SELECT 1, 1, id, 'entered', '2026-01-01' FROM contacts WHERE country = 'DE'",
+)
+
+
+def baseline_with_history(crm):
+    """Seconds of the hand-written statements that write what a first refresh
+    of ``country == "DE"`` writes, in one transaction (tables made untimed)."""
+    conn = crm.store.conn
+    for table in ("bl_members", "bl_refreshes", "bl_history"):
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+    for sql in HISTORY_TABLES:
+        conn.execute(sql)
+
+    def write():
+        conn.execute("BEGIN IMMEDIATE")
+        for sql in HISTORY_WRITES:
+            conn.execute(sql)
+        conn.execute("COMMIT")
+
+    seconds, _ = timed(write)
+    return seconds
+
 
 def baseline(crm, sql, params=()):
     """Seconds of one hand-written statement in its own transaction, as a refresh has."""
@@ -121,10 +162,14 @@ def measure(crm, rounds):
         rows.append(row(f"refresh {RULE}, {label}", f"{size}, {members:,} members", seconds, t_base,
                         "hand-written query into a table", "<= 1 s"))
 
-    t_base, t_simple = best_of(rounds, lambda: baseline(crm, BASELINE_SIMPLE), lambda: first_refresh(crm, "de", 'country == "DE"'))
+    t_base, t_fair, t_simple = best_of(rounds, lambda: baseline(crm, BASELINE_SIMPLE), lambda: baseline_with_history(crm),
+                                       lambda: first_refresh(crm, "de", 'country == "DE"'))
     members = store.query_value("SELECT count(*) FROM baseline_members")
+    assert members == store.query_value("SELECT count(*) FROM bl_history")
     rows.append(row('refresh country == "DE", first', f"{size}, {members:,} members", t_simple, t_base,
                     "hand-written query into a table", "<= 1 s"))
+    rows.append(row('refresh country == "DE", first, vs the same rows by hand', f"{size}, {members:,} members", t_simple, t_fair,
+                    "hand-written statements writing the same members, history and refresh rows", "<= 1.5x"))
     rows.append(cohorts_row(crm, size, rounds))
     rows.append(clv_row(crm, size))
     return rows
