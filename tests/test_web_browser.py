@@ -137,6 +137,14 @@ def shoot(driver, name, width):
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
+def click_and_load(driver, wait, element):
+    """Click something that loads a new page and wait until the old one is gone,
+    so that later waits never read an element of the page being replaced."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    wait.until(EC.staleness_of(page))
+
+
 def both_widths(driver, name):
     shoot(driver, name, 1280)
     shoot(driver, name, 390)
@@ -157,18 +165,18 @@ def test_a_walk_through_crm_serve(server, browser):
     both_widths(d, "login")
     d.find_element(By.NAME, "email").send_keys("manager@example.com")
     d.find_element(By.NAME, "password").send_keys(PASSWORD)
-    d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click_and_load(d, wait, d.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     wait.until(EC.url_to_be(base + "/"))
     assert "manager@example.com" in d.page_source
     both_widths(d, "home")
 
     # search a contact and open their page
-    d.find_element(By.LINK_TEXT, "Contacts").click()
+    click_and_load(d, wait, d.find_element(By.LINK_TEXT, "Contacts"))
     wait.until(EC.presence_of_element_located((By.ID, "q"))).send_keys("hopperfield")
-    d.find_element(By.CSS_SELECTOR, "form.search button").click()
+    click_and_load(d, wait, d.find_element(By.CSS_SELECTOR, "form.search button"))
     wait.until(EC.url_contains("q=hopperfield"))
     both_widths(d, "contacts-search")
-    d.find_element(By.LINK_TEXT, "Grace Hopperfield").click()
+    click_and_load(d, wait, d.find_element(By.LINK_TEXT, "Grace Hopperfield"))
     wait.until(EC.url_to_be(f"{base}/contacts/{server['grace']}"))
     assert d.find_element(By.TAG_NAME, "h1").text.startswith("Grace Hopperfield")
 
@@ -176,18 +184,18 @@ def test_a_walk_through_crm_serve(server, browser):
     Select(d.find_element(By.ID, "kind")).select_by_value("call")
     d.find_element(By.ID, "subject").send_keys("Asked about volume pricing")
     d.find_element(By.ID, "body").send_keys("Call back on Monday")
-    d.find_element(By.CSS_SELECTOR, "form.log button").click()
+    click_and_load(d, wait, d.find_element(By.CSS_SELECTOR, "form.log button"))
     wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "main"), "call: Asked about volume pricing"))
     assert crm.store.query("SELECT kind, owner FROM activities WHERE subject = 'Asked about volume pricing'") == [
         {"kind": "call", "owner": "manager@example.com"}]
     both_widths(d, "contact")
 
     # move a deal on the board (a plain form on the card)
-    d.find_element(By.LINK_TEXT, "Deals").click()
+    click_and_load(d, wait, d.find_element(By.LINK_TEXT, "Deals"))
     wait.until(EC.url_to_be(base + "/deals"))
     Select(d.find_element(By.ID, f"stage-{server['deal']}")).select_by_value("proposal")
     page = d.find_element(By.TAG_NAME, "html")
-    d.find_element(By.CSS_SELECTOR, f"form[action='/deals/{server['deal']}/move'] button").click()
+    click_and_load(d, wait, d.find_element(By.CSS_SELECTOR, f"form[action='/deals/{server['deal']}/move'] button"))
     wait.until(EC.staleness_of(page))
     wait.until(EC.url_to_be(base + "/deals"))
     assert crm.get("deals", server["deal"])["stage"] == "proposal"
@@ -201,13 +209,13 @@ def test_a_walk_through_crm_serve(server, browser):
         assert d.find_element(By.TAG_NAME, "h1").text, path
         both_widths(d, name)
     d.get(base + "/products")
-    d.find_element(By.CSS_SELECTOR, "table.records tbody a").click()
+    click_and_load(d, wait, d.find_element(By.CSS_SELECTOR, "table.records tbody a"))
     wait.until(EC.url_contains("/products/"))
     both_widths(d, "product")
 
     # log out; the customer's side needs no login
     d.get(base + "/")
-    d.find_element(By.CSS_SELECTOR, "form.logout button").click()
+    click_and_load(d, wait, d.find_element(By.CSS_SELECTOR, "form.logout button"))
     wait.until(EC.url_contains("/login"))
 
     # answer the survey through its public link
@@ -215,14 +223,14 @@ def test_a_walk_through_crm_serve(server, browser):
     both_widths(d, "survey")
     d.find_element(By.CSS_SELECTOR, "input[name=nps][value='9']").click()
     d.find_element(By.NAME, "comment").send_keys("Quick delivery")
-    d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click_and_load(d, wait, d.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Thank you"))
     assert crm.store.query_value("SELECT count(*) FROM survey_responses WHERE channel = 'web'") == 1
 
     # unsubscribe through the one-click link's confirm page
     d.get(base + server["unsubscribe"])
     both_widths(d, "unsubscribe")
-    d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click_and_load(d, wait, d.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "You are unsubscribed"))
     assert crm.is_suppressed("grace@example.com")
 
