@@ -283,13 +283,34 @@ def _apply(crm, segment, at):
         "SELECT ?, ?, m.contact_id, 'left', ? FROM segment_members m WHERE m.segment_id = ? AND NOT EXISTS "
         "(SELECT 1 FROM _segment_new n WHERE n.contact_id = m.contact_id) ORDER BY m.contact_id",
         (sid, refresh_id, at, sid)).rowcount
+    return _finish(crm, segment, at, refresh_id, size, entered, left)
+
+
+def _apply_first(crm, segment, at, sql, params):
+    """The first refresh of a segment without members: everyone the rule
+    selects enters and nobody leaves, so the history rows come straight from
+    the rule's SELECT (no temporary table, no comparison with the members)."""
+    store = crm.store
+    sid = segment["id"]
+    refresh_id = store.insert("segment_refreshes", {"segment_id": sid, "at": at, "size": 0, "entered": 0, "left": 0})
+    entered = store.execute(
+        "INSERT INTO segment_history (segment_id, refresh_id, contact_id, change, at) "
+        f"SELECT ?, ?, n.id, 'entered', ? FROM ({sql}) AS n ORDER BY n.id", (sid, refresh_id, at, *params)).rowcount
+    return _finish(crm, segment, at, refresh_id, entered, entered, 0)
+
+
+def _finish(crm, segment, at, refresh_id, size, entered, left):
+    """Membership follows this refresh's history rows; the refresh row gets its
+    counts; listeners of ``crm_segment_membership_changed`` hear of it."""
+    store = crm.store
+    sid = segment["id"]
     changed = "SELECT contact_id FROM segment_history WHERE segment_id = ? AND refresh_id = ? AND change = ?"
     if left:
         store.execute(f"DELETE FROM segment_members WHERE segment_id = ? AND contact_id IN ({changed})", (sid, sid, refresh_id, "left"))
     if entered:
         store.execute(f"INSERT INTO segment_members (segment_id, contact_id, since) SELECT ?, contact_id, ? FROM ({changed}) AS ch",
                       (sid, at, sid, refresh_id, "entered"))
-    store.execute('UPDATE segment_refreshes SET entered = ?, "left" = ? WHERE id = ?', (entered, left, refresh_id))
+    store.execute('UPDATE segment_refreshes SET size = ?, entered = ?, "left" = ? WHERE id = ?', (size, entered, left, refresh_id))
     if (entered or left) and crm.hook_impls("crm_segment_membership_changed"):
         ids = {kind: [r[0] for r in store.execute(changed + " ORDER BY contact_id", (sid, refresh_id, kind))] for kind in ("entered", "left")}
         crm.emit("crm_segment_membership_changed", crm=crm, segment=_public(segment), entered=ids["entered"], left=ids["left"])
@@ -351,10 +372,15 @@ def refresh(crm, names=None, today=None, at=None, skipped=None):
                 skipped.append(str(exc))
             continue
         with crm.store.transaction():
-            _temp_table(crm.store)
-            with database_refusal(crm.store, f"segment {segment['name']!r}"):
-                crm.store.execute(f"INSERT INTO _segment_new (contact_id) {sql}", params)
-            results.append(_apply(crm, segment, stamp))
+            first = crm.store.query_value("SELECT 1 FROM segment_members WHERE segment_id = ? LIMIT 1", (segment["id"],)) is None
+            if first:
+                with database_refusal(crm.store, f"segment {segment['name']!r}"):
+                    results.append(_apply_first(crm, segment, stamp, sql, params))
+            else:
+                _temp_table(crm.store)
+                with database_refusal(crm.store, f"segment {segment['name']!r}"):
+                    crm.store.execute(f"INSERT INTO _segment_new (contact_id) {sql}", params)
+                results.append(_apply(crm, segment, stamp))
             crm.store.execute("UPDATE segments SET refreshed_at = ? WHERE id = ?", (stamp, segment["id"]))
     return results
 
