@@ -57,17 +57,43 @@ def optional(converter):
 _SIMPLE_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 
 
+#: Results of ``email`` and ``phone`` worked out ahead, by their exact
+#: arguments (an importer checks a file's next rows on other cores; see
+#: ``crmcore.importing``). Only successes are kept: an error is raised here.
+_AHEAD = {"email": {}, "phone": {}}
+
+
+def worked_out(emails, phones):
+    """Use these results of ``email`` (``{value: canonical}``) and ``phone``
+    (``{(value, country): E.164}``), computed by the same functions elsewhere,
+    instead of those kept so far."""
+    _AHEAD["email"], _AHEAD["phone"] = emails, phones
+
+
 def email(value):
     """Validate an e-mail address and give its one canonical form: trimmed,
     lower-case, and an internationalised domain in Unicode (``xn--`` labels
     decoded), so ``user@bücher.de`` and ``user@xn--bcher-kva.de`` are one
     address for storage, de-duplication and the suppression list."""
+    if type(value) is str:
+        found = _AHEAD["email"].get(value)
+        if found is not None:
+            return found
     value = str(value).strip()
     if _SIMPLE_EMAIL.fullmatch(value) and ".." not in value and not value.startswith("."):
         local, _, domain = value.rpartition("@")
         if not local.endswith(".") and not any(p.startswith("-") or p.endswith("-") for p in domain.split(".")):
             value = value.lower()
             return _unicode_domain(value) if "xn--" in domain.lower() else value
+    return _email_checked(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _email_checked(value):
+    """The canonical form of an address the fast pre-check did not settle.
+    Remembered: an importer checks a row's address once for the suppression
+    list and once more building the record, and email-validator takes about
+    100 us an address (an invalid one raises each time: errors are not kept)."""
     from email_validator import EmailNotValidError, validate_email
 
     try:
@@ -129,6 +155,10 @@ def phone(value, country_code=None):
     """Normalise to E.164 (``+4930123456``) when a country is known or given.
 
     Without a country, a number not starting with ``+`` is kept as typed."""
+    if type(value) is str:
+        found = _AHEAD["phone"].get((value, country_code))
+        if found is not None:
+            return found
     value = text(value)
     if not value.startswith("+") and not value.startswith("00") and not country_code:
         return value
