@@ -91,3 +91,25 @@ def test_worked_out_values_are_only_used_for_exactly_the_same_arguments():
             normalize.email("not an address")
     finally:
         normalize.worked_out({}, {})
+
+
+def test_duplicates_are_found_past_the_keys_kept_in_memory(make_crm, tmp_path, monkeypatch):
+    """A long file's keys go to a temporary table after SEEN_IN_MEMORY of them:
+    a duplicate of a row on either side is still rejected naming that row."""
+    monkeypatch.setattr(importing, "SEEN_IN_MEMORY", 3)
+    path = tmp_path / "c.csv"
+    emails = ["a@x.org", "b@x.org", "c@x.org", "d@x.org", "B@x.org", "e@x.org", "D@X.org", "f@x.org"]
+    path.write_text("email,first_name\n" + "".join(f"{e},N{i}\n" for i, e in enumerate(emails)), encoding="utf-8")
+    crm = make_crm()
+    result = import_contacts(crm, str(path), rejects_path=str(tmp_path / "rejects.csv"))
+    assert [(r.row, r.reason) for r in result.rejected] == [
+        (6, "duplicate of row 3 ('b@x.org')"), (8, "duplicate of row 5 ('d@x.org')")]
+    assert result.created == 6
+    again = import_contacts(crm, str(path), rejects_path=str(tmp_path / "rejects.csv"))  # the table is made afresh
+    assert (again.updated, len(again.rejected)) == (6, 2)
+    path.write_text("email\na@x.org\nb@x.org\nc@x.org\nd@x.org\ne@x.org\nE@x.org\n", encoding="utf-8")
+    other = make_crm(name="other.db")
+    with pytest.raises(ImportFailed, match=r"row 7: email: duplicate of row 6 \('e@x.org'\)"):
+        import_contacts(other, str(path))
+    assert other.store.count("contacts") == 0
+    assert import_contacts(other, str(path), rejects_path=str(tmp_path / "r.csv")).created == 5  # nothing left of the failed run
