@@ -1,7 +1,7 @@
 """Contact import speed against the fastest raw sqlite3 load of the same rows, same run.
 
     python benchmarks/bench_import.py [--scale tiny|small|full] [--rows N] [--json]
-    python benchmarks/bench_import.py --memory 1000000,10000000   # peak RSS of an import at two sizes
+    python benchmarks/bench_import.py --memory 1000000,10000000 [--kinds contacts,orders]   # peak RSS at two sizes
 
 Workloads (full = 1,000,000 contacts):
   raw load variants  the same clean rows our import stores (read back from a
@@ -23,17 +23,23 @@ Workloads (full = 1,000,000 contacts):
             a full-text rebuild after, the faster). Target <= 2.0x.
   hooks     the import with a plugin whose crm_records_saved does nothing vs the
             same import without it. Target: within 5% (<= 1.05x).
+  orders    `import_orders` of a CSV of one order in two lines per contact
+            (customers found by e-mail, totals summed) vs the fastest raw load
+            of the same orders and lines (executemany with the indexes in place,
+            or the secondary indexes built after). Target <= 2.0x.
 Ratios above 1.0 mean we are slower than the baseline (ours / baseline time);
 each time is the best of a few interleaved rounds, each on fresh databases.
 
 ``--memory SIZES`` imports a generated file of each size (in /tmp, deleted
 after) in a process of its own and prints its peak resident memory
-(``ru_maxrss``): it should not grow with the file.
+(``ru_maxrss``): it should not grow with the file. Orders there belong to
+10,000 contacts imported first in the same process.
 """
 
 import csv
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,7 +51,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]
 from common import ROUNDS, emit, parser, row, timed  # noqa: E402
 from crmcore import hookimpl  # noqa: E402
 from crmcore.app import CRM  # noqa: E402
-from crmcore.importing import import_contacts  # noqa: E402
+from crmcore.importing import import_contacts, import_orders  # noqa: E402
 
 FIRST = ["Anna", "Lukas", "Sophie", "Jonas", "Marie", "James", "Emily", "Léa", "Hugo", "Jürgen"]
 LAST = ["Müller", "Schmidt", "Smith", "Garcia", "Martin", "Dubois", "Rossi", "Jansen"]
@@ -174,6 +180,76 @@ def validation_seconds(path):
     return time.perf_counter() - start
 
 
+def write_orders_csv(path, n, customers=None):
+    """``n`` orders of two lines each, one for each of the first ``n`` contacts
+    of ``make_rows`` (or round the first ``customers`` of them)."""
+    emails = [r["email"] for r in make_rows(customers)] if customers else None
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["ref", "ordered_at", "email", "currency", "sku", "description", "quantity", "unit_price"])
+        for i, r in enumerate(make_rows(n)):
+            if emails:
+                r = {"email": emails[i % customers]}
+            day = f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}"
+            w.writerow([f"SO-{i}", day, r["email"], "EUR", f"SKU-{i % 400}", "Widget", 1 + i % 3, f"{5 + i % 50}.90"])
+            w.writerow([f"SO-{i}", "", "", "", f"SKU-{(i * 7) % 400}", "Gadget", 1, "12.50"])
+
+
+def order_rows(crm):
+    """The orders and lines an import stored, as ``{table: (columns, tuples)}`` (ids kept, to link them)."""
+    out = {}
+    for table in ("orders", "order_lines"):
+        cols = crm.store.columns(table)
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        out[table] = cols, [tuple(r) for r in crm.store.conn.execute(f"SELECT {quoted} FROM {table} ORDER BY id")]
+    return out
+
+
+def raw_order_load(crm, data, indexes_after):
+    conn = crm.store.conn
+    start = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    indexes = []
+    if indexes_after:
+        for table in data:
+            for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                                          "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'", (table,)).fetchall():
+                conn.execute(f'DROP INDEX "{name}"')
+                indexes.append(sql)
+    for table, (cols, rows) in data.items():
+        conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+    for sql in indexes:
+        conn.execute(sql)
+    conn.execute("COMMIT")
+    return time.perf_counter() - start
+
+
+def run_orders(folder, contacts_csv, n, rounds):
+    """Best seconds of our orders import and of the two raw loads, on a CRM holding the contacts."""
+    path = os.path.join(folder, "orders.csv")
+    write_orders_csv(path, n)
+    best = {}
+    for i in range(rounds):
+        crm = fresh_crm(folder, f"orders{i}.db")
+        import_contacts(crm, contacts_csv)
+        crm.store.execute("VACUUM INTO ?", (os.path.join(folder, f"orders{i}.copy.db"),))
+        seconds, result = timed(lambda: import_orders(crm, path))
+        assert result.created == n, result.summary()
+        best["ours"] = min(best.get("ours", float("inf")), seconds)
+        data = order_rows(crm)
+        crm.close()
+        remove_db(folder, f"orders{i}.db")
+        copy = os.path.join(folder, f"orders{i}.copy.db")  # the contacts alone, as before our import
+        for key, after in (("raw", False), ("raw_ix", True)):
+            shutil.copy(copy, os.path.join(folder, f"{key}{i}.db"))
+            base = CRM(os.path.join(folder, f"{key}{i}.db"), plugins=[])
+            best[key] = min(best.get(key, float("inf")), raw_order_load(base, data, after))
+            base.close()
+            remove_db(folder, f"{key}{i}.db")
+        os.remove(copy)
+    return best
+
+
 class NoOp:
     crm_plugin_name = "noop"
 
@@ -219,6 +295,7 @@ def run(n, rounds=3):
             hooked.close()
             for name in (f"ours{i}.db", f"hooked{i}.db"):
                 remove_db(folder, name)
+        orders = run_orders(folder, path, n // 2, rounds)
 
     size = f"{n:,} contacts"
     fastest = min(LOADS, key=best.get)
@@ -237,41 +314,58 @@ def run(n, rounds=3):
             "<= 2.0x"),
         row("import with a no-op records-saved hook", size, best["hooked"], best["ours"], "the same import without the hook",
             "within 5% (<= 1.05x)"),
+        row("raw order load: secondary indexes after", f"{n // 2:,} orders, {n:,} lines", orders["raw_ix"], orders["raw"],
+            "raw executemany with the indexes in place", "report (the faster is the orders import's baseline)"),
+        row("order import", f"{n // 2:,} orders, {n:,} lines", orders["ours"], min(orders["raw"], orders["raw_ix"]),
+            "the fastest raw sqlite3 load of the same orders and lines", "<= 2.0x"),
     ]
 
 
 # -- memory ------------------------------------------------------------------------
 
 
-def _import_in_child(db, path):
-    """Run in a process of its own: import ``path`` into a new CRM at ``db``; print peak RSS (KiB) and seconds."""
+ORDER_CUSTOMERS = 10_000  # the contacts the orders of --memory belong to
+
+
+def _import_in_child(kind, db, path):
+    """Run in a process of its own: import ``path`` into a new CRM at ``db``
+    (orders: after ORDER_CUSTOMERS contacts); print peak RSS (KiB), seconds, rows created."""
     crm = fresh_crm(os.path.dirname(db), os.path.basename(db))
-    seconds, result = timed(lambda: import_contacts(crm, path))
+    if kind == "orders":
+        contacts = os.path.join(os.path.dirname(db), "customers.csv")
+        write_csv(contacts, ORDER_CUSTOMERS)
+        import_contacts(crm, contacts)
+    seconds, result = timed(lambda: (import_orders if kind == "orders" else import_contacts)(crm, path))
     crm.close()
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, seconds, result.created)
 
 
-def memory(sizes, folder="/tmp"):
+def memory(sizes, kinds=("contacts", "orders"), folder="/tmp"):
     """Peak RSS of an import of each size, each in a fresh process."""
-    for n in sizes:
-        with tempfile.TemporaryDirectory(dir=folder) as work:
-            path, db = os.path.join(work, "contacts.csv"), os.path.join(work, "crm.db")
-            write_csv(path, n)
-            out = subprocess.run([sys.executable, __file__, "--child", db, path], capture_output=True, text=True, check=True)
-            rss_kib, seconds, created = out.stdout.split()
-            print(f"contact import of {n:>12,} contacts: peak RSS {int(rss_kib) / 1024:8.1f} MiB, "
-                  f"{float(seconds):8.1f} s, {int(created):,} created", flush=True)
+    for kind in kinds:
+        for n in sizes:
+            with tempfile.TemporaryDirectory(dir=folder) as work:
+                path, db = os.path.join(work, f"{kind}.csv"), os.path.join(work, "crm.db")
+                write_csv(path, n) if kind == "contacts" else write_orders_csv(path, n, ORDER_CUSTOMERS)
+                out = subprocess.run([sys.executable, __file__, "--child", kind, db, path], capture_output=True, text=True)
+                if out.returncode:
+                    sys.exit(f"{kind} import of {n:,} failed: {out.stderr.strip()[-2000:]}")
+                rss_kib, seconds, created = out.stdout.split()
+                what = "contacts" if kind == "contacts" else "orders (2 lines each)"
+                print(f"{kind} import of {n:>12,} {what}: peak RSS {int(rss_kib) / 1024:8.1f} MiB, "
+                      f"{float(seconds):8.1f} s, {int(created):,} created", flush=True)
 
 
 def main():
     if sys.argv[1:2] == ["--child"]:
-        return _import_in_child(*sys.argv[2:4])
+        return _import_in_child(*sys.argv[2:5])
     p = parser(__doc__)
     p.add_argument("--rows", type=int, help="override the row count")
     p.add_argument("--memory", metavar="N,N", help="peak RSS of an import of each of these sizes (comma list)")
+    p.add_argument("--kinds", default="contacts,orders", help="with --memory: contacts, orders or both")
     args = p.parse_args()
     if args.memory:
-        return memory([int(s) for s in args.memory.split(",")])
+        return memory([int(s) for s in args.memory.split(",")], args.kinds.split(","))
     emit(run(args.rows or SCALES[args.scale], rounds=ROUNDS[args.scale]), args.json)
 
 
