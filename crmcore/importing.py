@@ -327,6 +327,9 @@ def _checked_ahead(rows, path, columns):
     import multiprocessing
 
     email_h, phone_h, country_h = wanted
+    # The libraries the workers use are imported here first: a child forked
+    # while another thread (a web server's) held the import lock could wait for it forever.
+    _check_ahead([("ä@example.com", "+49 30 1234567", "DE")])
     pool = multiprocessing.get_context("fork").Pool(workers)
     pending = collections.deque()
     try:
