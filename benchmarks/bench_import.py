@@ -309,9 +309,10 @@ def run(n, rounds=3):
     return rows_out + [
         row(f"validation alone (e-mail, phone, country; {per_row:.1f} us/row)", size, best["validate"], best[fastest],
             f"the fastest raw load ({load_name})", "report (the part of the gap no write path can close)"),
-        row("contact import", size, best["ours"], best[fastest], f"the fastest raw sqlite3 load ({load_name})", "<= 2.0x"),
+        row("contact import", size, best["ours"], best[fastest], f"the fastest raw sqlite3 load ({load_name})",
+            ">= 50% of baseline rows/s (<= 2.0x)"),
         row("contact re-import (all updates)", size, best["reimport"], best[fastest_up], f"the fastest raw upsert ({up_name})",
-            "<= 2.0x"),
+            ">= 50% of baseline rows/s (<= 2.0x)"),
         row("import with a no-op records-saved hook", size, best["hooked"], best["ours"], "the same import without the hook",
             "within 5% (<= 1.05x)"),
         row("raw order load: secondary indexes after", f"{n // 2:,} orders, {n:,} lines", orders["raw_ix"], orders["raw"],
