@@ -344,10 +344,10 @@ def _checked_ahead(rows, path, columns):
                     pending.append((chunk, pool.apply_async(_check_ahead, (items,))))
             if pending:
                 chunk, work = pending.popleft()
-                normalize.worked_out(*work.get())
+                normalize._worked_out(*work.get())
                 yield from chunk
     finally:
-        normalize.worked_out({}, {})
+        normalize._worked_out({}, {})
         pool.terminate()
 
 

@@ -63,7 +63,7 @@ _SIMPLE_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\
 _AHEAD = {"email": {}, "phone": {}}
 
 
-def worked_out(emails, phones):
+def _worked_out(emails, phones):
     """Use these results of ``email`` (``{value: canonical}``) and ``phone``
     (``{(value, country): E.164}``), computed by the same functions elsewhere,
     instead of those kept so far."""

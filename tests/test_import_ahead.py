@@ -50,8 +50,8 @@ def test_checked_ahead_gives_the_same_rows_and_rejects_with_the_same_row_numbers
     path = tmp_path / "c.csv"
     write(path, bad={7, 40, 41, 118})
     handed = []
-    real = normalize.worked_out
-    monkeypatch.setattr(normalize, "worked_out", lambda emails, phones: (handed.append(len(emails)), real(emails, phones)))
+    real = normalize._worked_out
+    monkeypatch.setattr(normalize, "_worked_out", lambda emails, phones: (handed.append(len(emails)), real(emails, phones)))
     seen = {}
     for on in (False, True):
         ahead(on)
@@ -83,14 +83,14 @@ def test_a_bad_row_far_into_a_checked_ahead_file_leaves_nothing(make_crm, tmp_pa
 
 
 def test_worked_out_values_are_only_used_for_exactly_the_same_arguments():
-    normalize.worked_out({"a@example.com": "a@example.com"}, {("030 1", "DE"): "+49301"})
+    normalize._worked_out({"a@example.com": "a@example.com"}, {("030 1", "DE"): "+49301"})
     try:
         assert normalize.phone("030 1", "DE") == "+49301"
         assert normalize.phone("030 1", None) == "030 1"  # another country: worked out here
         with pytest.raises(ValueError):
             normalize.email("not an address")
     finally:
-        normalize.worked_out({}, {})
+        normalize._worked_out({}, {})
 
 
 def test_duplicates_are_found_past_the_keys_kept_in_memory(make_crm, tmp_path, monkeypatch):
