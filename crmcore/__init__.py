@@ -68,7 +68,9 @@ _PUBLIC = {
     # reports and charts
     "render": "reports:render",
     "template_environment": "reports:environment",
-    "data_as_of": "dashboard:data_as_of",
+    "data_as_of": "periods:data_as_of",
+    "periods": "periods:",
+    "report_period": "periods:report_period",
     "charts": "charts:",
     "DEMO_CATALOGUE": "demo:DEMO_CATALOGUE",
     # the web app (crm serve)
