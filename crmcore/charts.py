@@ -218,8 +218,8 @@ def bar_chart(data, title, x_label="", y_label="", width=640, height=280, horizo
         is_partial = label in partial
         style = f" fill-opacity='0.4' stroke='{_e(color)}' stroke-dasharray='3 2'" if is_partial else ""
         group = ["<g class='bar partial'>" if is_partial else "<g class='bar'>",
-                 f"<rect x='{x:.1f}' y='{top + plot_h - h:.1f}' width='{step * 0.7:.1f}' height='{h:.1f}' rx='2' fill='{_e(color)}'{style}>"
-                 f"<title>{_e(label)}{' (partial)' if is_partial else ''}: {_e(_fmt(value))}</title></rect>"]
+                 (f"<rect x='{x:.1f}' y='{top + plot_h - h:.1f}' width='{step * 0.7:.1f}' height='{h:.1f}' rx='2' fill='{_e(color)}'{style}>"
+                  f"<title>{_e(label)}{' (partial)' if is_partial else ''}: {_e(_fmt(value))}</title></rect>")]
         above = top + plot_h - h - 4
         if show_values:
             group.append(_text(x + step * 0.35, above, _short(value), size=10, extra=" class='bar-value'"))

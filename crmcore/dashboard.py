@@ -7,7 +7,7 @@ months" is ``crmcore.periods``' one definition: the 12 full months before
 the current month plus the current month so far, marked partial.
 """
 
-from .periods import data_as_of  # noqa: F401  (its home was here; plugins import it from crmcore)
+from .periods import data_as_of  # its home was here; plugins import it from crmcore
 
 
 def _change(now, before):

@@ -13,7 +13,7 @@ D = dt.date
 
 def test_mid_month_is_twelve_full_months_plus_the_partial_one():
     p = last_12_months(D(2026, 12, 5))
-    assert p.keys == [f"2025-12"] + [f"2026-{m:02d}" for m in range(1, 13)]
+    assert p.keys == ["2025-12"] + [f"2026-{m:02d}" for m in range(1, 13)]
     assert [m.partial for m in p.months] == [False] * 12 + [True]
     assert p.partial.key == "2026-12" and p.partial.start == D(2026, 12, 1) and p.partial.end == D(2026, 12, 5)
     assert p.partial_label == "Dec 2026"
