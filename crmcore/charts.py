@@ -360,11 +360,16 @@ def line_chart(data, title, x_label="", y_label="", width=640, height=280, color
                          + _text(x, y - 8, "partial", "end" if x > left + plot_w - 30 else "middle", MUTED, 9, " class='partial-label' font-style='italic'") + "</g>")
         else:
             parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='{r}' fill='{_e(color)}'><title>{_e(label)}: {_e(_fmt(value))}</title></circle>")
-    every = _every([p[0] for p in pairs], step)
+    every, drawn_to = _every([p[0] for p in pairs], step), -1e9
     for i, (label, _) in enumerate(pairs):
         if i % every == 0:
-            x = left + i * step  # a label at the right edge ends there instead of running out of the chart
-            parts.append(_text(x, top + plot_h + 15, _clip(label, 14), "end" if x > width - right - 30 else "middle", MUTED))
+            text = _clip(label, 14)
+            half, x = len(text) * 3.25, left + i * step
+            anchor, start = ("end", x - 2 * half) if x + half > width - 2 else ("middle", x - half)
+            if start < drawn_to + 4:  # moved to fit at the right edge, it would touch the label before
+                continue
+            parts.append(_text(x, top + plot_h + 15, text, anchor, MUTED))
+            drawn_to = x if anchor == "end" else x + half
     peak_i = max(range(len(pairs)), key=lambda i: pairs[i][1])
     anchor = "end" if xy[peak_i][0] > left + plot_w - 40 else "start" if xy[peak_i][0] < left + 40 else "middle"
     parts.append(_text(xy[peak_i][0], xy[peak_i][1] - 7, f"max {_short(pairs[peak_i][1])}", anchor, size=10))

@@ -7,6 +7,8 @@ callback; the callback records which plugin registered what by asking the
 activation whose hook function is running.
 """
 
+import re
+
 import attrs
 
 from . import schema
@@ -21,6 +23,16 @@ class Report:
     description: str
     context: object
     plugin: str
+
+    @property
+    def summary(self):
+        """The description in a reader's words, for the page under the report's heading: without
+        the command-line hints that ``crm report list`` shows (``(--param sku=...)``)."""
+        return _PARAM_HINT.sub("", self.description).strip()
+
+
+# "(--param sku=...)", "(--param by=month|quarter, as_of=DATE)": for the command line, not the page
+_PARAM_HINT = re.compile(r"\s*\([^()]*--param[^()]*\)")
 
 
 @attrs.frozen
