@@ -1,9 +1,8 @@
 """Context builders of the segments, segment and rfm reports and the dashboard section."""
 
-import datetime as dt
 import json
 
-from crmcore import CRMError
+from crmcore import CRMError, report_period
 
 from . import rfm, targets, territories
 from .segments import list_segments, refreshes, require_segment
@@ -50,7 +49,7 @@ COMPARED = [
 
 
 def segments_context(crm, params):
-    as_of = _as_of(params)
+    as_of = _as_of(crm, params)
     total = crm.store.count("contacts")
     rows = []
     for segment in list_segments(crm):
@@ -78,7 +77,7 @@ def segment_context(crm, params):
     if not name:
         raise CRMError("the segment report needs --param name=SEGMENT")
     segment = require_segment(crm, name)
-    as_of = _as_of(params)
+    as_of = _as_of(crm, params)
     ids = crm.segment_contact_ids(name)
     ids_json = json.dumps(ids)
     history = refreshes(crm, name)
@@ -100,6 +99,7 @@ def segment_context(crm, params):
         "GROUP BY country ORDER BY customers DESC, country", (ids_json,))
     metrics = segment_metrics(crm, segment, ids, crm.store.count("contacts"), as_of)
     return {
+        "as_of": as_of.isoformat(),
         "segment": segment,
         "metrics": metrics,
         "size_over_time": [(r["at"][:16].replace("T", " "), r["size"]) for r in history],
@@ -154,11 +154,6 @@ def _dashboard_analytics(crm):
     return {"retention": retention, "retention_chart": chart, "clv": clv_summary(crm)}
 
 
-def _as_of(params):
-    value = params.get("as_of")
-    if not value:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CRMError(f"--param as_of={value!r}: use YYYY-MM-DD") from None
+def _as_of(crm, params):
+    """``--param as_of``, else the newest date in the data (as every report counts from)."""
+    return report_period(crm, params.get("as_of")).as_of
