@@ -378,6 +378,69 @@ def line_chart(data, title, x_label="", y_label="", width=640, height=280, color
     return _figure(title, _svg(title, width, height, "".join(parts)), table)
 
 
+def score_chart(points, title, x_label="", y_label="", min_answers=30, partial=None, width=640, height=280, color=PALETTE[0]):
+    """A score per period with its margin of error: ``points`` is ``[(label, score, margin, answers), ...]``
+    in order (NPS per month). Each score is a dot with a bar from ``score - margin`` to
+    ``score + margin`` (the 95% interval); a period with fewer than ``min_answers`` answers is
+    not drawn (its margin is too wide to read anything into) and the chart says so. ``partial``
+    names the period(s) still running, drawn hollow and marked "partial"."""
+    partial = _partial_set(partial)
+    rows = [(str(label), None if score is None else _num(score), None if margin is None else _num(margin), int(n or 0))
+            for label, score, margin, n in points][-MAX_ITEMS:]
+    shown = [(i, r) for i, r in enumerate(rows) if r[1] is not None and r[3] >= min_answers]
+    table_rows = [(f"{label} (partial)" if label in partial else label,
+                   _fmt(round(score, 1)) if score is not None and n >= min_answers else "not drawn",
+                   "–" if margin is None or n < min_answers else f"± {_fmt(round(margin, 1))}", n)
+                  for label, score, margin, n in rows]
+    hidden = len(rows) - len(shown)
+    note = f"Periods with fewer than {min_answers} answers are not drawn." if hidden else ""
+    table = _table(title, [x_label or "period", y_label or "score", "margin (95%)", "answers"], table_rows, note)
+    if not shown:
+        return Markup(f"<figure class='chart'><figcaption>{_e(title)}</figcaption><p class='muted'>No period has "
+                      f"{min_answers} answers or more yet, so none is drawn.</p>{table}</figure>")
+    left, right, bottom, top = 62, 16, 48, 30
+    plot_w, plot_h = width - left - right, height - bottom - top
+    lows = [r[1] - (r[2] or 0) for _, r in shown]
+    highs = [r[1] + (r[2] or 0) for _, r in shown]
+    ticks = _nice_ticks(max(highs), low=min(lows))
+    step = plot_w / max(len(rows), 1)
+    parts = _value_axis(left, top, plot_w, plot_h, ticks, y_label)
+    xs = [left + i * step + step / 2 for i in range(len(rows))]
+    previous = None
+    for i, (label, score, margin, n) in shown:
+        y = _scale_y(score, top, plot_h, ticks)
+        if previous is not None and previous[0] == i - 1:  # a line only between neighbouring periods
+            dash = " stroke-dasharray='5 4'" if label in partial else ""
+            parts.append(f"<line x1='{xs[i - 1]:.1f}' y1='{previous[1]:.1f}' x2='{xs[i]:.1f}' y2='{y:.1f}' stroke='{_e(color)}' stroke-width='1.6'{dash}/>")
+        previous = (i, y)
+    for i, (label, score, margin, n) in shown:
+        x, y = xs[i], _scale_y(score, top, plot_h, ticks)
+        is_partial = label in partial
+        group = ["<g class='score partial'>" if is_partial else "<g class='score'>"]
+        if margin:
+            y1, y2 = _scale_y(score + margin, top, plot_h, ticks), _scale_y(score - margin, top, plot_h, ticks)
+            group.append(f"<line class='margin' x1='{x:.1f}' y1='{y1:.1f}' x2='{x:.1f}' y2='{y2:.1f}' stroke='{_e(color)}' stroke-opacity='0.45' stroke-width='6' stroke-linecap='round'/>")
+        fill = "#fff" if is_partial else _e(color)
+        group.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3.5' fill='{fill}' stroke='{_e(color)}' stroke-width='1.5'>"
+                     f"<title>{_e(label)}{' (partial)' if is_partial else ''}: {_e(_fmt(round(score, 1)))}"
+                     f"{' ± ' + _e(_fmt(round(margin, 1))) if margin else ''} ({n:,} answers)</title></circle>")
+        if is_partial:
+            group.append(_text(x, top - 8, "partial", "end" if x > left + plot_w - 30 else "middle", MUTED, 9, " class='partial-label' font-style='italic'"))
+        parts.append("".join(group) + "</g>")
+    for i, (label, score, margin, n) in enumerate(rows):
+        if score is None or n < min_answers:
+            parts.append(_text(xs[i], top + plot_h - 4, f"n={n}", fill=MUTED, size=9, extra=" class='hidden-period'"))
+    angle, room = _bar_label_layout([r[0] for r in rows], step) or (-90, 12 + 14 * 6.5)
+    for i, (label, *_rest) in enumerate(rows):
+        parts.append(_bar_label(xs[i], top + plot_h + 15, label, angle))
+    height = round(top + plot_h + room + (26 if x_label else 6))
+    legend = "bars: 95% margin of error" + (f"; periods under {min_answers} answers not drawn (n = their answers)" if hidden else "")
+    parts.append(_text(left, 12, legend, "start", MUTED, 10, " class='chart-note'"))
+    if x_label:
+        parts.append(_text(left + plot_w / 2, height - 8, x_label, fill=MUTED))
+    return _figure(title, _svg(title, width, height, "".join(parts)), table)
+
+
 def donut_chart(data, title, label="", value_label="value", width=420, height=240):
     """Shares of a whole for ``[(label, value), ...]`` with a legend of values and percentages."""
     pairs, dropped = _pairs(data)
@@ -463,6 +526,7 @@ TEMPLATE_GLOBALS = {
     "bar_chart": bar_chart,
     "stacked_bar_chart": stacked_bar_chart,
     "line_chart": line_chart,
+    "score_chart": score_chart,
     "donut_chart": donut_chart,
     "heat_grid": heat_grid,
 }

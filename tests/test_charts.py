@@ -140,7 +140,7 @@ def test_many_items_are_capped_and_the_table_says_so():
 
 
 def test_template_globals_expose_every_helper():
-    assert set(charts.TEMPLATE_GLOBALS) == {"bar_chart", "stacked_bar_chart", "line_chart", "donut_chart", "heat_grid"}
+    assert set(charts.TEMPLATE_GLOBALS) == {"bar_chart", "stacked_bar_chart", "line_chart", "score_chart", "donut_chart", "heat_grid"}
 
 
 def test_missing_and_non_finite_values_plot_as_zero():
