@@ -130,6 +130,8 @@ def accounts_context(crm, params):
     rows = account_rows(crm, today=today)
     late = sorted((r for r in rows if r["reorder_overdue"]), key=lambda r: (-r["days_late"], r["name"]))
     top = sorted(rows, key=lambda r: (-r["revenue_12m"], r["name"]))
-    return {"as_of": as_of, "accounts": top, "late": late, "count": len(rows),
+    from .periods import last_12_months
+
+    return {"as_of": as_of, "period": last_12_months(today) if today else None, "accounts": top, "late": late, "count": len(rows),
             "revenue_12m": round(sum(r["revenue_12m"] for r in rows), 2),
             "with_interval": sum(1 for r in rows if r["reorder_interval_days"] is not None)}

@@ -14,6 +14,7 @@ import statistics
 from . import normalize
 from .dashboard import data_as_of
 from .errors import CRMError
+from .periods import last_12_months
 
 WEEKS = 8
 
@@ -27,7 +28,7 @@ def context(crm, params):
         today = normalize.date(as_of) if as_of else dt.date.today()
     except ValueError as exc:
         raise CRMError(f"team: --param as_of: {exc}") from None
-    return {"as_of": as_of, **figures(crm, today)}
+    return {"as_of": as_of, "period": last_12_months(today), **figures(crm, today)}
 
 
 def figures(crm, today):
@@ -36,7 +37,7 @@ def figures(crm, today):
     end = today + dt.timedelta(days=1)
     monday = today - dt.timedelta(days=today.weekday())
     weeks = [monday - dt.timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
-    year_ago = (today - dt.timedelta(days=365)).isoformat()
+    year_ago = last_12_months(today).since  # the CRM's one "last 12 months"
 
     done = q("SELECT owner, kind, substr(done_at, 1, 10) AS day FROM activities WHERE done_at IS NOT NULL AND done_at >= ? AND done_at < ?",
              (weeks[0].isoformat(), end.isoformat()))
@@ -96,7 +97,9 @@ def figures(crm, today):
                 "ORDER BY revenue DESC, source")
     conversion = [{**r, "revenue": round(float(r["revenue"]), 2), "bought_pct": round(100 * r["buyers"] / r["contacts"], 1),
                    "revenue_per_contact": round(float(r["revenue"]) / r["contacts"], 2)} for r in sources]
-    columns = [("owner", "Owner", "")] + [(w.isoformat(), "week of " + w.isoformat()[5:], "num") for w in weeks]
+    partial = today.weekday() != 6  # the week of "today" is partial unless today is its Sunday
+    columns = [("owner", "Owner", "")] + [(w.isoformat(), "week of " + w.isoformat()[5:] + (" (partial)" if partial and w == weeks[-1] else ""), "num")
+                                          for w in weeks]
     columns += [("tasks_done", "Tasks done", "num"), ("total", "All done", "num")]
     return {"weeks": [w.isoformat() for w in weeks], "activity": activity, "activity_columns": columns, "overdue": overdue, "pipeline": pipeline,
             "median_days_to_win": statistics.median(all_days) if all_days else None, "closed_before_created": inconsistent,

@@ -94,4 +94,4 @@ def test_accounts_report_lists_late_reorders_first_and_escapes_names(shop):
     html = render(crm, "accounts", {"as_of": "2026-02-05"})
     late = html[html.index("Late reorders"):html.index("Accounts by revenue")]
     assert "&lt;b&gt;ACME&lt;/b&gt;" in late and "<b>ACME" not in html and "Beta" not in late
-    assert "Data up to 2026-02-05" in html
+    assert "Last 12 months: Feb 2025 – Jan 2026 in full, plus Feb 2026 so far (partial month, to 5 Feb 2026)" in html
