@@ -127,6 +127,11 @@ class Period:
             return f"{text}, plus {self.partial.label} so far (partial month, to {day_label(self.as_of)})"
         return f"{text} (data up to {day_label(self.as_of)})"
 
+    @property
+    def phrase(self):
+        """The description to go on from a sentence: ``"the last 12 months: Dec 2025 – ..."``."""
+        return "the " + self.description[0].lower() + self.description[1:]
+
     def series(self, values, default=0):
         """``[(label, value), ...]`` for every month in order, ``values`` keyed by ``"YYYY-MM"``."""
         return [(m.label, values.get(m.key, default)) for m in self.months]

@@ -29,6 +29,7 @@ def test_last_day_of_a_month_has_no_partial_month():
     assert p.partial is None and p.partial_label is None
     assert p.description == "Last 12 months: Dec 2025 – Nov 2026 in full (data up to 30 Nov 2026)"
     assert p.span == "Dec 2025 – Nov 2026"
+    assert p.phrase == "the last 12 months: Dec 2025 – Nov 2026 in full (data up to 30 Nov 2026)"
     assert (p.since, p.until) == ("2025-12-01", "2026-12-01")
 
 
