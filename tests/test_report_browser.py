@@ -3,7 +3,8 @@ a few plugin reports of one demo CRM whose data ends mid-month, opened in
 headless Chromium at 1280 px and 390 px (the Selenium set-up of
 test_web_browser.py, no browser download).
 
-On every page: no KPI figure is wider than its card, every bar of every bar
+On every page: no command-line text under the heading and no "True" where a
+word belongs, no KPI figure is wider than its card, every bar of every bar
 chart carries its label and its value (or the chart says where the values
 are), the page says which period "the last 12 months" is, every chart says
 its period, the partial current month is drawn and marked as partial, and at
@@ -95,6 +96,8 @@ def test_reports_agree_with_themselves_in_a_browser(pages, browser, width):  # n
     for name, path in pages.items():
         _open(d, path, width)
         assert d.execute_script(KPI_OVERFLOW) == [], f"{name} at {width}px: a KPI figure is wider than its card"
+        header = d.execute_script("return document.querySelector('header.page').textContent")
+        assert "--param" not in header and "True" not in d.execute_script("return document.body.innerText"), name
         bar_charts[name] = d.execute_script(BARS)
         for chart in bar_charts[name]:
             assert chart["unlabelled"] == 0 and chart["without_value"] == 0 and chart["overlaps"] == 0, f"{name} at {width}px: {chart}"

@@ -286,3 +286,14 @@ def test_the_example_in_docs_reports_md_renders(make_crm, tmp_path, small):
     small.templates = str(user)
     html = reports.render(small, "dashboard")
     assert "ACME sales" in html and "Pipeline value by stage" in html and "proposal" in html
+
+
+def test_a_report_subtitle_leaves_out_command_line_hints():
+    from crmcore.registry import Report
+
+    def summary(text):
+        return Report("x", "x.html", text, None, "core").summary
+
+    assert summary("One product (--param sku=...): specs, sales trend") == "One product: specs, sales trend"
+    assert summary("Retention cohorts (--param by=month|quarter, as_of=DATE): heat grid") == "Retention cohorts: heat grid"
+    assert summary("Orders (not cancelled) per month") == "Orders (not cancelled) per month"
