@@ -68,6 +68,7 @@ _PUBLIC = {
     # reports and charts
     "render": "reports:render",
     "template_environment": "reports:environment",
+    "ReportParam": "reports:ReportParam",
     "data_as_of": "dashboard:data_as_of",
     "charts": "charts:",
     "DEMO_CATALOGUE": "demo:DEMO_CATALOGUE",

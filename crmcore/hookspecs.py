@@ -57,11 +57,15 @@ def crm_register_commands(cli):
 
 @hookspec
 def crm_register_reports(register):
-    """Register HTML reports: ``register(name, template, description, context)``.
+    """Register HTML reports: ``register(name, template, description, context, params=None)``.
 
     ``context(crm, params) -> dict`` builds the template variables; ``params``
     is a dict of ``--param key=value`` strings. ``template`` is a file name
-    found on the template search path."""
+    found on the template search path. ``params``, a list of
+    ``crmcore.ReportParam`` (or dicts of its fields: name, label, type,
+    default, choices, ...), declares what the report takes: ``--param`` is
+    checked against it before ``context`` runs, and ``crm serve`` shows it as
+    the report's form. Without it the context gets every ``--param`` as given."""
 
 
 @hookspec

@@ -57,16 +57,16 @@ def crm_register_template_dirs(register):
 
 @hookimpl
 def crm_register_reports(register):
-    from . import reports
+    from . import report_params, reports
 
     register("products", "products.html", "Catalogue, top sellers, revenue by category and month, margin and low stock",
-             reports.products_context)
+             reports.products_context, params=report_params.PRODUCTS)
     register("product", "product.html", "One product (--param sku=...): specs, sales trend, top customers, bought together",
-             reports.product_context)
+             reports.product_context, params=report_params.PRODUCT)
     from .supply_report import supply_context
 
     register("supply", "supply.html", "Stock value and days of cover per location, stock-out risk, excess stock, supplier reliability",
-             supply_context)
+             supply_context, params=report_params.SUPPLY)
 
 
 @hookimpl

@@ -51,7 +51,7 @@ def crm_register_reports(register):
     from .report import context
 
     register("service", "service.html", "Service desk: backlog, response and resolution times, SLA attainment, CSAT, "
-             "top tags and products", context)
+             "top tags and products", context, params=[])
 
 
 @hookimpl
