@@ -258,6 +258,18 @@ def crm_register_menu_items(register):
 
 
 @hookspec
+def crm_register_static(register):
+    """Serve a folder of the plugin's own files (CSS, images, fonts) in ``crm serve``: ``register(directory)``.
+
+    A file ``directory/app.css`` is served at ``/static/plugins/PLUGIN/app.css``
+    (``PLUGIN`` is the plugin's name, as in ``crm plugins list``), with the
+    core's static files' headers and access: no login needed, and paths
+    outside the folder refused. The CSP allows only the CRM's own address, so
+    this is how a plugin's pages get their styles; a disabled plugin's files
+    are not served. One folder per plugin."""
+
+
+@hookspec
 def crm_register_contact_panels(register):
     """Add a panel to the contact page: ``register(title, template, context, permission="contacts:read")``.
 

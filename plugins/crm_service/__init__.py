@@ -84,6 +84,12 @@ def crm_register_routes(register):
 
 
 @hookimpl
+def crm_register_static(register):
+    """``static/service.css`` at ``/static/plugins/service/service.css``."""
+    register(os.path.join(os.path.dirname(__file__), "static"))
+
+
+@hookimpl
 def crm_register_menu_items(register):
     register("Service", "/service", "contacts:read")
 
