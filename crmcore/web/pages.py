@@ -108,13 +108,15 @@ def contacts(request):
         where = contact_filter(crm, filters)
     except CRMError as exc:
         where, error = ("1 = 0", []), str(exc)
+    next_skip = None
     if q:
-        rows, next_after = access.search_contacts(crm, user, q), None
+        rows, next_after, next_skip = access.search_page(crm, user, q, after=_after(request), skip=request.query_params.get("skip"))
     else:
         rows, next_after = access.page(crm, user, "contacts", after=_after(request), where=where)
     return render(request, "web_contacts.html", {
-        "can_add": access.can(user, "contacts:write"), "rows": rows, "q": q, "next_after": next_after,
-        "paged": bool(request.query_params.get("after")), "filters": filters, "filter_error": error,
+        "can_add": access.can(user, "contacts:write"), "rows": rows, "q": q, "next_after": next_after, "next_skip": next_skip,
+        "request_after": bool(q and request.query_params.get("after")),
+        "paged": bool(request.query_params.get("after") or request.query_params.get("skip")), "filters": filters, "filter_error": error,
         "filter_query": urlencode(filters), "segments": _segment_names(crm)})
 
 
