@@ -74,6 +74,9 @@ _PUBLIC = {
     # the web app (crm serve)
     "render_page": "web:render",
     "access": "access:",
+    # money in more than one currency
+    "base_currency": "currency:base_currency",
+    "require_rates": "currency:require_rates",
     # the command line
     "get_crm": "cli:get_crm",
     "crm_for_listing": "cli:crm_for_listing",

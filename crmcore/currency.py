@@ -67,6 +67,10 @@ def base_currency(crm):
 
 # -- each order's factor ------------------------------------------------------------
 
+#: An order's currency; empty (a row written past the record class) is the records' default, EUR.
+_CURRENCY = "coalesce(nullif(currency, ''), 'EUR')"
+
+
 def convert_orders(crm, everything=False):
     """Set ``orders.fx_rate`` from the exchange rates: for the orders that
     have none yet (new orders, and those whose rate was missing), or for
@@ -81,8 +85,8 @@ def convert_orders(crm, everything=False):
     base = base_currency(crm)
     scope = "" if everything else " AND fx_rate IS NULL"
     with store.transaction():
-        store.execute(f"UPDATE orders SET fx_rate = 1 WHERE currency = ?{scope} AND (fx_rate IS NULL OR fx_rate <> 1)", (base,))
-        pairs = store.query(f"SELECT DISTINCT currency, ordered_at FROM orders WHERE currency <> ?{scope}", (base,))
+        store.execute(f"UPDATE orders SET fx_rate = 1 WHERE {_CURRENCY} = ?{scope} AND (fx_rate IS NULL OR fx_rate <> 1)", (base,))
+        pairs = store.query(f"SELECT DISTINCT {_CURRENCY} AS currency, ordered_at FROM orders WHERE {_CURRENCY} <> ?{scope}", (base,))
         if pairs:
             factor = _factors(store, base, {p["currency"] for p in pairs})
             found, unknown = [], []
@@ -90,9 +94,9 @@ def convert_orders(crm, everything=False):
                 f = factor(p["currency"], str(p["ordered_at"] or "")[:10])
                 (found if f is not None else unknown).append((f, p["currency"], p["ordered_at"]))
             if found:
-                store.executemany(f"UPDATE orders SET fx_rate = ? WHERE currency = ? AND ordered_at = ?{scope}", found)
+                store.executemany(f"UPDATE orders SET fx_rate = ? WHERE {_CURRENCY} = ? AND ordered_at = ?{scope}", found)
             if unknown and everything:
-                store.executemany("UPDATE orders SET fx_rate = NULL WHERE currency = ? AND ordered_at = ? AND fx_rate IS NOT NULL",
+                store.executemany(f"UPDATE orders SET fx_rate = NULL WHERE {_CURRENCY} = ? AND ordered_at = ? AND fx_rate IS NOT NULL",
                                   [(c, d) for _, c, d in unknown])
         return store.query_value("SELECT count(*) FROM orders WHERE fx_rate IS NULL")
 
@@ -143,13 +147,13 @@ def require_rates(crm):
     store = crm.store
     if store.query_value("SELECT 1 FROM orders WHERE fx_rate IS NULL LIMIT 1") is None:
         return base
-    missing = sorted({r["currency"] or "" for r in store.query("SELECT DISTINCT currency FROM orders WHERE fx_rate IS NULL")})
-    if base in missing or "" in missing:  # orders written past convert_orders (a plugin's raw insert): convert them now
+    missing = sorted({r["currency"] for r in store.query(f"SELECT DISTINCT {_CURRENCY} AS currency FROM orders WHERE fx_rate IS NULL")})
+    if base in missing:  # orders written past convert_orders (a plugin's raw insert): convert them now
         try:
             convert_orders(crm)
         except Exception:  # a database that refuses writes: report what is missing
             pass
-        missing = sorted({r["currency"] or "?" for r in store.query("SELECT DISTINCT currency FROM orders WHERE fx_rate IS NULL")})
+        missing = sorted({r["currency"] for r in store.query(f"SELECT DISTINCT {_CURRENCY} AS currency FROM orders WHERE fx_rate IS NULL")})
         if not missing:
             return base
     raise CRMError(f"orders in {', '.join(missing)} have no exchange rate to {base} on or before their dates: "

@@ -15,7 +15,7 @@ A period is a year (``2026``), a quarter (``2026-Q2``) or a month
 import datetime as dt
 
 
-from crmcore import build, CRMError, FieldError
+from crmcore import build, CRMError, FieldError, require_rates
 
 from . import territories
 from .periods import Period, parse_period  # noqa: F401  (part of this module's interface)
@@ -63,9 +63,10 @@ def actuals(crm, ids, start, end):
     """Revenue and units of ``ids`` ordered between ``start`` and ``end`` (inclusive)."""
     import json
 
+    require_rates(crm)  # revenue in the base currency
     ids_json = json.dumps(list(ids))
     revenue = crm.store.query_value(
-        f"SELECT coalesce(sum(o.total), 0) FROM orders o WHERE o.contact_id IN ({crm.store.dialect.json_values()}) "
+        f"SELECT coalesce(sum(o.total * o.fx_rate), 0) FROM orders o WHERE o.contact_id IN ({crm.store.dialect.json_values()}) "
         "AND o.ordered_at BETWEEN ? AND ?", (ids_json, start.isoformat(), end.isoformat()))
     units = crm.store.query_value(
         "SELECT coalesce(sum(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id "
