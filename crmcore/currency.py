@@ -43,6 +43,10 @@ from .errors import CRMError
 #: The base currency when the setting is unset: the records' default currency.
 DEFAULT_BASE = "EUR"
 SETTING = "base_currency"
+#: A number that changes whenever existing orders' factors may have changed
+#: (rates loaded, base currency changed): a plugin keeping sums of converted
+#: amounts compares it with the one it summed under.
+VERSION = "fx.version"
 _CODE = re.compile(r"[A-Z]{3}")
 
 #: How ``crm rates list`` prints a rate.
@@ -98,6 +102,10 @@ def convert_orders(crm, everything=False):
             if unknown and everything:
                 store.executemany(f"UPDATE orders SET fx_rate = NULL WHERE {_CURRENCY} = ? AND ordered_at = ? AND fx_rate IS NOT NULL",
                                   [(c, d) for _, c, d in unknown])
+        if everything:  # summaries kept of converted amounts (a plugin's) know to sum again
+            version = int(crm.get_setting(VERSION) or 0) + 1
+            store.execute("INSERT INTO _crm_settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                          (VERSION, json.dumps(version)))
         return store.query_value("SELECT count(*) FROM orders WHERE fx_rate IS NULL")
 
 

@@ -6,7 +6,7 @@ a fixed table (``GROUPINGS``)."""
 
 import datetime as dt
 
-from crmcore import CRMError, normalize
+from crmcore import CRMError, normalize, require_rates
 
 from . import summary
 from .catalogue import find
@@ -55,6 +55,7 @@ def sales(crm, by="product", since=None, until=None, sku=None, contact_ids=None)
     a date range, a SKU or a set of contacts reads the lines."""
     if by not in GROUPINGS:
         raise CRMError(f"cannot group sales by {by!r} (choose from product, category, month, segment)")
+    costs_in_base(crm)  # revenue converted to the base currency; costs in it
     if not (since or until or sku) and contact_ids is None and summary.current(crm):
         return [_finish(r) for r in _summary_sales(crm, by)]
     if by in ("month", "total") and not (since or until or sku):
@@ -62,7 +63,7 @@ def sales(crm, by="product", since=None, until=None, sku=None, contact_ids=None)
     label, expr = GROUPINGS[by]
     where, params = _filters(since, until, sku)
     sql = (
-        f"SELECT {expr} AS {label}, sum(ol.quantity) AS units, sum(ol.quantity * ol.unit_price) AS revenue, "
+        f"SELECT {expr} AS {label}, sum(ol.quantity) AS units, sum(ol.quantity * ol.unit_price * o.fx_rate) AS revenue, "
         "CASE WHEN count(p.cost) = count(*) THEN sum(ol.quantity * p.cost) END AS cost, "
         "count(DISTINCT ol.order_id) AS orders, count(DISTINCT o.contact_id) AS customers "
         # CROSS JOIN keeps order_lines the outer loop: each line looks up its
@@ -74,6 +75,20 @@ def sales(crm, by="product", since=None, until=None, sku=None, contact_ids=None)
         sql += " JOIN temp_contacts t ON t.id = o.contact_id"
     sql += where + f" GROUP BY 1 ORDER BY {'1' if by == 'month' else 'revenue DESC, 1'}"
     return [_finish(r) for r in _with_contacts(crm, contact_ids, sql, params)]
+
+
+def costs_in_base(crm):
+    """The base currency, once every order has its rate to it (``require_rates``)
+    and every product with a cost is priced in it; else one line naming the
+    currencies. Sales are converted per order; a catalogue cost is taken as
+    it stands, so margins and stock value need costs in the base currency."""
+    base = require_rates(crm)
+    other = [r["currency"] for r in crm.store.query(
+        "SELECT DISTINCT currency FROM products WHERE cost IS NOT NULL AND currency <> ? ORDER BY currency", (base,))]
+    if other:
+        raise CRMError(f"products cost in {', '.join(other)}, not the base currency {base}: margins and stock value need "
+                       f"catalogue costs in {base}")
+    return base
 
 
 def _summary_sales(crm, by):
@@ -122,7 +137,7 @@ def _per_order_sales_sql(by, contact_ids):
     order counts once without count(DISTINCT)."""
     label, expr = GROUPINGS[by]
     return (
-        f"SELECT {expr} AS {label}, sum(x.units) AS units, sum(x.revenue) AS revenue, "
+        f"SELECT {expr} AS {label}, sum(x.units) AS units, sum(x.revenue * o.fx_rate) AS revenue, "
         "CASE WHEN sum(x.costed) = sum(x.lines) THEN sum(x.cost) END AS cost, "
         "count(*) AS orders, count(DISTINCT o.contact_id) AS customers "
         "FROM (SELECT ol.order_id, count(*) AS lines, count(p.cost) AS costed, sum(ol.quantity) AS units, "
@@ -307,7 +322,7 @@ def recent_sales(crm, sku, days=90, today=None):
     since = (today - dt.timedelta(days=days)).isoformat()
     months = sales(crm, by="month", since=since, sku=sku)
     total = crm.store.query(
-        "SELECT coalesce(sum(ol.quantity), 0) AS units, coalesce(sum(ol.quantity * ol.unit_price), 0) AS revenue, "
+        "SELECT coalesce(sum(ol.quantity), 0) AS units, coalesce(sum(ol.quantity * ol.unit_price * o.fx_rate), 0) AS revenue, "
         "count(DISTINCT o.id) AS orders, count(DISTINCT o.contact_id) AS customers "
         "FROM order_lines ol JOIN orders o ON o.id = ol.order_id WHERE ol.sku = ? AND o.ordered_at >= ?", (sku, since))[0]
     total["revenue"] = round(total["revenue"], 2)
@@ -315,9 +330,10 @@ def recent_sales(crm, sku, days=90, today=None):
 
 
 def top_customers(crm, sku, limit=10):
+    require_rates(crm)
     return crm.store.query(
         "SELECT c.id, trim(c.first_name || ' ' || c.last_name) AS name, c.email, sum(ol.quantity) AS units, "
-        "round(CAST(sum(ol.quantity * ol.unit_price) AS NUMERIC), 2) AS revenue, count(DISTINCT o.id) AS orders "
+        "round(CAST(sum(ol.quantity * ol.unit_price * o.fx_rate) AS NUMERIC), 2) AS revenue, count(DISTINCT o.id) AS orders "
         "FROM order_lines ol JOIN orders o ON o.id = ol.order_id JOIN contacts c ON c.id = o.contact_id "
         "WHERE ol.sku = ? GROUP BY c.id ORDER BY revenue DESC, c.id LIMIT ?", (sku, limit))
 

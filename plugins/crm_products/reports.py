@@ -23,7 +23,7 @@ def products_context(crm, params):
     from .analytics import sales
     from .stock import low_stock
 
-    by_product = sales(crm, "product")
+    by_product = sales(crm, "product")  # first: refuses revenue without rates, costs not in the base currency
     by_category = sales(crm, "category")
     by_month = sales(crm, "month")[-24:]
     counts = crm.store.query(

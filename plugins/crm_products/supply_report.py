@@ -78,6 +78,9 @@ def supply_context(crm, params):
     from .planning import demand, demand_stats, plan
     from .suppliers import sourcing
 
+    from .analytics import costs_in_base
+
+    costs_in_base(crm)  # stock value at cost: catalogue costs in the base currency
     as_of = _as_of(crm, params)
     window = _int_param(params, "window", 90)
     excess_days = _int_param(params, "excess_days", 90)
