@@ -290,17 +290,24 @@ def load_rates(crm, path, base=None):
     rows = read_rates(path, base)
     if not rows:
         raise CRMError(f"{path}: no rates in the file")
+    left = store_rates(crm, rows, os.path.basename(path))
+    days = sorted(r[2] for r in rows)
+    return {"rates": len(rows), "currencies": sorted({r[1] for r in rows}), "first": days[0], "last": days[-1], "without_rate": left}
+
+
+def store_rates(crm, rows, source):
+    """Store ``(base, currency, day, rate)`` rows (replacing those of the same
+    base, currency and day) and convert every order again, in one
+    transaction. Returns the number of orders still without a rate."""
     from .normalize import now
 
-    stamp, source = now(), os.path.basename(path)
+    stamp = now()
     with crm.store.transaction():
         crm.store.executemany(
             "INSERT INTO exchange_rates (base, currency, day, rate, source, loaded_at) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (base, currency, day) DO UPDATE SET rate = excluded.rate, source = excluded.source, "
             "loaded_at = excluded.loaded_at", [(*r, source, stamp) for r in rows])
-        left = convert_orders(crm, everything=True)
-    days = sorted(r[2] for r in rows)
-    return {"rates": len(rows), "currencies": sorted({r[1] for r in rows}), "first": days[0], "last": days[-1], "without_rate": left}
+        return convert_orders(crm, everything=True)
 
 
 def list_rates(crm, currency=None):
