@@ -243,10 +243,10 @@ class CRM:
             except Exception as exc:
                 raise self._integrity(table, exc) from None
             self.audit_many("create", table, [(id_, None) for id_ in ids])  # history starts with the creation
-            if table == "orders":
+            if table in ("orders", "deals"):
                 from .currency import convert_orders
 
-                convert_orders(self)  # each new order's factor to the base currency
+                convert_orders(self)  # each new order's (deal's) factor to the base currency
             if self.hook_impls("crm_records_saved"):
                 for id_, row in zip(ids, rows):
                     row["id"] = id_
@@ -292,10 +292,10 @@ class CRM:
             except Exception as exc:
                 raise self._integrity(table, exc) from None
             self.audit("update", table, id, diff)
-            if table == "orders" and ("currency" in diff or "ordered_at" in diff):
+            if table in ("orders", "deals") and {"currency", "ordered_at", "closed_at"} & set(diff):
                 from .currency import convert_orders
 
-                self.store.execute("UPDATE orders SET fx_rate = NULL WHERE id = ?", (id,))
+                self.store.execute(f"UPDATE {table} SET fx_rate = NULL WHERE id = ?", (id,))
                 convert_orders(self)
             saved = schema.decode_row(cls, new_row)
             self.emit("crm_records_saved", crm=self, table=table, records=[saved])

@@ -215,8 +215,8 @@ def m007_canonical_emails(store):
 def m008_exchange_rates(store):
     """Money in more than one currency (crmcore/currency.py): exchange rates
     (``1 base = rate currency`` on a day, as the ECB publishes them) and each
-    order's factor to the base currency, ``orders.fx_rate`` (NULL until a
-    rate is known). Orders already in the base currency (the setting, else
+    order's and deal's factor to the base currency, ``fx_rate`` (NULL until a
+    rate is known). Those already in the base currency (the setting, else
     EUR) get 1; the others wait for ``crm rates load``. A partial index finds
     the orders without a factor at once."""
     import json
@@ -225,11 +225,13 @@ def m008_exchange_rates(store):
         f"CREATE TABLE IF NOT EXISTS exchange_rates (base TEXT NOT NULL, currency TEXT NOT NULL, day TEXT NOT NULL, "
         f"rate {store.dialect.real} NOT NULL, source TEXT, loaded_at TEXT, PRIMARY KEY (base, currency, day)){store.dialect.without_rowid}"
     )
-    if "fx_rate" not in store.columns("orders"):
-        store.execute(f"ALTER TABLE orders ADD COLUMN fx_rate {store.dialect.real}")
+    for table in ("orders", "deals"):
+        if "fx_rate" not in store.columns(table):
+            store.execute(f"ALTER TABLE {table} ADD COLUMN fx_rate {store.dialect.real}")
     store.execute("CREATE INDEX IF NOT EXISTS ix_orders_without_fx ON orders (currency, ordered_at) WHERE fx_rate IS NULL")
     setting = store.query_value("SELECT value FROM _crm_settings WHERE key = 'base_currency'")
-    store.execute("UPDATE orders SET fx_rate = 1 WHERE currency = ?", (json.loads(setting) if setting else "EUR",))
+    for table in ("orders", "deals"):
+        store.execute(f"UPDATE {table} SET fx_rate = 1 WHERE currency = ?", (json.loads(setting) if setting else "EUR",))
 
 
 MIGRATIONS = [m001_core_tables, m002_users_sessions, m003_ids_never_reused, m004_privacy_identity, m005_jobs, m006_api_tokens,

@@ -75,32 +75,40 @@ def base_currency(crm):
 _CURRENCY = "coalesce(nullif(currency, ''), 'EUR')"
 
 
-def convert_orders(crm, everything=False):
-    """Set ``orders.fx_rate`` from the exchange rates: for the orders that
-    have none yet (new orders, and those whose rate was missing), or for
-    every order with ``everything`` (after new rates or a new base currency).
-    Returns the number of orders still without a factor.
+#: The date each table's amounts are converted at: an order's date; a deal's
+#: close date, or the latest rate while it is open.
+DATED = {"orders": "ordered_at", "deals": "coalesce(substr(closed_at, 1, 10), '9999-12-31')"}
 
-    Works per distinct (currency, order date): the rule (the date's rate,
-    else the latest before it; direct, inverse or crossed) runs once per pair
-    in Python and each pair is one indexed UPDATE, so millions of orders cost
+
+def convert_orders(crm, everything=False):
+    """Set ``fx_rate`` of orders (and deals) from the exchange rates: for the
+    rows that have none yet (new ones, and those whose rate was missing), or
+    for every row with ``everything`` (after new rates or a new base
+    currency). Returns the number of orders still without a factor.
+
+    Works per distinct (currency, date): the rule (the date's rate, else the
+    latest before it; direct, inverse or crossed) runs once per pair in
+    Python and each pair is one indexed UPDATE, so millions of orders cost
     one pass and a rate lookup per order never happens."""
     store = crm.store
     base = base_currency(crm)
     scope = "" if everything else " AND fx_rate IS NULL"
     with store.transaction():
-        store.execute(f"UPDATE orders SET fx_rate = 1 WHERE {_CURRENCY} = ?{scope} AND (fx_rate IS NULL OR fx_rate <> 1)", (base,))
-        pairs = store.query(f"SELECT DISTINCT {_CURRENCY} AS currency, ordered_at FROM orders WHERE {_CURRENCY} <> ?{scope}", (base,))
-        if pairs:
+        for table, day in DATED.items():
+            store.execute(f"UPDATE {table} SET fx_rate = 1 WHERE {_CURRENCY} = ?{scope} AND (fx_rate IS NULL OR fx_rate <> 1)", (base,))
+            pairs = store.query(f"SELECT DISTINCT {_CURRENCY} AS currency, {day} AS day FROM {table} WHERE {_CURRENCY} <> ?{scope}",
+                                (base,))
+            if not pairs:
+                continue
             factor = _factors(store, base, {p["currency"] for p in pairs})
             found, unknown = [], []
             for p in pairs:
-                f = factor(p["currency"], str(p["ordered_at"] or "")[:10])
-                (found if f is not None else unknown).append((f, p["currency"], p["ordered_at"]))
+                f = factor(p["currency"], str(p["day"] or "")[:10])
+                (found if f is not None else unknown).append((f, p["currency"], p["day"]))
             if found:
-                store.executemany(f"UPDATE orders SET fx_rate = ? WHERE {_CURRENCY} = ? AND ordered_at = ?{scope}", found)
+                store.executemany(f"UPDATE {table} SET fx_rate = ? WHERE {_CURRENCY} = ? AND {day} = ?{scope}", found)
             if unknown and everything:
-                store.executemany(f"UPDATE orders SET fx_rate = NULL WHERE {_CURRENCY} = ? AND ordered_at = ? AND fx_rate IS NOT NULL",
+                store.executemany(f"UPDATE {table} SET fx_rate = NULL WHERE {_CURRENCY} = ? AND {day} = ? AND fx_rate IS NOT NULL",
                                   [(c, d) for _, c, d in unknown])
         if everything:  # summaries kept of converted amounts (a plugin's) know to sum again
             version = int(crm.get_setting(VERSION) or 0) + 1
@@ -146,26 +154,28 @@ def _factors(store, base, currencies):
     return factor
 
 
-def require_rates(crm):
-    """The base currency, once every order has its factor to it; else a
-    ``CRMError`` naming the currencies whose orders have no rate. Every
-    revenue figure calls this first (an indexed look at the orders without a
-    factor: cheap on millions of orders)."""
+def require_rates(crm, table="orders"):
+    """The base currency, once every order (``table="deals"``: every deal) has
+    its factor to it; else a ``CRMError`` naming the currencies that have no
+    rate. Every revenue figure calls this first (an indexed look at the rows
+    without a factor: cheap on millions of orders)."""
+    if table not in DATED:
+        raise ValueError(f"require_rates: table must be one of {', '.join(DATED)}")
     base = base_currency(crm)
     store = crm.store
-    if store.query_value("SELECT 1 FROM orders WHERE fx_rate IS NULL LIMIT 1") is None:
+    if store.query_value(f"SELECT 1 FROM {table} WHERE fx_rate IS NULL LIMIT 1") is None:
         return base
-    missing = sorted({r["currency"] for r in store.query(f"SELECT DISTINCT {_CURRENCY} AS currency FROM orders WHERE fx_rate IS NULL")})
-    if base in missing:  # orders written past convert_orders (a plugin's raw insert): convert them now
+    missing = sorted({r["currency"] for r in store.query(f"SELECT DISTINCT {_CURRENCY} AS currency FROM {table} WHERE fx_rate IS NULL")})
+    if base in missing:  # rows written past convert_orders (a plugin's raw insert): convert them now
         try:
             convert_orders(crm)
         except Exception:  # a database that refuses writes: report what is missing
             pass
-        missing = sorted({r["currency"] for r in store.query(f"SELECT DISTINCT {_CURRENCY} AS currency FROM orders WHERE fx_rate IS NULL")})
+        missing = sorted({r["currency"] for r in store.query(f"SELECT DISTINCT {_CURRENCY} AS currency FROM {table} WHERE fx_rate IS NULL")})
         if not missing:
             return base
-    raise CRMError(f"orders in {', '.join(missing)} have no exchange rate to {base} on or before their dates: "
-                   "load rates with crm rates load FILE")
+    when = "on or before their dates" if table == "orders" else "on or before their close dates"
+    raise CRMError(f"{table} in {', '.join(missing)} have no exchange rate to {base} {when}: load rates with crm rates load FILE")
 
 
 def set_base_currency(crm, code):

@@ -69,7 +69,7 @@ def context(crm, params):
 
     pipeline_rows = crm.pipeline(owner=owner)
     closed = {r["status"]: r for r in q(
-        "SELECT status, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals "
+        "SELECT status, count(*) AS deals, coalesce(sum(amount * fx_rate), 0) AS amount FROM deals "
         "WHERE status != 'open' AND (CAST(? AS TEXT) IS NULL OR owner = ?) GROUP BY status", (owner, owner))}
     won, lost = closed.get("won", {}).get("deals", 0), closed.get("lost", {}).get("deals", 0)
 

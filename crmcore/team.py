@@ -35,6 +35,7 @@ def figures(crm, today):
     from .currency import require_rates
 
     require_rates(crm)  # revenue per lead source in the base currency
+    require_rates(crm, "deals")  # deal values too
     q = crm.store.query
     end = today + dt.timedelta(days=1)
     monday = today - dt.timedelta(days=today.weekday())
@@ -59,7 +60,7 @@ def figures(crm, today):
                 "WHERE kind = 'task' AND done_at IS NULL AND due_at IS NOT NULL AND due_at < ? GROUP BY coalesce(owner, '') "
                 "ORDER BY tasks DESC, owner", (today.isoformat(),))
 
-    deals = q("SELECT coalesce(owner, '') AS owner, status, amount, probability, stage, substr(created_at, 1, 10) AS created, "
+    deals = q("SELECT coalesce(owner, '') AS owner, status, amount * fx_rate AS amount, probability, stage, substr(created_at, 1, 10) AS created, "
               "closed_at FROM deals")
     probability = dict(crm.stages)
     by_owner = {}

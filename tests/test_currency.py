@@ -162,3 +162,20 @@ def test_orders_written_past_the_conversion_are_converted_when_a_figure_asks(sho
     assert require_rates(crm) == "EUR"
     assert factors(crm)["raw"] == 1.0
     assert convert_orders(crm) == 0
+
+
+def test_deal_values_convert_at_the_close_date_or_the_latest_rate_while_open(shop):
+    from crmcore import Deal
+    from crmcore.pipeline import summary
+
+    crm, ann = shop
+    won, open_ = crm.add_many([Deal(title="won", contact_id=ann, amount=80.0, currency="GBP", stage="won", status="won",
+                                    closed_at="2026-01-03"),  # Friday's 0.8 -> 100 EUR
+                               Deal(title="open", contact_id=ann, amount=50.0, currency="GBP", stage="lead")])  # latest 0.5 -> 100 EUR
+    got = {r["title"]: r["fx_rate"] for r in crm.store.query("SELECT title, fx_rate FROM deals")}
+    assert got == {"won": 1.25, "open": 2.0}
+    assert {r["stage"]: r["amount"] for r in summary(crm)}["lead"] == 100.0
+    crm.add(Deal(title="franc", contact_id=ann, amount=5.0, currency="CHF", stage="lead"))
+    with pytest.raises(CRMError, match=r"^deals in CHF have no exchange rate to EUR on or before their close dates: "
+                                       r"load rates with crm rates load FILE$"):
+        summary(crm)

@@ -136,11 +136,13 @@ def pipeline(crm, ids, period=None, as_of=None):
 
     as_of = as_of or dt.date.today()
     p = period or current_period("quarter", as_of)
+    require_rates(crm, "deals")  # deal values in the base currency
     ids_json = json.dumps(list(ids))
     probability = dict(crm.stages)
     found = {r["stage"]: r for r in crm.store.query(
-        "SELECT stage, count(*) AS deals, coalesce(sum(amount), 0) AS amount, "
-        "sum(amount * probability) AS own_weighted, sum(CASE WHEN probability IS NULL THEN amount ELSE 0 END) AS stage_amount "
+        "SELECT stage, count(*) AS deals, coalesce(sum(amount * fx_rate), 0) AS amount, "
+        "sum(amount * fx_rate * probability) AS own_weighted, "
+        "sum(CASE WHEN probability IS NULL THEN amount * fx_rate ELSE 0 END) AS stage_amount "
         f"FROM deals WHERE status = 'open' AND contact_id IN ({crm.store.dialect.json_values()}) GROUP BY stage", (ids_json,))}
     stages = []
     for name, prob in crm.stages:
@@ -150,7 +152,7 @@ def pipeline(crm, ids, period=None, as_of=None):
         weighted = (r["own_weighted"] or 0.0) / 100 + (r["stage_amount"] or 0.0) * probability.get(name, 0) / 100
         stages.append({"stage": name, "probability": prob, "deals": r["deals"], "amount": round(r["amount"], 2), "weighted": round(weighted, 2)})
     closed = {r.pop("status"): r for r in crm.store.query(
-        "SELECT status, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals WHERE status IN ('won', 'lost') "
+        "SELECT status, count(*) AS deals, coalesce(sum(amount * fx_rate), 0) AS amount FROM deals WHERE status IN ('won', 'lost') "
         f"AND contact_id IN ({crm.store.dialect.json_values()}) AND closed_at BETWEEN ? AND ? GROUP BY status",
         (ids_json, p.start.isoformat(), p.end.isoformat()))}
     return {"period": p.label, "stages": stages,
