@@ -179,3 +179,13 @@ def test_deal_values_convert_at_the_close_date_or_the_latest_rate_while_open(sho
     with pytest.raises(CRMError, match=r"^deals in CHF have no exchange rate to EUR on or before their close dates: "
                                        r"load rates with crm rates load FILE$"):
         summary(crm)
+
+
+@pytest.mark.sqlite_only("SQLite's query plans")
+def test_the_check_for_orders_without_a_rate_reads_the_small_partial_index(make_crm):
+    import crm_segments  # its covering index holds fx_rate too: the planner must still take the partial one
+
+    crm = make_crm(plugins=[crm_segments])
+    crm.store.execute("ANALYZE")
+    plan = [r["detail"] for r in crm.store.query("EXPLAIN QUERY PLAN SELECT 1 FROM orders WHERE fx_rate IS NULL LIMIT 1")]
+    assert plan == ["SCAN orders USING COVERING INDEX ix_orders_without_fx"]
