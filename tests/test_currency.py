@@ -189,3 +189,16 @@ def test_the_check_for_orders_without_a_rate_reads_the_small_partial_index(make_
     crm.store.execute("ANALYZE")
     plan = [r["detail"] for r in crm.store.query("EXPLAIN QUERY PLAN SELECT 1 FROM orders WHERE fx_rate IS NULL LIMIT 1")]
     assert plan == ["SCAN orders USING COVERING INDEX ix_orders_without_fx"]
+
+
+def test_the_dashboard_sums_converted_revenue_and_shows_the_base_symbol(shop):
+    from crmcore.dashboard import context
+    from crmcore.reports import render
+
+    crm, _ = shop
+    totals = context(crm, {})["totals"]
+    assert totals["revenue_12"] == pytest.approx(310.0) and totals["orders_12"] == 3
+    assert "€310.00" in render(crm, "dashboard")
+    crm.set_setting("base_currency", "GBP")  # 10 EUR on Jan 5 = 5 GBP; the pounds stay pounds
+    assert context(crm, {})["totals"]["revenue_12"] == pytest.approx(185.0)
+    assert "£185.00" in render(crm, "dashboard")
