@@ -77,6 +77,7 @@ _PUBLIC = {
     # money in more than one currency
     "base_currency": "currency:base_currency",
     "require_rates": "currency:require_rates",
+    "exchange_factor": "currency:exchange_factor",
     # the command line
     "get_crm": "cli:get_crm",
     "crm_for_listing": "cli:crm_for_listing",

@@ -154,6 +154,16 @@ def _factors(store, base, currencies):
     return factor
 
 
+def exchange_factor(crm, currency, day=None):
+    """Base units one unit of ``currency`` is worth on ``day`` (an ISO date;
+    default: at the latest rate loaded), by the same rule as orders; ``None``
+    without a rate on or before that day."""
+    base = base_currency(crm)
+    if currency == base:
+        return 1.0
+    return _factors(crm.store, base, {currency})(currency, day or "9999-12-31")
+
+
 def require_rates(crm, table="orders"):
     """The base currency, once every order (``table="deals"``: every deal) has
     its factor to it; else a ``CRMError`` naming the currencies that have no

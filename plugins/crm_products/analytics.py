@@ -6,7 +6,7 @@ a fixed table (``GROUPINGS``)."""
 
 import datetime as dt
 
-from crmcore import CRMError, normalize, require_rates
+from crmcore import CRMError, StoreError, exchange_factor, normalize, require_rates
 
 from . import summary
 from .catalogue import find
@@ -64,7 +64,7 @@ def sales(crm, by="product", since=None, until=None, sku=None, contact_ids=None)
     where, params = _filters(since, until, sku)
     sql = (
         f"SELECT {expr} AS {label}, sum(ol.quantity) AS units, sum(ol.quantity * ol.unit_price * o.fx_rate) AS revenue, "
-        "CASE WHEN count(p.cost) = count(*) THEN sum(ol.quantity * p.cost) END AS cost, "
+        "CASE WHEN count(p.cost * p.fx_rate) = count(*) THEN sum(ol.quantity * p.cost * p.fx_rate) END AS cost, "
         "count(DISTINCT ol.order_id) AS orders, count(DISTINCT o.contact_id) AS customers "
         # CROSS JOIN keeps order_lines the outer loop: each line looks up its
         # order by primary key, instead of each order searching its lines.
@@ -77,17 +77,33 @@ def sales(crm, by="product", since=None, until=None, sku=None, contact_ids=None)
     return [_finish(r) for r in _with_contacts(crm, contact_ids, sql, params)]
 
 
+def convert_costs(crm, currencies):
+    """Set ``products.fx_rate`` of the products priced in ``currencies`` (the
+    latest rate to the base currency; NULL without one), writing only what changed."""
+    with crm.store.transaction():
+        for currency in sorted(set(currencies)):
+            factor = exchange_factor(crm, currency)
+            crm.store.execute("UPDATE products SET fx_rate = ? WHERE currency = ? AND (fx_rate IS NULL OR fx_rate <> ? OR ? IS NULL)",
+                              (factor, currency, factor, factor))
+
+
 def costs_in_base(crm):
     """The base currency, once every order has its rate to it (``require_rates``)
-    and every product with a cost is priced in it; else one line naming the
-    currencies. Sales are converted per order; a catalogue cost is taken as
-    it stands, so margins and stock value need costs in the base currency."""
+    and every product with a cost has its factor to it; else one line naming
+    the currencies. Sales convert per order (at the order's date); a catalogue
+    cost converts at the latest rate (``products.fx_rate``, brought up to date
+    here: one UPDATE per catalogue currency, writing only what changed)."""
     base = require_rates(crm)
-    other = [r["currency"] for r in crm.store.query(
-        "SELECT DISTINCT currency FROM products WHERE cost IS NOT NULL AND currency <> ? ORDER BY currency", (base,))]
+    store = crm.store
+    try:
+        convert_costs(crm, [r[0] for r in store.execute("SELECT DISTINCT currency FROM products").fetchall()])
+    except StoreError:  # a database that refuses writes: the factors as they are
+        pass
+    other = [r["currency"] for r in store.query(
+        "SELECT DISTINCT currency FROM products WHERE cost IS NOT NULL AND fx_rate IS NULL ORDER BY currency")]
     if other:
-        raise CRMError(f"products cost in {', '.join(other)}, not the base currency {base}: margins and stock value need "
-                       f"catalogue costs in {base}")
+        raise CRMError(f"products cost in {', '.join(other)}, which has no exchange rate to {base}: "
+                       "load rates with crm rates load FILE")
     return base
 
 
@@ -102,7 +118,7 @@ def _summary_sales(crm, by):
     store = crm.store
     rows = store.query(
         f"SELECT {expr} AS {label}, sum(d.units) AS units, sum(d.revenue) AS revenue, "
-        "CASE WHEN count(p.cost) = count(*) THEN sum(d.units * p.cost) END AS cost, sum(d.orders) AS orders "
+        "CASE WHEN count(p.cost * p.fx_rate) = count(*) THEN sum(d.units * p.cost * p.fx_rate) END AS cost, sum(d.orders) AS orders "
         "FROM product_sales_days d LEFT JOIN products p ON p.sku = d.sku "
         f"GROUP BY 1 ORDER BY {'1' if by == 'month' else 'revenue DESC, 1'}")
     if by == "product":
@@ -140,8 +156,8 @@ def _per_order_sales_sql(by, contact_ids):
         f"SELECT {expr} AS {label}, sum(x.units) AS units, sum(x.revenue * o.fx_rate) AS revenue, "
         "CASE WHEN sum(x.costed) = sum(x.lines) THEN sum(x.cost) END AS cost, "
         "count(*) AS orders, count(DISTINCT o.contact_id) AS customers "
-        "FROM (SELECT ol.order_id, count(*) AS lines, count(p.cost) AS costed, sum(ol.quantity) AS units, "
-        "      sum(ol.quantity * ol.unit_price) AS revenue, sum(ol.quantity * p.cost) AS cost "
+        "FROM (SELECT ol.order_id, count(*) AS lines, count(p.cost * p.fx_rate) AS costed, sum(ol.quantity) AS units, "
+        "      sum(ol.quantity * ol.unit_price) AS revenue, sum(ol.quantity * p.cost * p.fx_rate) AS cost "
         "      FROM order_lines ol INDEXED BY ix_order_lines_order_sku LEFT JOIN products p ON p.sku = ol.sku "
         "      GROUP BY ol.order_id) x "
         "CROSS JOIN orders o ON o.id = x.order_id "

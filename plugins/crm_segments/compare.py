@@ -122,10 +122,11 @@ def _margin(crm, ids_json, day):
     """Line revenue minus catalogue cost, when the products plugin's table is
     there and every line's product has a cost; ``(None, None)`` otherwise."""
     store = crm.store
-    if not store.table_exists("products") or "cost" not in store.columns("products"):
+    if not store.table_exists("products") or "fx_rate" not in store.columns("products"):
         return None, None
     row = store.query(
-        "SELECT count(*) AS lines, count(p.cost) AS costed, sum(l.quantity * l.unit_price * o.fx_rate) AS revenue, sum(l.quantity * p.cost) AS cost "
+        "SELECT count(*) AS lines, count(p.cost * p.fx_rate) AS costed, sum(l.quantity * l.unit_price * o.fx_rate) AS revenue, "
+        "sum(l.quantity * p.cost * p.fx_rate) AS cost "
         "FROM order_lines l JOIN orders o ON o.id = l.order_id LEFT JOIN products p ON p.sku = l.sku "
         f"WHERE o.contact_id IN ({store.dialect.json_values()}) AND o.ordered_at <= ?", (ids_json, day))[0]
     if not row["lines"] or row["costed"] != row["lines"]:

@@ -41,8 +41,14 @@ def test_the_summaries_sum_again_after_new_rates(shop, write_file):
     assert revenue(shop, since="1900-01-01") == (110.0, 82.0)
 
 
-def test_costs_in_another_currency_are_refused_in_one_line(shop):
+def test_costs_in_another_currency_convert_at_the_latest_rate_or_are_refused(shop, write_file):
     catalogue.add(shop, {"sku": "B", "name": "Pear box", "category": "Fruit", "price": 9, "cost": 3.0, "currency": "USD"})
-    with pytest.raises(CRMError, match=r"^products cost in USD, not the base currency EUR: margins and stock value need "
-                                       r"catalogue costs in EUR$"):
+    with pytest.raises(CRMError, match=r"^products cost in USD, which has no exchange rate to EUR: "
+                                       r"load rates with crm rates load FILE$"):
         analytics.sales(shop, "product")
+    load_rates(shop, write_file("usd.csv", "date,currency,rate\n2025-12-01,USD,1.6\n2026-01-02,USD,1.5\n"))
+    ann = shop.store.query_value("SELECT id FROM contacts")
+    oid = shop.add(Order(ref="p", contact_id=ann, ordered_at="2026-01-07", currency="EUR", total=9.0))
+    shop.add(OrderLine(order_id=oid, sku="B", quantity=1, unit_price=9.0))
+    rows = {r["sku"]: (r["revenue"], r["margin"]) for r in analytics.sales(shop, "product")}
+    assert rows == {"A": (80.0, 52.0), "B": (9.0, 7.0)}  # 3 USD at 1.5 per euro = 2 EUR
