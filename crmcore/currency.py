@@ -21,9 +21,11 @@ holidays take Friday's rate); NULL when no rate on or before that date is
 known. A rate is used directly (base -> currency), inverted (currency ->
 base) or crossed through a third currency both are quoted against (base USD
 with the ECB's EUR rates: ``USD per EUR / GBP per EUR``), each leg at its
-latest rate on or before the date. ``convert_orders`` sets the factors; it
-runs after every order write, after ``crm rates load`` and for every order
-when the base currency changes.
+latest rate on or before the date. Deals carry ``fx_rate`` too: a closed
+deal at its close date's rate, an open one at the latest rate.
+``convert_orders`` sets the factors; it runs after every order and deal
+write, after ``crm rates load`` and for every row when the base currency
+changes.
 
 **Refusing a mixed sum.** ``require_rates`` raises one line naming the
 currencies whose orders have no factor, so no report adds euros to pounds or
