@@ -83,8 +83,11 @@ def convert_costs(crm, currencies):
     with crm.store.transaction():
         for currency in sorted(set(currencies)):
             factor = exchange_factor(crm, currency)
-            crm.store.execute("UPDATE products SET fx_rate = ? WHERE currency = ? AND (fx_rate IS NULL OR fx_rate <> ? OR ? IS NULL)",
-                              (factor, currency, factor, factor))
+            if factor is None:
+                crm.store.execute("UPDATE products SET fx_rate = NULL WHERE currency = ? AND fx_rate IS NOT NULL", (currency,))
+            else:
+                crm.store.execute("UPDATE products SET fx_rate = ? WHERE currency = ? AND (fx_rate IS NULL OR fx_rate <> ?)",
+                                  (factor, currency, factor))
 
 
 def costs_in_base(crm):
