@@ -75,6 +75,10 @@ _PUBLIC = {
     # the web app (crm serve)
     "render_page": "web:render",
     "access": "access:",
+    # money in more than one currency
+    "base_currency": "currency:base_currency",
+    "require_rates": "currency:require_rates",
+    "exchange_factor": "currency:exchange_factor",
     # the command line
     "get_crm": "cli:get_crm",
     "crm_for_listing": "cli:crm_for_listing",

@@ -30,7 +30,7 @@ def environment(crm):
     import jinja2
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    from . import charts, formatting
+    from . import charts, currency, formatting
 
     search = []
     if crm.templates:
@@ -48,6 +48,7 @@ def environment(crm):
     )
     env.globals.update(charts.TEMPLATE_GLOBALS)
     env.filters.update(formatting.FILTERS)
+    env.filters["money"] = formatting.money_in(currency.base_currency(crm))  # figures in the base currency
     return env
 
 

@@ -129,6 +129,7 @@ class Web:
         self.env = ImmutableSandboxedEnvironment(loader=jinja2.FileSystemLoader(search), autoescape=True,
                                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.filters.update(formatting.FILTERS)
+        self.env.filters["money"] = formatting.money_in(crm.get_setting("base_currency") or "EUR")  # figures in the base currency
         self.env.globals.update(charts.TEMPLATE_GLOBALS)
         if not crm.get_setting("web.secret"):  # the first worker to start wins; the others read its secret
             with crm.store.transaction():

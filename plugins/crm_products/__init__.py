@@ -90,7 +90,13 @@ def crm_register_segment_fields(register):
 def crm_records_saved(crm, table, records):
     """Selling moves stock: saved order lines get (or correct) their sale
     movements. An edited line or order makes the sales summaries be rebuilt
-    (new lines are added to them by the next report)."""
+    (new lines are added to them by the next report). A saved product gets
+    its cost's factor to the base currency."""
+    if table == "products":
+        from .analytics import convert_costs
+
+        convert_costs(crm, {r["currency"] for r in records})
+        return
     if table not in ("orders", "order_lines"):
         return
     from . import summary
