@@ -25,6 +25,9 @@ def _today(today=None):
 
 def account_rows(crm, company_ids=None, today=None):
     """One dict per company with orders (``ACCOUNT_FIELDS``), all or ``company_ids``."""
+    from .currency import require_rates
+
+    require_rates(crm)  # revenue in the base currency
     today = _today(today)
     since = last_12_months(today).since  # the CRM's one "last 12 months"
     where, params = "", [since]
@@ -35,8 +38,8 @@ def account_rows(crm, company_ids=None, today=None):
         params.append(json.dumps(list(company_ids)))
     rows = crm.store.query(
         "SELECT k.id AS company_id, k.name AS name, count(DISTINCT x.id) AS contacts, count(o.id) AS orders, "
-        "coalesce(sum(o.total), 0) AS revenue, "
-        "coalesce(sum(CASE WHEN o.ordered_at >= ? THEN o.total ELSE 0 END), 0) AS revenue_12m, "
+        "coalesce(sum(o.total * o.fx_rate), 0) AS revenue, "
+        "coalesce(sum(CASE WHEN o.ordered_at >= ? THEN o.total * o.fx_rate ELSE 0 END), 0) AS revenue_12m, "
         "min(substr(o.ordered_at, 1, 10)) AS first_order, max(substr(o.ordered_at, 1, 10)) AS last_order, "
         "count(DISTINCT substr(o.ordered_at, 1, 10)) AS order_days "
         "FROM companies k JOIN contacts x ON x.company_id = k.id JOIN orders o ON o.contact_id = x.id "
@@ -64,7 +67,7 @@ def account(crm, company_id, today=None):
                                       "reorder_overdue": False}
     since = last_12_months(_today(today)).since
     months = crm.store.query(
-        "SELECT substr(o.ordered_at, 1, 7) AS month, count(*) AS orders, round(CAST(sum(o.total) AS NUMERIC), 2) AS revenue "
+        "SELECT substr(o.ordered_at, 1, 7) AS month, count(*) AS orders, round(CAST(sum(o.total * o.fx_rate) AS NUMERIC), 2) AS revenue "
         "FROM orders o JOIN contacts x ON x.id = o.contact_id WHERE x.company_id = ? AND o.ordered_at >= ? "
         "GROUP BY substr(o.ordered_at, 1, 7) ORDER BY month", (company_id, since))
     return {**{k: v for k, v in figures.items() if k not in ("company_id", "name", "contacts")},
@@ -82,8 +85,8 @@ def segment_fields(register, store, today=None):
     since = last_12_months(_today(today)).since  # a date we format, never user text
     orders_of = "FROM orders o JOIN contacts x ON x.id = o.contact_id WHERE x.company_id = c.company_id"
     register("company.orders", f"(SELECT count(*) {orders_of})", "number", "orders of the contact's company (all its contacts)")
-    register("company.revenue_12m", f"(SELECT coalesce(sum(o.total), 0) {orders_of} AND o.ordered_at >= '{since}')", "number",
-             "revenue of the contact's company in the last 12 months (the 12 full months before this one, and this one so far)")
+    register("company.revenue_12m", f"(SELECT coalesce(sum(o.total * o.fx_rate), 0) {orders_of} AND o.ordered_at >= '{since}')", "number",
+             "revenue of the contact's company in the last 12 months (the 12 full months before this one, and this one so far; base currency)")
     day = "substr(o.ordered_at, 1, 10)"
     today = _today(today).isoformat()
     span = store.dialect.days_between(f"max({day})", f"min({day})")

@@ -26,6 +26,9 @@ def context(crm, params):
     if unknown:
         raise CRMError(f"dashboard: unknown --param {unknown[0]!r} (known: " + ", ".join(f"{k} = {v}" for k, v in PARAMS.items()) + ")")
     owner = params.get("owner") or None
+    from .currency import require_rates
+
+    require_rates(crm)  # revenue in the base currency, or one line naming the currencies without a rate
     store = crm.store
     q, v = store.query, store.query_value
     as_of = data_as_of(crm)
@@ -38,7 +41,7 @@ def context(crm, params):
     # is compared with the same days of its month a year earlier
     revenue = {}
     for r in q("SELECT substr(ordered_at, 1, 7) AS month, CASE WHEN substr(ordered_at, 9, 2) <= ? THEN 1 ELSE 0 END AS early, "
-               "sum(total) AS revenue, count(*) AS orders FROM orders "
+               "sum(total * fx_rate) AS revenue, count(*) AS orders FROM orders "
                "WHERE ordered_at >= ? AND ordered_at < ? GROUP BY 1, 2", (f"{period.as_of.day:02d}", previous.since, period.until)):
         month = revenue.setdefault(r["month"], {"revenue": 0, "orders": 0, "early_revenue": 0, "early_orders": 0})
         month["revenue"] += r["revenue"] or 0
@@ -61,16 +64,16 @@ def context(crm, params):
 
     pipeline_rows = crm.pipeline(owner=owner)
     closed = {r["status"]: r for r in q(
-        "SELECT status, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals "
+        "SELECT status, count(*) AS deals, coalesce(sum(amount * fx_rate), 0) AS amount FROM deals "
         "WHERE status != 'open' AND (CAST(? AS TEXT) IS NULL OR owner = ?) GROUP BY status", (owner, owner))}
     won, lost = closed.get("won", {}).get("deals", 0), closed.get("lost", {}).get("deals", 0)
 
     countries = q("SELECT coalesce(country, '–') AS country, count(*) AS contacts FROM contacts GROUP BY country ORDER BY contacts DESC, country")
-    channels = q("SELECT coalesce(nullif(channel, ''), 'other') AS channel, sum(total) AS revenue FROM orders "
+    channels = q("SELECT coalesce(nullif(channel, ''), 'other') AS channel, sum(total * fx_rate) AS revenue FROM orders "
                   "WHERE ordered_at >= ? AND ordered_at < ? GROUP BY 1 ORDER BY revenue DESC, channel", (period.since, period.until))
     top_customers = q(
         "SELECT coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), c.email, '#' || c.id) AS name, coalesce(nullif(c.company, ''), '–') AS company, c.country AS country, "
-        "count(o.id) AS orders, sum(o.total) AS revenue FROM orders o JOIN contacts c ON c.id = o.contact_id "
+        "count(o.id) AS orders, sum(o.total * o.fx_rate) AS revenue FROM orders o JOIN contacts c ON c.id = o.contact_id "
         "WHERE o.ordered_at >= ? AND o.ordered_at < ? GROUP BY c.id ORDER BY revenue DESC, c.id LIMIT 10", (period.since, period.until))
 
     sections = []

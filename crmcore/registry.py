@@ -23,6 +23,8 @@ class Report:
     description: str
     context: object
     plugin: str
+    #: Declared parameters (``crmcore.ReportParam``), or ``None`` for a report registered without them.
+    params: object = None
 
     @property
     def summary(self):
@@ -136,8 +138,12 @@ def build_registry(activation, store):
     def migration(plugin, fn, name=None):
         reg.migrations.append(Migration(plugin, name or fn.__name__, fn))
 
-    def report(plugin, name, template, description="", context=None):
-        reg.reports[name] = Report(name, template, description, context or (lambda crm, params: {}), plugin)
+    def report(plugin, name, template, description="", context=None, params=None):
+        if params is not None:
+            from .reports import report_param
+
+            params = tuple(report_param(p) for p in params)
+        reg.reports[name] = Report(name, template, description, context or (lambda crm, params: {}), plugin, params)
 
     def template_dir(plugin, path):
         reg.template_dirs.append(str(path))

@@ -33,6 +33,10 @@ def context(crm, params):
 
 def figures(crm, today):
     """Every figure of the report, as of ``today`` (a date)."""
+    from .currency import require_rates
+
+    require_rates(crm)  # revenue per lead source in the base currency
+    require_rates(crm, "deals")  # deal values too
     q = crm.store.query
     end = today + dt.timedelta(days=1)
     monday = today - dt.timedelta(days=today.weekday())
@@ -57,7 +61,7 @@ def figures(crm, today):
                 "WHERE kind = 'task' AND done_at IS NULL AND due_at IS NOT NULL AND due_at < ? GROUP BY coalesce(owner, '') "
                 "ORDER BY tasks DESC, owner", (today.isoformat(),))
 
-    deals = q("SELECT coalesce(owner, '') AS owner, status, amount, probability, stage, substr(created_at, 1, 10) AS created, "
+    deals = q("SELECT coalesce(owner, '') AS owner, status, amount * fx_rate AS amount, probability, stage, substr(created_at, 1, 10) AS created, "
               "closed_at FROM deals")
     probability = dict(crm.stages)
     by_owner = {}
@@ -92,7 +96,7 @@ def figures(crm, today):
 
     sources = q("SELECT coalesce(nullif(c.source, ''), '(none)') AS source, count(*) AS contacts, "
                 "sum(CASE WHEN s.orders > 0 THEN 1 ELSE 0 END) AS buyers, coalesce(sum(s.revenue), 0) AS revenue "
-                "FROM contacts c LEFT JOIN (SELECT contact_id, count(*) AS orders, sum(total) AS revenue FROM orders "
+                "FROM contacts c LEFT JOIN (SELECT contact_id, count(*) AS orders, sum(total * fx_rate) AS revenue FROM orders "
                 "GROUP BY contact_id) AS s ON s.contact_id = c.id GROUP BY coalesce(nullif(c.source, ''), '(none)') "
                 "ORDER BY revenue DESC, source")
     conversion = [{**r, "revenue": round(float(r["revenue"]), 2), "bought_pct": round(100 * r["buyers"] / r["contacts"], 1),

@@ -20,7 +20,7 @@ def products_context(crm, params):
 
     period = report_period(crm)  # the last 12 months
     chart = periods.months_to(period.as_of, 24)
-    by_product = sales(crm, "product")
+    by_product = sales(crm, "product")  # first: refuses revenue without rates, costs not in the base currency
     by_category = sales(crm, "category")
     by_month = sales(crm, "month", since=chart.since, until=chart.as_of.isoformat())
     counts = crm.store.query(
@@ -29,7 +29,7 @@ def products_context(crm, params):
         "coalesce(sum(CASE WHEN lifecycle = 'planned' THEN 1 ELSE 0 END), 0) AS planned "
         "FROM products")[0]
     stock_value = crm.store.query_value(
-        "SELECT coalesce(sum(m.quantity * p.cost), 0) FROM stock_movements m JOIN products p ON p.id = m.product_id")
+        "SELECT coalesce(sum(m.quantity * p.cost * p.fx_rate), 0) FROM stock_movements m JOIN products p ON p.id = m.product_id")
     names = {r["sku"]: r["name"] for r in crm.store.query("SELECT sku, name FROM products")}
     for r in by_product:
         r["name"] = names.get(r["sku"], "(unknown SKU)")

@@ -24,7 +24,7 @@ up to the as-of date:
 import datetime as dt
 import json
 
-from crmcore import CRMError
+from crmcore import CRMError, require_rates
 
 from . import rfm, targets, territories
 
@@ -75,12 +75,13 @@ def compare(crm, names, as_of=None, progress=None):
 
 
 def metrics(crm, kind, name, record, ids, as_of):
+    require_rates(crm)  # revenue and margin in the base currency
     store = crm.store
     ids_json = json.dumps(list(ids))
     values = store.dialect.json_values()
     day = as_of.isoformat()
     o = store.query(
-        "SELECT count(*) AS orders, coalesce(sum(total), 0) AS revenue, count(DISTINCT contact_id) AS customers "
+        "SELECT count(*) AS orders, coalesce(sum(total * fx_rate), 0) AS revenue, count(DISTINCT contact_id) AS customers "
         f"FROM orders WHERE contact_id IN ({values}) AND ordered_at <= ?", (ids_json, day))[0]
     year_ago, two_years_ago = (as_of - dt.timedelta(days=365)).isoformat(), (as_of - dt.timedelta(days=730)).isoformat()
     kept = store.query(
@@ -121,10 +122,11 @@ def _margin(crm, ids_json, day):
     """Line revenue minus catalogue cost, when the products plugin's table is
     there and every line's product has a cost; ``(None, None)`` otherwise."""
     store = crm.store
-    if not store.table_exists("products") or "cost" not in store.columns("products"):
+    if not store.table_exists("products") or "fx_rate" not in store.columns("products"):
         return None, None
     row = store.query(
-        "SELECT count(*) AS lines, count(p.cost) AS costed, sum(l.quantity * l.unit_price) AS revenue, sum(l.quantity * p.cost) AS cost "
+        "SELECT count(*) AS lines, count(p.cost * p.fx_rate) AS costed, sum(l.quantity * l.unit_price * o.fx_rate) AS revenue, "
+        "sum(l.quantity * p.cost * p.fx_rate) AS cost "
         "FROM order_lines l JOIN orders o ON o.id = l.order_id LEFT JOIN products p ON p.sku = l.sku "
         f"WHERE o.contact_id IN ({store.dialect.json_values()}) AND o.ordered_at <= ?", (ids_json, day))[0]
     if not row["lines"] or row["costed"] != row["lines"]:

@@ -2,7 +2,7 @@
 
 import json
 
-from crmcore import CRMError, report_period
+from crmcore import CRMError, report_period, require_rates
 
 from . import rfm, targets, territories
 from .segments import list_segments, refreshes, require_segment
@@ -11,9 +11,10 @@ from .segments import list_segments, refreshes, require_segment
 def segment_metrics(crm, segment, ids, total_contacts, as_of=None):
     """The same metrics for every segment (plus any a plugin adds through
     ``crm_segment_metrics``)."""
+    require_rates(crm)  # revenue in the base currency
     ids_json = json.dumps(ids)
     orders = crm.store.query(
-        "SELECT count(*) AS orders, coalesce(sum(total), 0) AS revenue, count(DISTINCT contact_id) AS buyers "
+        "SELECT count(*) AS orders, coalesce(sum(total * fx_rate), 0) AS revenue, count(DISTINCT contact_id) AS buyers "
         f"FROM orders WHERE contact_id IN ({crm.store.dialect.json_values()})", (ids_json,))[0]
     pipe = targets.pipeline(crm, ids, as_of=as_of)
     target = targets.attainment(crm, "segment", segment["name"], as_of)
@@ -83,7 +84,7 @@ def segment_context(crm, params):
     history = refreshes(crm, name)
     rfm_mix = [r for r in rfm.summary(crm, ids) if r["customers"]]
     top_products = crm.store.query(
-        "SELECT l.sku, max(l.description) AS description, sum(l.quantity) AS units, round(CAST(sum(l.quantity * l.unit_price) AS NUMERIC), 2) AS revenue, "
+        "SELECT l.sku, max(l.description) AS description, sum(l.quantity) AS units, round(CAST(sum(l.quantity * l.unit_price * o.fx_rate) AS NUMERIC), 2) AS revenue, "
         "count(DISTINCT o.contact_id) AS customers FROM order_lines l JOIN orders o ON o.id = l.order_id "
         f"WHERE o.contact_id IN ({crm.store.dialect.json_values()}) GROUP BY l.sku ORDER BY revenue DESC, l.sku LIMIT 10", (ids_json,))
     where = territories.territory_of(crm)
