@@ -379,7 +379,7 @@ def companies_show(company, fmt):
         from .currency import base_currency
 
         click.echo(f"\naccount: {account['orders']} orders, revenue {account['revenue']:,.2f} {base_currency(get_crm())} "
-                   f"({account['revenue_12m']:,.2f} in the last 365 days), last order {account['last_order']}; {rhythm}")
+                   f"({account['revenue_12m']:,.2f} in the last 12 months), last order {account['last_order']}; {rhythm}")
         click.echo("\nrevenue per month:")
         print_rows(account["revenue_per_month"], ["month", "orders", "revenue"])
     click.echo("\ncontacts:")
