@@ -105,6 +105,9 @@ def test_the_reports_page_shows_each_reports_form(shop, web_user):
         assert f'action="/reports/{name}"' in r.text
     assert [v for v, _ in options(r.text.split('action="/reports/segment"')[1], "name")] == ["", "all"]
     assert 'list="dashboard-owner-list"' in r.text and '<option value="ann@example.com">' in r.text
+    # the form is the page's way to give parameters: no command-line hints in the descriptions
+    assert "--param" not in r.text
+    assert "--param" not in c.get("/reports/product", params={"sku": "GRD-001"}).text
 
 
 def _plugin(**hooks):
