@@ -27,15 +27,19 @@ def account_rows(crm, company_ids=None, today=None):
     """One dict per company with orders (``ACCOUNT_FIELDS``), all or ``company_ids``."""
     from .currency import require_rates
 
-    require_rates(crm)  # revenue in the base currency
     today = _today(today)
     since = last_12_months(today).since  # the CRM's one "last 12 months"
     where, params = "", [since]
-    if company_ids is not None:
+    if company_ids is None:
+        require_rates(crm)  # revenue in the base currency
+    else:
         import json
 
-        where = f" AND k.id IN ({crm.store.dialect.json_values()})"
+        companies = crm.store.dialect.json_values()
+        where = f" AND k.id IN ({companies})"
         params.append(json.dumps(list(company_ids)))
+        # only these companies' orders: another account's order without a rate blocks nobody here
+        require_rates(crm, where=f"contact_id IN (SELECT id FROM contacts WHERE company_id IN ({companies}))", params=params[-1:])
     rows = crm.store.query(
         "SELECT k.id AS company_id, k.name AS name, count(DISTINCT x.id) AS contacts, count(o.id) AS orders, "
         "coalesce(sum(o.total * o.fx_rate), 0) AS revenue, "

@@ -166,28 +166,38 @@ def exchange_factor(crm, currency, day=None):
     return _factors(crm.store, base, {currency})(currency, day or "9999-12-31")
 
 
-def require_rates(crm, table="orders"):
+def require_rates(crm, table="orders", where=None, params=()):
     """The base currency, once every order (``table="deals"``: every deal) has
     its factor to it; else a ``CRMError`` naming the currencies that have no
     rate. Every revenue figure calls this first (an indexed look at the rows
-    without a factor: cheap on millions of orders)."""
+    without a factor: cheap on millions of orders). ``where`` (the caller's
+    own SQL, values bound from ``params``) narrows the check to the rows the
+    figure sums: one customer's order without a rate does not block another
+    customer's page."""
     if table not in DATED:
         raise ValueError(f"require_rates: table must be one of {', '.join(DATED)}")
     base = base_currency(crm)
     store = crm.store
-    if store.query_value(f"SELECT 1 FROM {table} WHERE fx_rate IS NULL LIMIT 1") is None:
+    scope = f" AND ({where})" if where else ""
+    params = tuple(params)
+
+    def missing():
+        return sorted({r["currency"] for r in store.query(
+            f"SELECT DISTINCT {_CURRENCY} AS currency FROM {table} WHERE fx_rate IS NULL{scope}", params)})
+
+    if store.query_value(f"SELECT 1 FROM {table} WHERE fx_rate IS NULL{scope} LIMIT 1", params) is None:
         return base
-    missing = sorted({r["currency"] for r in store.query(f"SELECT DISTINCT {_CURRENCY} AS currency FROM {table} WHERE fx_rate IS NULL")})
-    if base in missing:  # rows written past convert_orders (a plugin's raw insert): convert them now
+    currencies = missing()
+    if base in currencies:  # rows written past convert_orders (a plugin's raw insert): convert them now
         try:
             convert_orders(crm)
         except Exception:  # a database that refuses writes: report what is missing
             pass
-        missing = sorted({r["currency"] for r in store.query(f"SELECT DISTINCT {_CURRENCY} AS currency FROM {table} WHERE fx_rate IS NULL")})
-        if not missing:
+        currencies = missing()
+        if not currencies:
             return base
     when = "on or before their dates" if table == "orders" else "on or before their close dates"
-    raise CRMError(f"{table} in {', '.join(missing)} have no exchange rate to {base} {when}: load rates with crm rates load FILE")
+    raise CRMError(f"{table} in {', '.join(currencies)} have no exchange rate to {base} {when}: load rates with crm rates load FILE")
 
 
 def set_base_currency(crm, code):

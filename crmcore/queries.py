@@ -121,7 +121,7 @@ def contact_overview(crm, ref):
     store, cid = crm.store, row["id"]
     from .currency import require_rates
 
-    require_rates(crm)  # total_spent in the base currency
+    require_rates(crm, where="contact_id = ?", params=(cid,))  # their total_spent in the base currency
     totals = store.query("SELECT count(*) AS orders, coalesce(sum(total * fx_rate), 0) AS total_spent, max(ordered_at) AS last_order "
                          "FROM orders WHERE contact_id = ?", (cid,))[0]
     facts = {}

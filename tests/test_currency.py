@@ -52,6 +52,25 @@ def test_a_sum_with_currencies_without_a_rate_is_refused_in_one_line(shop):
                               "load rates with crm rates load FILE")
 
 
+def test_one_customers_order_without_a_rate_does_not_block_anyone_elses_figures(shop):
+    crm, ann = shop
+    from crmcore import Company
+
+    acme = crm.add(Company(name="ACME"))
+    bob = crm.add(Contact(email="bob@example.com", company_id=acme))
+    crm.add(Order(ref="b1", contact_id=bob, ordered_at="2026-01-05", currency="GBP", total=10.0))
+    crm.add(Order(ref="j1", contact_id=ann, ordered_at="2026-01-05", currency="JPY", total=900.0))
+    assert contact_overview(crm, bob)["total_spent"] == pytest.approx(20.0)  # bob's own orders all have a rate
+    import datetime as dt
+
+    (row,) = account_rows(crm, company_ids=[acme], today=dt.date(2026, 2, 1))
+    assert row["revenue"] == pytest.approx(20.0)
+    with pytest.raises(CRMError, match="orders in JPY have no exchange rate"):
+        contact_overview(crm, ann)
+    with pytest.raises(CRMError, match="orders in JPY"):
+        account_rows(crm, today=dt.date(2026, 2, 1))  # every account: a sum over everyone's orders
+
+
 def test_changing_the_base_currency_converts_every_order_again(shop):
     crm, ann = shop
     crm.set_setting("base_currency", "GBP")
