@@ -243,19 +243,25 @@ def run(sizes, rounds, page_rounds, budget, orders_cap, say):
                 say(notes[-1])
                 break
     say(f"growth run took {time.monotonic() - start:.0f} s")
+    return step_rows(sizes, measured), measured, notes
+
+
+def step_rows(sizes, measured):
+    """One row per workload and 10x step measured at both ends: ours_s the
+    larger size's seconds, baseline_s the smaller's, ratio the growth factor."""
     rows = []
-    for key, name, target, flat in WORKLOADS:
+    for key, name, target, _ in WORKLOADS:
         for small, big in zip(sizes, sizes[1:]):
             a, b = measured.get(small, {}).get(key), measured.get(big, {}).get(key)
-            if a is None or b is None:
-                continue
-            rows.append(row(f"growth: {name}", f"{small:,} -> {big:,} contacts", b, a, f"the same workload at {small:,} contacts", target))
-    return rows, measured, notes
+            if a is not None and b is not None:
+                rows.append(row(f"growth: {name}", f"{small:,} -> {big:,} contacts", b, a, f"the same workload at {small:,} contacts", target))
+    return rows
 
 
 def table(sizes, measured, notes):
     """The human-readable growth table: time at each size, growth per 10x."""
-    head = f"{'workload':<50}" + "".join(f"{n:>14,}" for n in sizes) + "".join(f"{'x per 10x':>12}" for _ in sizes[1:]) + "  target"
+    head = (f"{'workload':<54}" + "".join(f"{n:>14,}" for n in sizes)
+            + "".join(f"{f'x {a:,.0f}->':>16}" for a in sizes[:-1]) + "  target")
     lines = [head]
     for key, name, target, _ in WORKLOADS:
         cells, factors = [], []
@@ -264,8 +270,8 @@ def table(sizes, measured, notes):
             cells.append(f"{'-':>14}" if t is None else f"{t * 1000:>12.1f}ms" if t < 1 else f"{t:>13.2f}s")
         for a, b in zip(sizes, sizes[1:]):
             ta, tb = measured.get(a, {}).get(key), measured.get(b, {}).get(key)
-            factors.append(f"{'-':>12}" if ta is None or tb is None else f"{tb / ta:>11.1f}x")
-        lines.append(f"{name:<50}" + "".join(cells) + "".join(factors) + f"  {target}")
+            factors.append(f"{'-':>16}" if ta is None or tb is None else f"{tb / ta:>15.1f}x")
+        lines.append(f"{name:<54}" + "".join(cells) + "".join(factors) + f"  {target}")
     return "\n".join(lines + notes)
 
 
