@@ -39,3 +39,38 @@ def write_svg(path, sizes, measured, workloads):
     svg = found.group(0)
     with open(path, "w", encoding="utf-8") as f:
         f.write('<?xml version="1.0" encoding="UTF-8"?>\n' + svg + "\n")
+
+
+def measured_from_rows(rows, workloads):
+    """``(sizes, {size: {key: seconds}})`` back from a run's growth rows (``run.py --json``)."""
+    keys = {f"growth: {name}": key for key, name, _, _ in workloads}
+    measured = {}
+    for r in rows:
+        key = keys.get(r["workload"])
+        if key is None:
+            continue
+        small, big = (int(n.replace(",", "")) for n in r["size"].split(" contacts")[0].split(" -> "))
+        measured.setdefault(small, {})[key] = r["baseline_s"]
+        measured.setdefault(big, {})[key] = r["ours_s"]
+    return tuple(sorted(measured)), measured
+
+
+def main():
+    """``python benchmarks/growth_chart.py RUN.json OUT.svg``: the plot of a saved growth run."""
+    import json
+    import os
+    import sys
+
+    if len(sys.argv) != 3:
+        sys.exit("usage: growth_chart.py RUN.json OUT.svg (RUN.json from run.py --scale growth --json)")
+    sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    from bench_growth import WORKLOADS
+
+    with open(sys.argv[1], encoding="utf-8") as f:
+        run = json.load(f)
+    sizes, measured = measured_from_rows(run["results"] if isinstance(run, dict) else run, WORKLOADS)
+    write_svg(sys.argv[2], sizes, measured, WORKLOADS)
+
+
+if __name__ == "__main__":
+    main()

@@ -50,3 +50,10 @@ def test_the_plot_is_one_bar_per_measured_step(tmp_path):
     svg = ET.parse(path).getroot()
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
     assert len(svg.findall("{http://www.w3.org/2000/svg}rect")) == 3
+
+
+def test_a_saved_run_plots_the_same_bars():
+    rows = bench_growth.step_rows(SIZES, MEASURED)
+    sizes, measured = growth_chart.measured_from_rows(rows, bench_growth.WORKLOADS)
+    assert sizes == SIZES
+    assert growth_chart.growth_bars(sizes, measured, bench_growth.WORKLOADS) == growth_chart.growth_bars(SIZES, MEASURED, bench_growth.WORKLOADS)
