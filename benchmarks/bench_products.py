@@ -57,8 +57,8 @@ INSERT INTO contacts (id, email, first_name, last_name, consent, tags, custom) S
 """
 ORDERS_SQL = f"""
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :orders)
-INSERT INTO orders (id, ref, contact_id, ordered_at, currency, total)
-SELECT i, 'SO-' || i, 1 + (i * {H1}) % :contacts, date(julianday(:today) - 1095 + (i - 1) * 1095 / :orders), 'EUR', 0.0 FROM n
+INSERT INTO orders (id, ref, contact_id, ordered_at, currency, total, fx_rate)
+SELECT i, 'SO-' || i, 1 + (i * {H1}) % :contacts, date(julianday(:today) - 1095 + (i - 1) * 1095 / :orders), 'EUR', 0.0, 1 FROM n
 """
 LINES_SQL = f"""
 WITH k(k) AS (VALUES (1), (2), (3), (4), (5))

@@ -14,7 +14,8 @@ Pages (issue "crm serve", Must show):
 | --- | --- | --- |
 | contacts list, page 1 | `/contacts` | `/db/contacts?_size=50` (counts the table) |
 | contacts list, a deep page | `/contacts?after=ID` (keyset) | `/db/contacts?_size=50&_next=ID` (keyset) |
-| a search | `/contacts?q=WORD` | `/db/contacts?_search=WORD&_size=50` |
+| a search | `/contacts?q=WORD` (1,003 match) | `/db/contacts?_search=WORD&_size=50` |
+| a search every contact matches | `/contacts?q=Kim` | `/db/contacts?_search=Kim&_size=50` |
 | a contact | `/contacts/ID` (deals, activities, orders, history) | `/db/contacts/ID` (the row page) |
 
 Each page is loaded by 1 and by 16 concurrent clients (threads, each with one
@@ -175,6 +176,8 @@ def pages(n, search_word):
         "contacts list, page 1": (["/contacts"], ["/db/contacts?_size=50"]),
         "contacts list, deep keyset page": ([f"/contacts?after={i}" for i in deep], [f"/db/contacts?_size=50&_next={i}" for i in deep]),
         "contacts search": ([f"/contacts?q={search_word}"], [f"/db/contacts?_search={search_word}&_size=50"]),
+        # a name every contact has: the page's work must not grow with the matches
+        "contacts search, a name all match": (["/contacts?q=Kim"], ["/db/contacts?_search=Kim&_size=50"]),
         "contact page": ([f"/contacts/{i}" for i in people], [f"/db/contacts/{i}" for i in people]),
     }
 

@@ -45,11 +45,11 @@ FROM (SELECT i, (i * {H1}) % 1000 AS h, date(2459580.5 + (i * {H4}) % 1460) || '
 # skewed towards low ids (a few heavy buyers); totals 5.00-204.99.
 ORDERS_SQL = f"""
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < :orders - 1)
-INSERT INTO orders (contact_id, ordered_at, channel, currency, total, created_at, updated_at)
+INSERT INTO orders (contact_id, ordered_at, channel, currency, total, created_at, updated_at, fx_rate)
 SELECT CASE WHEN i % 2 = 0 THEN 1 + ((i / 2) * {H3}) % :contacts
             ELSE 1 + ((i * {H1}) % :contacts) * ((i * {H2}) % :contacts) / :contacts END,
        day, CASE WHEN i % 4 = 0 THEN 'store' ELSE 'web' END, 'EUR', 5 + ((i * {H4}) % 20000) / 100.0,
-       day || 'T09:00:00', day || 'T09:00:00'
+       day || 'T09:00:00', day || 'T09:00:00', 1
 FROM (SELECT i, date(2459945.5 + i * 1095 / :orders) AS day FROM n)
 """
 

@@ -68,12 +68,19 @@ _PUBLIC = {
     # reports and charts
     "render": "reports:render",
     "template_environment": "reports:environment",
-    "data_as_of": "dashboard:data_as_of",
+    "ReportParam": "reports:ReportParam",
+    "data_as_of": "periods:data_as_of",
+    "periods": "periods:",
+    "report_period": "periods:report_period",
     "charts": "charts:",
     "DEMO_CATALOGUE": "demo:DEMO_CATALOGUE",
     # the web app (crm serve)
     "render_page": "web:render",
     "access": "access:",
+    # money in more than one currency
+    "base_currency": "currency:base_currency",
+    "require_rates": "currency:require_rates",
+    "exchange_factor": "currency:exchange_factor",
     # the command line
     "get_crm": "cli:get_crm",
     "crm_for_listing": "cli:crm_for_listing",

@@ -189,6 +189,31 @@ def search_contacts(crm, user, text, limit=PAGE_SIZE):
     return [schema.decode_row(entities.Contact, r) for r in candidates if r["id"] in visible][:limit]
 
 
+def search_page(crm, user, text, after=None, skip=None, limit=PAGE_SIZE):
+    """One page of the contacts ``user`` may see that match ``text``, for the
+    search box: ``(rows, next_after, next_skip)``, the work bounded however
+    many contacts match (``store.search_page``): up to 200 matches come
+    ranked, best first, the next page at ``skip=next_skip``; more come in the
+    order they were added, the next page at ``after=next_after`` (keyset,
+    never counted). The access filter is part of the query."""
+    from . import entities, normalize
+
+    words = [w for w in normalize.text(text).replace('"', " ").split(" ") if w]
+    if not words:
+        return [], None, None
+    try:
+        after = int(after) if after not in (None, "") else None
+        skip = int(skip) if skip not in (None, "") else 0
+    except (TypeError, ValueError):
+        raise CRMError("after= and skip= must be whole numbers") from None
+    if skip < 0 or skip > 10_000:
+        raise CRMError("skip= must be 0-10000")
+    where = contact_scope(crm, user)
+    found, next_after, next_skip = crm.store.search_page("contacts", schema.fts_columns(entities.Contact), words, limit, "c",
+                                                         where=where, after=after, skip=skip)
+    return [schema.decode_row(entities.Contact, r) for r in found], next_after, next_skip
+
+
 def rows(crm, user, table, where=None, order="id", limit=PAGE_SIZE):
     """Rows of ``table`` the user may see, with an extra filter and a fixed order
     (``order`` is SQL the caller owns, never user text)."""

@@ -13,6 +13,7 @@ import datetime as dt
 import math
 
 from . import normalize
+from .periods import last_12_months
 
 ACCOUNT_FIELDS = ["company_id", "name", "contacts", "orders", "revenue", "revenue_12m", "first_order", "last_order",
                   "reorder_interval_days", "next_reorder", "days_late", "reorder_overdue"]
@@ -24,18 +25,25 @@ def _today(today=None):
 
 def account_rows(crm, company_ids=None, today=None):
     """One dict per company with orders (``ACCOUNT_FIELDS``), all or ``company_ids``."""
+    from .currency import require_rates
+
     today = _today(today)
-    since = (today - dt.timedelta(days=365)).isoformat()
+    since = last_12_months(today).since  # the CRM's one "last 12 months"
     where, params = "", [since]
-    if company_ids is not None:
+    if company_ids is None:
+        require_rates(crm)  # revenue in the base currency
+    else:
         import json
 
-        where = f" AND k.id IN ({crm.store.dialect.json_values()})"
+        companies = crm.store.dialect.json_values()
+        where = f" AND k.id IN ({companies})"
         params.append(json.dumps(list(company_ids)))
+        # only these companies' orders: another account's order without a rate blocks nobody here
+        require_rates(crm, where=f"contact_id IN (SELECT id FROM contacts WHERE company_id IN ({companies}))", params=params[-1:])
     rows = crm.store.query(
         "SELECT k.id AS company_id, k.name AS name, count(DISTINCT x.id) AS contacts, count(o.id) AS orders, "
-        "coalesce(sum(o.total), 0) AS revenue, "
-        "coalesce(sum(CASE WHEN o.ordered_at >= ? THEN o.total ELSE 0 END), 0) AS revenue_12m, "
+        "coalesce(sum(o.total * o.fx_rate), 0) AS revenue, "
+        "coalesce(sum(CASE WHEN o.ordered_at >= ? THEN o.total * o.fx_rate ELSE 0 END), 0) AS revenue_12m, "
         "min(substr(o.ordered_at, 1, 10)) AS first_order, max(substr(o.ordered_at, 1, 10)) AS last_order, "
         "count(DISTINCT substr(o.ordered_at, 1, 10)) AS order_days "
         "FROM companies k JOIN contacts x ON x.company_id = k.id JOIN orders o ON o.contact_id = x.id "
@@ -61,9 +69,9 @@ def account(crm, company_id, today=None):
     figures = found[0] if found else {"orders": 0, "revenue": 0.0, "revenue_12m": 0.0, "last_order": None,
                                       "reorder_interval_days": None, "next_reorder": None, "days_late": 0,
                                       "reorder_overdue": False}
-    since = (_today(today) - dt.timedelta(days=365)).isoformat()
+    since = last_12_months(_today(today)).since
     months = crm.store.query(
-        "SELECT substr(o.ordered_at, 1, 7) AS month, count(*) AS orders, round(CAST(sum(o.total) AS NUMERIC), 2) AS revenue "
+        "SELECT substr(o.ordered_at, 1, 7) AS month, count(*) AS orders, round(CAST(sum(o.total * o.fx_rate) AS NUMERIC), 2) AS revenue "
         "FROM orders o JOIN contacts x ON x.id = o.contact_id WHERE x.company_id = ? AND o.ordered_at >= ? "
         "GROUP BY substr(o.ordered_at, 1, 7) ORDER BY month", (company_id, since))
     return {**{k: v for k, v in figures.items() if k not in ("company_id", "name", "contacts")},
@@ -78,11 +86,11 @@ def late_accounts(crm, today=None):
 def segment_fields(register, store, today=None):
     """``company.orders``, ``company.revenue_12m`` and ``company.reorder_overdue``
     for segment rules, over the contact's company (SQL over contact ``c``)."""
-    since = (_today(today) - dt.timedelta(days=365)).isoformat()  # a date we format, never user text
+    since = last_12_months(_today(today)).since  # a date we format, never user text
     orders_of = "FROM orders o JOIN contacts x ON x.id = o.contact_id WHERE x.company_id = c.company_id"
     register("company.orders", f"(SELECT count(*) {orders_of})", "number", "orders of the contact's company (all its contacts)")
-    register("company.revenue_12m", f"(SELECT coalesce(sum(o.total), 0) {orders_of} AND o.ordered_at >= '{since}')", "number",
-             "revenue of the contact's company in the last 365 days")
+    register("company.revenue_12m", f"(SELECT coalesce(sum(o.total * o.fx_rate), 0) {orders_of} AND o.ordered_at >= '{since}')", "number",
+             "revenue of the contact's company in the last 12 months (the 12 full months before this one, and this one so far; base currency)")
     day = "substr(o.ordered_at, 1, 10)"
     today = _today(today).isoformat()
     span = store.dialect.days_between(f"max({day})", f"min({day})")

@@ -177,6 +177,11 @@ class CRM:
         return default if value is None else json.loads(value)
 
     def set_setting(self, key, value):
+        if key == "base_currency":  # every order's factor changes with it
+            from .currency import set_base_currency
+
+            set_base_currency(self, value)
+            return
         with self.store.transaction():
             self.store.execute(
                 "INSERT INTO _crm_settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -238,6 +243,10 @@ class CRM:
             except Exception as exc:
                 raise self._integrity(table, exc) from None
             self.audit_many("create", table, [(id_, None) for id_ in ids])  # history starts with the creation
+            if table in ("orders", "deals"):
+                from .currency import convert_orders
+
+                convert_orders(self)  # each new order's (deal's) factor to the base currency
             if self.hook_impls("crm_records_saved"):
                 for id_, row in zip(ids, rows):
                     row["id"] = id_
@@ -283,6 +292,11 @@ class CRM:
             except Exception as exc:
                 raise self._integrity(table, exc) from None
             self.audit("update", table, id, diff)
+            if table in ("orders", "deals") and {"currency", "ordered_at", "closed_at"} & set(diff):
+                from .currency import convert_orders
+
+                self.store.execute(f"UPDATE {table} SET fx_rate = NULL WHERE id = ?", (id,))
+                convert_orders(self)
             saved = schema.decode_row(cls, new_row)
             self.emit("crm_records_saved", crm=self, table=table, records=[saved])
             if table == "deals" and "stage" in diff:

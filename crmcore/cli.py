@@ -141,6 +141,7 @@ CORE_COMMANDS = {
     "serve": ("crmcore.web.commands:serve", "Serve the CRM as a web application for the team (and customers' public links)."),
     "users": ("crmcore.web.commands:users", "People who log in to `crm serve`: roles admin, manager, sales, service, viewer."),
     "tokens": ("crmcore.web.commands:tokens", "Bearer tokens for the JSON API of `crm serve` (/api/...), each acting as one user."),
+    "rates": ("crmcore.rates_commands:rates", "Exchange rates: every revenue figure is converted to the base currency at the order date's rate."),
     "settings": ("crmcore.web.commands:settings", "Settings of this database (e.g. base_url, the public address of links)."),
     "unsubscribe-link": ("crmcore.web.commands:unsubscribe_link", "Print a contact's personal unsubscribe link (CONTACT: id or e-mail)."),
 }

@@ -104,9 +104,11 @@ def contacts_show(contact, fmt):
     if fmt == "json":
         print_record(found, "json")
         return
+    from .currency import base_currency
+
     related = {k: found.pop(k) for k in ("deals", "orders", "total_spent", "last_order", "activities", "facts")}
     print_record(found)
-    click.echo(f"\norders: {related['orders']}, total spent {related['total_spent']:,.2f}, last order {related['last_order'] or '–'}")
+    click.echo(f"\norders: {related['orders']}, total spent {related['total_spent']:,.2f} {base_currency(get_crm())}, last order {related['last_order'] or '–'}")
     for label, value in related["facts"].items():
         click.echo(f"{label}: {value if value not in (None, '') else '–'}")
     if related["deals"]:
@@ -374,8 +376,10 @@ def companies_show(company, fmt):
         overdue = f", {account['days_late']} days late" if account["reorder_overdue"] else ""
         rhythm = (f"reorders every {account['reorder_interval_days']:g} days, next due {account['next_reorder']}{overdue}"
                   if account["reorder_interval_days"] is not None else "one order day so far: no reorder rhythm yet")
-        click.echo(f"\naccount: {account['orders']} orders, revenue {account['revenue']:,.2f} "
-                   f"({account['revenue_12m']:,.2f} in the last 365 days), last order {account['last_order']}; {rhythm}")
+        from .currency import base_currency
+
+        click.echo(f"\naccount: {account['orders']} orders, revenue {account['revenue']:,.2f} {base_currency(get_crm())} "
+                   f"({account['revenue_12m']:,.2f} in the last 12 months), last order {account['last_order']}; {rhythm}")
         click.echo("\nrevenue per month:")
         print_rows(account["revenue_per_month"], ["month", "orders", "revenue"])
     click.echo("\ncontacts:")

@@ -212,5 +212,28 @@ def m007_canonical_emails(store):
             taken.add(canonical)
 
 
+def m008_exchange_rates(store):
+    """Money in more than one currency (crmcore/currency.py): exchange rates
+    (``1 base = rate currency`` on a day, as the ECB publishes them) and each
+    order's and deal's factor to the base currency, ``fx_rate`` (NULL until a
+    rate is known). Those already in the base currency (the setting, else
+    EUR) get 1; the others wait for ``crm rates load``. A partial index finds
+    the orders without a factor at once."""
+    import json
+
+    store.execute(
+        f"CREATE TABLE IF NOT EXISTS exchange_rates (base TEXT NOT NULL, currency TEXT NOT NULL, day TEXT NOT NULL, "
+        f"rate {store.dialect.real} NOT NULL, source TEXT, loaded_at TEXT, PRIMARY KEY (base, currency, day)){store.dialect.without_rowid}"
+    )
+    for table in ("orders", "deals"):
+        if "fx_rate" not in store.columns(table):
+            store.execute(f"ALTER TABLE {table} ADD COLUMN fx_rate {store.dialect.real}")
+    # Covering (fx_rate too): SQLite then answers "any order without a factor?" from it, not from a scan of the orders.
+    store.execute("CREATE INDEX IF NOT EXISTS ix_orders_without_fx ON orders (currency, ordered_at, fx_rate) WHERE fx_rate IS NULL")
+    setting = store.query_value("SELECT value FROM _crm_settings WHERE key = 'base_currency'")
+    for table in ("orders", "deals"):
+        store.execute(f"UPDATE {table} SET fx_rate = 1 WHERE currency = ?", (json.loads(setting) if setting else "EUR",))
+
+
 MIGRATIONS = [m001_core_tables, m002_users_sessions, m003_ids_never_reused, m004_privacy_identity, m005_jobs, m006_api_tokens,
-              m007_canonical_emails]
+              m007_canonical_emails, m008_exchange_rates]

@@ -73,14 +73,15 @@ def crm_register_import_profiles(register):
 
 @hookimpl
 def crm_register_reports(register):
-    from . import dashboard
+    from . import dashboard, report_params
     from .team import context as team_context
 
-    register("dashboard", "dashboard.html", "The whole CRM on one page: contacts, pipeline, revenue and every plugin's section", dashboard.context)
+    register("dashboard", "dashboard.html", "The whole CRM on one page: contacts, pipeline, revenue and every plugin's section", dashboard.context,
+             params=report_params.DASHBOARD)
     register("team", "team.html", "The team's work: activities and tasks per owner and week, overdue tasks, deals won per owner, "
-             "lead sources and what they bought", team_context)
+             "lead sources and what they bought", team_context, params=report_params.TEAM)
     register("accounts", "accounts.html", "Wholesale accounts: revenue, reorder interval, and the accounts whose next reorder is late",
-             dashboard.accounts_context)
+             dashboard.accounts_context, params=report_params.ACCOUNTS)
 
 
 @hookimpl

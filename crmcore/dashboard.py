@@ -2,22 +2,12 @@
 ``crm_register_dashboard_sections``; a disabled plugin's section disappears.
 
 "Recent" periods count back from the newest date in the data, not from
-today, so the same database always renders the same bytes.
+today, so the same database always renders the same bytes. "The last 12
+months" is ``crmcore.periods``' one definition: the 12 full months before
+the current month plus the current month so far, marked partial.
 """
 
-import datetime as dt
-
-
-def _month_back(month, n):
-    """``"2024-05"`` minus ``n`` months."""
-    y, m = int(month[:4]), int(month[5:7]) - n
-    while m < 1:
-        y, m = y - 1, m + 12
-    return f"{y:04d}-{m:02d}"
-
-
-def _months(last, count):
-    return [_month_back(last, count - 1 - i) for i in range(count)]
+from .periods import data_as_of  # its home was here; plugins import it from crmcore
 
 
 def _change(now, before):
@@ -28,55 +18,63 @@ def _change(now, before):
 PARAMS = {"owner": "show only this sales rep's pipeline and win rate"}
 
 
-def data_as_of(crm):
-    """The date of the newest order or contact (ISO), or ``None`` for an empty CRM.
-
-    Reports count "last 12 months" back from here, not from today, so the same
-    database renders the same bytes tomorrow; plugin sections should too."""
-    return crm.store.query_value(
-        "SELECT max(d) FROM (SELECT max(ordered_at) AS d FROM orders UNION ALL SELECT max(substr(created_at, 1, 10)) FROM contacts) AS latest")
-
-
 def context(crm, params):
+    from . import periods
     from .errors import CRMError
 
     unknown = sorted(set(params) - set(PARAMS))
     if unknown:
         raise CRMError(f"dashboard: unknown --param {unknown[0]!r} (known: " + ", ".join(f"{k} = {v}" for k, v in PARAMS.items()) + ")")
     owner = params.get("owner") or None
+    from .currency import require_rates
+
+    require_rates(crm)  # revenue in the base currency, or one line naming the currencies without a rate
     store = crm.store
     q, v = store.query, store.query_value
     as_of = data_as_of(crm)
-    last_month = (as_of or dt.date(2000, 1, 1).isoformat())[:7]
-    months = _months(last_month, 24)
+    period = periods.report_period(crm, as_of)  # the last 12 months
+    chart = periods.months_to(period.as_of, 24)  # the revenue chart: two years
+    previous = period.previous()
     contacts = store.count("contacts")
 
-    revenue = {r["month"]: r for r in q(
-        "SELECT substr(ordered_at, 1, 7) AS month, sum(total) AS revenue, count(*) AS orders FROM orders "
-        "WHERE ordered_at >= ? GROUP BY month", (_month_back(last_month, 23) + "-01",))}
-    revenue_by_month = [(m, round(revenue[m]["revenue"], 2) if m in revenue else 0) for m in months]
-    rev_12 = sum(r for _, r in revenue_by_month[12:])
-    rev_prev = sum(r for _, r in revenue_by_month[:12])
-    orders_12 = sum(revenue[m]["orders"] for m in months[12:] if m in revenue)
+    # per month, and per month split at the report's day of the month, so that a partial month
+    # is compared with the same days of its month a year earlier
+    revenue = {}
+    for r in q("SELECT substr(ordered_at, 1, 7) AS month, CASE WHEN substr(ordered_at, 9, 2) <= ? THEN 1 ELSE 0 END AS early, "
+               "sum(total * fx_rate) AS revenue, count(*) AS orders FROM orders "
+               "WHERE ordered_at >= ? AND ordered_at < ? GROUP BY 1, 2", (f"{period.as_of.day:02d}", previous.since, period.until)):
+        month = revenue.setdefault(r["month"], {"revenue": 0, "orders": 0, "early_revenue": 0, "early_orders": 0})
+        month["revenue"] += r["revenue"] or 0
+        month["orders"] += r["orders"]
+        if r["early"]:
+            month["early_revenue"] += r["revenue"] or 0
+            month["early_orders"] += r["orders"]
+
+    def total(p, key):
+        return sum(revenue.get(m.key, {}).get(("early_" if m.partial else "") + key, 0) for m in p.months)
+
+    revenue_by_month = chart.series({k: round(v["revenue"], 2) for k, v in revenue.items()})
+    rev_12, rev_prev = total(period, "revenue"), total(previous, "revenue")
+    orders_12 = total(period, "orders")
 
     new = {r["month"]: r["n"] for r in q(
-        "SELECT substr(created_at, 1, 7) AS month, count(*) AS n FROM contacts WHERE created_at >= ? GROUP BY month",
-        (_month_back(last_month, 11) + "-01",))}
-    new_contacts = [(m, new.get(m, 0)) for m in months[12:]]
+        "SELECT substr(created_at, 1, 7) AS month, count(*) AS n FROM contacts WHERE created_at >= ? AND created_at < ? GROUP BY month",
+        (period.since, period.until))}
+    new_contacts = period.series(new)
 
     pipeline_rows = crm.pipeline(owner=owner)
     closed = {r["status"]: r for r in q(
-        "SELECT status, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals "
+        "SELECT status, count(*) AS deals, coalesce(sum(amount * fx_rate), 0) AS amount FROM deals "
         "WHERE status != 'open' AND (CAST(? AS TEXT) IS NULL OR owner = ?) GROUP BY status", (owner, owner))}
     won, lost = closed.get("won", {}).get("deals", 0), closed.get("lost", {}).get("deals", 0)
 
     countries = q("SELECT coalesce(country, '–') AS country, count(*) AS contacts FROM contacts GROUP BY country ORDER BY contacts DESC, country")
-    channels = q("SELECT coalesce(nullif(channel, ''), 'other') AS channel, sum(total) AS revenue FROM orders "
-                  "WHERE ordered_at >= ? GROUP BY 1 ORDER BY revenue DESC, channel", (months[12] + "-01",))
+    channels = q("SELECT coalesce(nullif(channel, ''), 'other') AS channel, sum(total * fx_rate) AS revenue FROM orders "
+                  "WHERE ordered_at >= ? AND ordered_at < ? GROUP BY 1 ORDER BY revenue DESC, channel", (period.since, period.until))
     top_customers = q(
         "SELECT coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), c.email, '#' || c.id) AS name, coalesce(nullif(c.company, ''), '–') AS company, c.country AS country, "
-        "count(o.id) AS orders, sum(o.total) AS revenue FROM orders o JOIN contacts c ON c.id = o.contact_id "
-        "WHERE o.ordered_at >= ? GROUP BY c.id ORDER BY revenue DESC, c.id LIMIT 10", (months[12] + "-01",))
+        "count(o.id) AS orders, sum(o.total * o.fx_rate) AS revenue FROM orders o JOIN contacts c ON c.id = o.contact_id "
+        "WHERE o.ordered_at >= ? AND o.ordered_at < ? GROUP BY c.id ORDER BY revenue DESC, c.id LIMIT 10", (period.since, period.until))
 
     sections = []
     for section in crm.registry.dashboard_sections:  # only enabled plugins registered one
@@ -84,7 +82,8 @@ def context(crm, params):
     return {
         "as_of": as_of,
         "owner": owner,
-        "period": f"{months[12]} to {months[-1]}",
+        "period": period,
+        "chart_period": chart,
         "totals": {
             "contacts": contacts,
             "companies": store.count("companies"),
@@ -134,6 +133,8 @@ def accounts_context(crm, params):
     rows = account_rows(crm, today=today)
     late = sorted((r for r in rows if r["reorder_overdue"]), key=lambda r: (-r["days_late"], r["name"]))
     top = sorted(rows, key=lambda r: (-r["revenue_12m"], r["name"]))
-    return {"as_of": as_of, "accounts": top, "late": late, "count": len(rows),
+    from .periods import last_12_months
+
+    return {"as_of": as_of, "period": last_12_months(today) if today else None, "accounts": top, "late": late, "count": len(rows),
             "revenue_12m": round(sum(r["revenue_12m"] for r in rows), 2),
             "with_interval": sum(1 for r in rows if r["reorder_interval_days"] is not None)}

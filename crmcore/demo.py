@@ -66,6 +66,37 @@ CHANNELS = ["web", "web", "web", "store", "store", "phone", "marketplace"]
 SOURCES = ["website", "newsletter", "trade fair", "referral", "google ads", "social", "store"]
 OWNERS = ["alice", "bob", "carla", "deniz"]
 INDUSTRIES = ["Retail", "Hospitality", "Landscaping", "Wholesale", "Catering", "Facilities"]
+#: The currency each demo country's customers pay in, and about what one euro
+#: bought in it over the demo's years (the ECB's reference rates, rounded).
+CURRENCY_OF = {"CH": "CHF", "US": "USD", "GB": "GBP", "SE": "SEK"}
+EURO_RATES = {"CHF": 0.95, "USD": 1.09, "GBP": 0.86, "SEK": 11.4}
+
+
+def demo_rates(start, end):
+    """Daily ``(base, currency, day, rate)`` from ``start`` to ``end``, working
+    days only (a weekend order takes Friday's rate), drifting smoothly around
+    ``EURO_RATES``; no random draws, so the seed's data stays the same."""
+    import math
+
+    rows, day = [], start
+    while day <= end:
+        if day.weekday() < 5:
+            n = day.toordinal()
+            for i, (code, rate) in enumerate(sorted(EURO_RATES.items())):
+                drift = 0.035 * math.sin(n / 97.0 + i) + 0.012 * math.sin(n / 13.0 + 2 * i)
+                rows.append(("EUR", code, day.isoformat(), round(rate * (1 + drift), 4)))
+        day += dt.timedelta(days=1)
+    return rows
+
+
+def local_price(price, currency):
+    """A demo catalogue price (euros) on the price list of ``currency``: .90 endings, whole kronor."""
+    if currency == "EUR":
+        return price
+    value = price * EURO_RATES[currency]
+    return float(max(1, round(value, -1)) - 1) if currency == "SEK" else max(0.9, round(value) - 0.1)
+
+
 COMPANY_SUFFIX = {"DE": "GmbH", "AT": "GmbH", "CH": "AG", "US": "Inc.", "GB": "Ltd", "FR": "SARL", "NL": "B.V.", "ES": "S.L.", "SE": "AB"}
 
 
@@ -170,6 +201,11 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
                                    done_at=f"{min(when, today).isoformat()}T11:30:00" if done else None))
     counts["activities"] = len(crm.add_many(activities))
 
+    # Customers pay in their country's currency; the rates convert their orders to the base currency.
+    from .currency import store_rates
+
+    store_rates(crm, demo_rates(start - dt.timedelta(days=7), today), "demo")
+    currency_of = {cid: CURRENCY_OF.get(c.country, "EUR") for cid, c in zip(contact_ids, contacts)}
     orders, lines_per_order = [], []
     for cid in contact_ids:
         first_day = max(start, dt.date.fromisoformat(created_of[cid]))
@@ -179,12 +215,14 @@ def generate(crm, n_contacts=1000, seed=42, progress=False, today=None):
             lines = []
             for _ in range(rng.choices([1, 2, 3, 4], [50, 30, 15, 5])[0]):
                 sku, name, _, price, _, _ = rng.choice(DEMO_CATALOGUE)
-                lines.append(OrderLine(sku=sku, description=name, quantity=rng.choice([1, 1, 1, 2, 3]), unit_price=price))
+                lines.append(OrderLine(sku=sku, description=name, quantity=rng.choice([1, 1, 1, 2, 3]),
+                                       unit_price=local_price(price, currency_of[cid])))
                 if sku in COMPANIONS and rng.random() < 0.5:
                     mate = next(p for p in DEMO_CATALOGUE if p[0] == COMPANIONS[sku])
-                    lines.append(OrderLine(sku=mate[0], description=mate[1], quantity=1, unit_price=mate[3]))
+                    lines.append(OrderLine(sku=mate[0], description=mate[1], quantity=1, unit_price=local_price(mate[3], currency_of[cid])))
             total = round(sum(l.quantity * l.unit_price for l in lines), 2)
-            orders.append(Order(ref=f"SO-{order_base + len(orders) + 1}", contact_id=cid, ordered_at=day, channel=rng.choice(CHANNELS), currency="EUR", total=total))
+            orders.append(Order(ref=f"SO-{order_base + len(orders) + 1}", contact_id=cid, ordered_at=day, channel=rng.choice(CHANNELS),
+                                currency=currency_of[cid], total=total))
             lines_per_order.append(lines)
     with _bar(progress, len(orders), "Demo orders") as bar:
         n_lines = 0

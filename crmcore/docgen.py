@@ -105,7 +105,8 @@ API_SECTIONS = [
     ("Files, import and export", ["atomic_write", "written_to", "private_temp", "put_in_place", "safe_cell", "csv_writer", "progress", "read_rows", "parse_map", "import_records",
                                   "import_contacts", "import_orders", "ImportFailed", "ImportResult", "Reject",
                                   "write_rejects", "export_table", "ImportProfile"]),
-    ("Reports, charts and pages", ["render", "template_environment", "data_as_of", "charts", "DEMO_CATALOGUE", "render_page", "access"]),
+    ("Reports, charts and pages", ["render", "template_environment", "ReportParam", "data_as_of", "periods", "report_period", "charts", "DEMO_CATALOGUE", "render_page", "access"]),
+    ("Money in more than one currency", ["base_currency", "require_rates", "exchange_factor"]),
     ("The command line", ["get_crm", "crm_for_listing", "output_options", "print_rows", "print_record", "progress_bar",
                           "run_import", "import_options", "given", "custom_from"]),
 ]

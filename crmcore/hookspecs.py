@@ -57,11 +57,15 @@ def crm_register_commands(cli):
 
 @hookspec
 def crm_register_reports(register):
-    """Register HTML reports: ``register(name, template, description, context)``.
+    """Register HTML reports: ``register(name, template, description, context, params=None)``.
 
     ``context(crm, params) -> dict`` builds the template variables; ``params``
     is a dict of ``--param key=value`` strings. ``template`` is a file name
-    found on the template search path."""
+    found on the template search path. ``params``, a list of
+    ``crmcore.ReportParam`` (or dicts of its fields: name, label, type,
+    default, choices, ...), declares what the report takes: ``--param`` is
+    checked against it before ``context`` runs, and ``crm serve`` shows it as
+    the report's form. Without it the context gets every ``--param`` as given."""
 
 
 @hookspec
@@ -251,6 +255,18 @@ def crm_register_menu_items(register):
     """Add an entry to the web app's menu: ``register(label, path, permission)``.
 
     Shown only to users holding ``permission``."""
+
+
+@hookspec
+def crm_register_static(register):
+    """Serve a folder of the plugin's own files (CSS, images, fonts) in ``crm serve``: ``register(directory)``.
+
+    A file ``directory/app.css`` is served at ``/static/plugins/PLUGIN/app.css``
+    (``PLUGIN`` is the plugin's name, as in ``crm plugins list``), with the
+    core's static files' headers and access: no login needed, and paths
+    outside the folder refused. The CSP allows only the CRM's own address, so
+    this is how a plugin's pages get their styles; a disabled plugin's files
+    are not served. One folder per plugin."""
 
 
 @hookspec

@@ -16,6 +16,7 @@ import re
 import attrs
 
 from . import normalize, schema
+from .currency import convert_orders
 from .errors import CRMError
 from .output import atomic_write, csv_writer
 from .schema import FieldError
@@ -917,6 +918,7 @@ def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_
         for item in pending:
             _collect_order_row(item, orders, contacts_by_email, reject, Order, OrderLine)
         _write_orders(crm, orders, on_conflict, result, reject)
+        convert_orders(crm)  # the new orders' factors to the base currency, one pass per currency and day
     return result
 
 

@@ -91,8 +91,11 @@ def move_deal(crm, deal_id, stage):
 
 
 def summary(crm, owner=None):
-    """Open deals per stage with probability-weighted value."""
-    sql = ("SELECT stage, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals WHERE status = 'open'")
+    """Open deals per stage with probability-weighted value (in the base currency)."""
+    from .currency import require_rates
+
+    require_rates(crm, "deals")
+    sql = ("SELECT stage, count(*) AS deals, coalesce(sum(amount * fx_rate), 0) AS amount FROM deals WHERE status = 'open'")
     params = []
     if owner:
         sql += " AND owner = ?"
@@ -103,6 +106,6 @@ def summary(crm, owner=None):
         if name in ("won", "lost"):
             continue
         r = found.get(name, {"deals": 0, "amount": 0.0})
-        rows.append({"stage": name, "probability": probability, "deals": r["deals"], "amount": r["amount"],
+        rows.append({"stage": name, "probability": probability, "deals": r["deals"], "amount": round(r["amount"], 2),
                      "weighted": round(r["amount"] * probability / 100, 2)})
     return rows

@@ -119,7 +119,10 @@ def contact_overview(crm, ref):
     """One contact with deals, order totals and the 10 latest activities."""
     row = crm.find_contact(ref)
     store, cid = crm.store, row["id"]
-    totals = store.query("SELECT count(*) AS orders, coalesce(sum(total), 0) AS total_spent, max(ordered_at) AS last_order "
+    from .currency import require_rates
+
+    require_rates(crm, where="contact_id = ?", params=(cid,))  # their total_spent in the base currency
+    totals = store.query("SELECT count(*) AS orders, coalesce(sum(total * fx_rate), 0) AS total_spent, max(ordered_at) AS last_order "
                          "FROM orders WHERE contact_id = ?", (cid,))[0]
     facts = {}
     for found in crm.activation.call("crm_contact_facts", crm=crm, contact=row):

@@ -7,6 +7,8 @@ callback; the callback records which plugin registered what by asking the
 activation whose hook function is running.
 """
 
+import re
+
 import attrs
 
 from . import schema
@@ -21,6 +23,18 @@ class Report:
     description: str
     context: object
     plugin: str
+    #: Declared parameters (``crmcore.ReportParam``), or ``None`` for a report registered without them.
+    params: object = None
+
+    @property
+    def summary(self):
+        """The description in a reader's words, for the page under the report's heading: without
+        the command-line hints that ``crm report list`` shows (``(--param sku=...)``)."""
+        return _PARAM_HINT.sub("", self.description).strip()
+
+
+# "(--param sku=...)", "(--param by=month|quarter, as_of=DATE)": for the command line, not the page
+_PARAM_HINT = re.compile(r"\s*\([^()]*--param[^()]*\)")
 
 
 @attrs.frozen
@@ -124,8 +138,12 @@ def build_registry(activation, store):
     def migration(plugin, fn, name=None):
         reg.migrations.append(Migration(plugin, name or fn.__name__, fn))
 
-    def report(plugin, name, template, description="", context=None):
-        reg.reports[name] = Report(name, template, description, context or (lambda crm, params: {}), plugin)
+    def report(plugin, name, template, description="", context=None, params=None):
+        if params is not None:
+            from .reports import report_param
+
+            params = tuple(report_param(p) for p in params)
+        reg.reports[name] = Report(name, template, description, context or (lambda crm, params: {}), plugin, params)
 
     def template_dir(plugin, path):
         reg.template_dirs.append(str(path))

@@ -12,8 +12,13 @@ import hashlib
 import os
 from importlib import resources
 
+import attrs
+
 from .errors import CRMError
 from .output import atomic_write
+
+#: What a declared report parameter can be: the form's input and the check its value passes.
+PARAM_TYPES = ("text", "int", "date", "choice")
 
 
 def core_template_dir():
@@ -25,7 +30,7 @@ def environment(crm):
     import jinja2
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    from . import charts, formatting
+    from . import charts, currency, formatting
 
     search = []
     if crm.templates:
@@ -43,6 +48,7 @@ def environment(crm):
     )
     env.globals.update(charts.TEMPLATE_GLOBALS)
     env.filters.update(formatting.FILTERS)
+    env.filters["money"] = formatting.money_in(currency.base_currency(crm))  # figures in the base currency
     return env
 
 
@@ -57,6 +63,120 @@ def parse_params(pairs):
     return params
 
 
+def _known_type(instance, attribute, value):
+    if value not in PARAM_TYPES:
+        raise ValueError(f"type {value!r} is not one of {', '.join(PARAM_TYPES)}")
+
+
+@attrs.frozen
+class ReportParam:
+    """One parameter a report declares: the ``--param NAME=VALUE`` the command
+    line takes and the field of the report's form in ``crm serve``.
+
+    ``type`` is ``text``, ``int`` (``min``/``max`` bound it), ``date`` (given as
+    YYYY-MM-DD, passed on as YYYY-MM-DD) or ``choice`` (a select).
+    ``choices`` is a list of values or ``(value, label)`` pairs, or
+    ``choices(crm)`` returning one: a list is the only values allowed; a
+    function fills the form's list (names of records), and the report's context
+    still finds the record (so an id typed on the command line keeps working).
+    ``default`` (a string, or ``default(crm)``) is what the form shows when the
+    address leaves the field empty; an empty value is not passed on, so the
+    context's own default applies. ``aliases`` are older names still accepted; ``metavar`` stands for
+    the value in messages."""
+
+    name: str
+    label: str = ""
+    type: str = attrs.field(default="text", validator=_known_type)
+    default: object = None
+    choices: object = None
+    required: bool = False
+    help: str = ""
+    min: object = None
+    max: object = None
+    aliases: tuple = attrs.field(default=(), converter=tuple)
+    #: What stands for the value in messages (``--param sku=SKU``); by type when empty.
+    metavar: str = ""
+
+
+def report_param(spec):
+    """A ``ReportParam`` from one (a ``ReportParam`` or a dict of its fields)."""
+    if isinstance(spec, ReportParam):
+        return spec
+    if isinstance(spec, dict):
+        try:
+            return ReportParam(**spec)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"report parameter {spec.get('name')!r}: {exc}") from None
+    raise ValueError(f"a report parameter must be a ReportParam or a dict, not {type(spec).__name__}")
+
+
+def param_choices(crm, param):
+    """``[(value, label), ...]`` of a choice parameter (``[]`` when it has none)."""
+    found = param.choices(crm) if callable(param.choices) else (param.choices or ())
+    return [(str(c[0]), str(c[1])) if isinstance(c, (tuple, list)) else (str(c), str(c)) for c in found]
+
+
+def param_default(crm, param):
+    """The value the form shows for an empty field ("" when there is none)."""
+    value = param.default(crm) if callable(param.default) else param.default
+    return "" if value is None else str(value)
+
+
+def check_params(crm, report, params):
+    """Check ``params`` (strings from ``--param`` or the web form's address)
+    against the report's declared parameters and return the values its
+    context gets: known names only, empty values left out, dates as
+    YYYY-MM-DD, numbers checked. A report registered without ``params``
+    gets ``params`` unchanged (its context checks them). ``CRMError`` names
+    the report, the parameter and what is wrong, in one line."""
+    params = {str(k): str(v) for k, v in (params or {}).items()}
+    if report.params is None:
+        return params
+    from . import normalize
+
+    by_name = {}
+    for p in report.params:
+        by_name[p.name] = p
+        for alias in p.aliases:
+            by_name.setdefault(alias, p)
+    unknown = sorted(set(params) - set(by_name))
+    if unknown:
+        known = ", ".join(p.name for p in report.params) or "none"
+        raise CRMError(f"report {report.name!r}: unknown --param {unknown[0]!r} (known: {known})")
+    out = {}
+    for p in report.params:
+        given = [params[n] for n in (p.name, *p.aliases) if n in params]
+        value = given[0].strip() if given else ""
+        where = f"report {report.name!r}: --param {p.name}"
+        if not value:
+            if p.required:
+                metavar = p.metavar or {"date": "YYYY-MM-DD", "int": "NUMBER"}.get(p.type, "VALUE")
+                raise CRMError(f"report {report.name!r} needs --param {p.name}={metavar}")
+            continue
+        if len(value) > 200:
+            raise CRMError(f"{where}: at most 200 characters")
+        if p.type == "int":
+            try:
+                number = int(value)
+            except ValueError:
+                raise CRMError(f"{where}={value!r} is not a whole number") from None
+            if (p.min is not None and number < p.min) or (p.max is not None and number > p.max):
+                bounds = f"{p.min if p.min is not None else '...'}-{p.max if p.max is not None else '...'}"
+                raise CRMError(f"{where}={number} is outside {bounds}")
+            value = str(number)
+        elif p.type == "date":
+            try:
+                value = normalize.date(value).isoformat()
+            except ValueError as exc:
+                raise CRMError(f"{where}: {exc}") from None
+        elif p.type == "choice" and p.choices is not None and not callable(p.choices):
+            allowed = [v for v, _ in param_choices(crm, p)]
+            if value not in allowed:
+                raise CRMError(f"{where}={value!r}: use one of {', '.join(allowed)}")
+        out[p.name] = value
+    return out
+
+
 def render(crm, name, params=None, stamp=False):
     """Render report ``name`` to an HTML string."""
     import jinja2
@@ -67,7 +187,7 @@ def render(crm, name, params=None, stamp=False):
         raise CRMError(f"no report named {name!r} (reports: {known})")
     crm.require_schema()
     env = environment(crm)
-    params = dict(params or {})
+    params = check_params(crm, report, params)
     context = report.context(crm, params)
     try:
         template = env.get_template(report.template)

@@ -1,8 +1,8 @@
 """``crm plugins new NAME``: a new plugin package that installs and works at once.
 
 The package has a pyproject with the entry point in the group ``crm``, hook
-implementations (a command, a report, an event hook), a report template and
-a passing test. It is what docs/plugin-guide.md walks through.
+implementations (a command, a report, an event hook, a page of ``crm serve``
+with its stylesheet), a report template and passing tests. It is what docs/plugin-guide.md walks through.
 """
 
 import pathlib
@@ -40,7 +40,7 @@ $name = "$pkg"
 packages = ["$pkg"]
 
 [tool.setuptools.package-data]
-$pkg = ["templates/*.html"]
+$pkg = ["templates/*.html", "static/*"]
 ''',
     "README.md": '''\
 # $dist
@@ -51,6 +51,7 @@ A plugin for the CRM. Install it next to crmcore and it is loaded by every `crm`
     crm plugins list
     crm $name hello
     crm report render $name -o $name.html
+    crm serve            # the page /$name, in the menu; its stylesheet is static/$name.css
 
 Test it with `pip install -e '.[test]'` and `pytest`. The fixtures `make_crm`,
 `run_cli` and `write_file` come with crmcore.
@@ -82,6 +83,25 @@ def crm_register_reports(register):
     from .report import context
 
     register("$name", "$name.html", "Contacts per country ($name plugin)", context)
+
+
+@hookimpl
+def crm_register_routes(register):
+    # A page of `crm serve` at /$name for any logged-in user (web.py).
+    from .web import page
+
+    register("/$name", page, "login")
+
+
+@hookimpl
+def crm_register_menu_items(register):
+    register("$name", "/$name", "login")
+
+
+@hookimpl
+def crm_register_static(register):
+    # static/$name.css is served at /static/plugins/$name/$name.css: the CSP allows only this site's files.
+    register(pathlib.Path(__file__).parent / "static")
 
 
 @hookimpl
@@ -126,6 +146,30 @@ def context(crm, params):
         "SELECT coalesce(country, '-') AS country, count(*) AS contacts FROM contacts GROUP BY 1 ORDER BY 2 DESC, 1")
     return {"total": contact_count(crm), "by_country": [(r["country"], r["contacts"]) for r in rows]}
 ''',
+    "$pkg/web.py": '''\
+"""The $name plugin's page in `crm serve`."""
+
+from crmcore import render_page
+
+
+def page(request):
+    from .report import contact_count
+
+    return render_page(request, "web_$name.html", {"total": contact_count(request.state.crm)})
+''',
+    "$pkg/templates/web_$name.html": '''\
+{% extends "web_layout.html" %}
+{% block title %}$name{% endblock %}
+{% block head %}<link rel="stylesheet" href="/static/plugins/$name/$name.css">{% endblock %}
+{% block content %}
+<h1 class="$name-title">$name</h1>
+<p>{{ total }} contacts.</p>
+{% endblock %}
+''',
+    "$pkg/static/$name.css": '''\
+/* The $name plugin's styles, after the core's crm.css. */
+.$name-title { letter-spacing: .02em; }
+''',
     "$pkg/templates/$name.html": '''\
 {% extends "base.html" %}
 {% import "macros.html" as m %}
@@ -153,6 +197,16 @@ def test_report_counts_contacts_per_country(make_crm):
     assert context(crm, {})["by_country"] == [("DE", 2), ("FR", 1)]
     html = render(crm, "$name")
     assert "Contacts per country" in html and "<svg" in html
+
+
+def test_page_and_its_stylesheet(make_crm, web_user):
+    crm = make_crm(plugins=[$pkg])
+    client = web_user(crm, "viewer")
+    page = client.get("/$name")
+    assert page.status_code == 200 and "0 contacts." in page.text
+    assert 'href="/static/plugins/$name/$name.css"' in page.text
+    css = client.get("/static/plugins/$name/$name.css")
+    assert css.status_code == 200 and ".$name-title" in css.text
 
 
 def test_hook_counts_saved_contacts_and_command_reports_it(run_cli):

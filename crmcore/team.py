@@ -14,6 +14,7 @@ import statistics
 from . import normalize
 from .dashboard import data_as_of
 from .errors import CRMError
+from .periods import last_12_months
 
 WEEKS = 8
 
@@ -27,16 +28,20 @@ def context(crm, params):
         today = normalize.date(as_of) if as_of else dt.date.today()
     except ValueError as exc:
         raise CRMError(f"team: --param as_of: {exc}") from None
-    return {"as_of": as_of, **figures(crm, today)}
+    return {"as_of": as_of, "period": last_12_months(today), **figures(crm, today)}
 
 
 def figures(crm, today):
     """Every figure of the report, as of ``today`` (a date)."""
+    from .currency import require_rates
+
+    require_rates(crm)  # revenue per lead source in the base currency
+    require_rates(crm, "deals")  # deal values too
     q = crm.store.query
     end = today + dt.timedelta(days=1)
     monday = today - dt.timedelta(days=today.weekday())
     weeks = [monday - dt.timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
-    year_ago = (today - dt.timedelta(days=365)).isoformat()
+    year_ago = last_12_months(today).since  # the CRM's one "last 12 months"
 
     done = q("SELECT owner, kind, substr(done_at, 1, 10) AS day FROM activities WHERE done_at IS NOT NULL AND done_at >= ? AND done_at < ?",
              (weeks[0].isoformat(), end.isoformat()))
@@ -56,7 +61,7 @@ def figures(crm, today):
                 "WHERE kind = 'task' AND done_at IS NULL AND due_at IS NOT NULL AND due_at < ? GROUP BY coalesce(owner, '') "
                 "ORDER BY tasks DESC, owner", (today.isoformat(),))
 
-    deals = q("SELECT coalesce(owner, '') AS owner, status, amount, probability, stage, substr(created_at, 1, 10) AS created, "
+    deals = q("SELECT coalesce(owner, '') AS owner, status, amount * fx_rate AS amount, probability, stage, substr(created_at, 1, 10) AS created, "
               "closed_at FROM deals")
     probability = dict(crm.stages)
     by_owner = {}
@@ -91,12 +96,14 @@ def figures(crm, today):
 
     sources = q("SELECT coalesce(nullif(c.source, ''), '(none)') AS source, count(*) AS contacts, "
                 "sum(CASE WHEN s.orders > 0 THEN 1 ELSE 0 END) AS buyers, coalesce(sum(s.revenue), 0) AS revenue "
-                "FROM contacts c LEFT JOIN (SELECT contact_id, count(*) AS orders, sum(total) AS revenue FROM orders "
+                "FROM contacts c LEFT JOIN (SELECT contact_id, count(*) AS orders, sum(total * fx_rate) AS revenue FROM orders "
                 "GROUP BY contact_id) AS s ON s.contact_id = c.id GROUP BY coalesce(nullif(c.source, ''), '(none)') "
                 "ORDER BY revenue DESC, source")
     conversion = [{**r, "revenue": round(float(r["revenue"]), 2), "bought_pct": round(100 * r["buyers"] / r["contacts"], 1),
                    "revenue_per_contact": round(float(r["revenue"]) / r["contacts"], 2)} for r in sources]
-    columns = [("owner", "Owner", "")] + [(w.isoformat(), "week of " + w.isoformat()[5:], "num") for w in weeks]
+    partial = today.weekday() != 6  # the week of "today" is partial unless today is its Sunday
+    columns = [("owner", "Owner", "")] + [(w.isoformat(), "week of " + w.isoformat()[5:] + (" (partial)" if partial and w == weeks[-1] else ""), "num")
+                                          for w in weeks]
     columns += [("tasks_done", "Tasks done", "num"), ("total", "All done", "num")]
     return {"weeks": [w.isoformat() for w in weeks], "activity": activity, "activity_columns": columns, "overdue": overdue, "pipeline": pipeline,
             "median_days_to_win": statistics.median(all_days) if all_days else None, "closed_before_created": inconsistent,

@@ -140,7 +140,7 @@ def test_many_items_are_capped_and_the_table_says_so():
 
 
 def test_template_globals_expose_every_helper():
-    assert set(charts.TEMPLATE_GLOBALS) == {"bar_chart", "stacked_bar_chart", "line_chart", "donut_chart", "heat_grid"}
+    assert set(charts.TEMPLATE_GLOBALS) == {"bar_chart", "stacked_bar_chart", "line_chart", "score_chart", "donut_chart", "heat_grid"}
 
 
 def test_missing_and_non_finite_values_plot_as_zero():
@@ -157,3 +157,63 @@ def test_colour_argument_cannot_break_out_of_its_attribute():
     figure = parse(charts.bar_chart([("a", 1)], "Colour", color="red' onload='alert(1)"))
     rect = next(svg_of(figure).iter(f"{SVG}rect"))
     assert rect.get("fill") == "red' onload='alert(1)" and rect.get("onload") is None
+
+
+def _bars(figure):
+    return [g for g in svg_of(figure).iter(f"{SVG}g") if "bar" in (g.get("class") or "").split()]
+
+
+def _class_texts(element, cls):
+    return [t.text for t in element.iter(f"{SVG}text") if t.get("class") == cls]
+
+
+def test_every_bar_carries_its_label_and_value_even_when_crowded():
+    months = [(f"Month {i:02d}", i * 10) for i in range(1, 41)]  # 40 bars 14 px apart: labels turn, values do not fit
+    figure = parse(charts.bar_chart(months, "Per month", "month", "orders", width=640))
+    bars = _bars(figure)
+    assert len(bars) == 40
+    assert [_class_texts(g, "bar-label") for g in bars] == [[label] for label, _ in months]
+    assert all("rotate(" in next(t for t in g.iter(f"{SVG}text") if t.get("class") == "bar-label").get("transform") for g in bars)
+    assert _class_texts(svg_of(figure), "values-note") == [charts.VALUES_NOTE]
+    few = parse(charts.bar_chart([("a", 1), ("b", 2500)], "Few"))
+    assert [_class_texts(g, "bar-value") for g in _bars(few)] == [["1"], ["2.5k"]]
+
+
+def test_too_many_bars_for_upright_or_slanted_labels_are_drawn_across():
+    figure = parse(charts.bar_chart([(f"p{i}", i) for i in range(55)], "Products", "sku", "units"))
+    bars = _bars(figure)
+    assert len(bars) == 55 and all(_class_texts(g, "bar-label") and _class_texts(g, "bar-value") for g in bars)
+    assert all(float(r.get("x")) == 170 for r in svg_of(figure).iter(f"{SVG}rect"))  # horizontal bars start at the label column
+
+
+def test_a_partial_month_is_drawn_pale_and_marked():
+    data = [("Oct 2026", 40), ("Nov 2026", 42), ("Dec 2026", 3)]
+    figure = parse(charts.bar_chart(data, "Orders per month", "month", "orders", partial="Dec 2026"))
+    partial = [g for g in _bars(figure) if "partial" in g.get("class")]
+    assert len(partial) == 1 and _class_texts(partial[0], "bar-label") == ["Dec 2026"]
+    assert _class_texts(partial[0], "partial-label") == ["partial"]
+    assert float(partial[0].find(f"{SVG}rect").get("fill-opacity")) < 1
+    assert table_rows(figure)[-1] == ["Dec 2026 (partial)", "3"]
+    line = parse(charts.line_chart(data, "Revenue", "month", "revenue", partial="Dec 2026"))
+    dashed = [p for p in svg_of(line).iter(f"{SVG}polyline") if p.get("class") == "partial"]
+    assert len(dashed) == 1 and len(dashed[0].get("points").split()) == 2  # from Nov to Dec only
+    assert "partial" in _class_texts(svg_of(line), "partial-label")
+    stacked = parse(charts.stacked_bar_chart([("Nov", [1, 2]), ("Dec", [1, 0])], ["a", "b"], "Stacked", partial="Dec"))
+    assert [g.get("class") for g in _bars(stacked)] == ["bar", "bar partial"]
+
+
+def test_score_chart_draws_margins_and_leaves_out_thin_periods():
+    points = [("Jan", 40.0, 12.5, 50), ("Feb", 90.0, 60.0, 4), ("Mar", -10.0, 20.0, 35)]
+    figure = parse(charts.score_chart(points, "NPS per month", "month", "NPS", min_answers=30, partial="Mar"))
+    svg = svg_of(figure)
+    scores = [g for g in svg.iter(f"{SVG}g") if (g.get("class") or "").startswith("score")]
+    assert [g.get("class") for g in scores] == ["score", "score partial"]  # February (4 answers) is not drawn
+    margins = [g.find(f"{SVG}line") for g in scores]
+    grid = {t.text: float(t.get("y")) - 4 for t in svg.iter(f"{SVG}text") if t.get("text-anchor") == "end" and t.get("x") == "56.0"}
+    # January's bar runs from 27.5 to 52.5 on the value axis
+    per_unit = (grid["0"] - grid["25"]) / 25
+    assert float(margins[0].get("y2")) - float(margins[0].get("y1")) == pytest.approx(25 * per_unit, abs=0.2)
+    assert "n=4" in _class_texts(svg, "hidden-period")
+    assert table_rows(figure) == [["Jan", "40", "± 12.5", "50"], ["Feb", "not drawn", "–", "4"], ["Mar (partial)", "-10", "± 20", "35"]]
+    none = parse(charts.score_chart([("Jan", 10, 5, 3)], "NPS", min_answers=30))
+    assert "No period has 30 answers or more yet" in "".join(none.itertext())

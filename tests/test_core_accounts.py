@@ -94,4 +94,15 @@ def test_accounts_report_lists_late_reorders_first_and_escapes_names(shop):
     html = render(crm, "accounts", {"as_of": "2026-02-05"})
     late = html[html.index("Late reorders"):html.index("Accounts by revenue")]
     assert "&lt;b&gt;ACME&lt;/b&gt;" in late and "<b>ACME" not in html and "Beta" not in late
-    assert "Data up to 2026-02-05" in html
+    assert "Last 12 months: Feb 2025 – Jan 2026 in full, plus Feb 2026 so far (partial month, to 5 Feb 2026)" in html
+
+
+def test_revenue_12m_is_the_last_12_months_from_the_first_of_a_month(make_crm):
+    # on 5 Feb 2026 the last 12 months start on 1 Feb 2025 (12 full months, then February so far)
+    crm = make_crm()
+    firm = crm.add(Company(name="Firm"))
+    who = crm.add(Contact(email="x@firm.example", company_id=firm))
+    crm.add_many([Order(contact_id=who, ordered_at="2025-01-31", total=1.0),   # before them
+                  Order(contact_id=who, ordered_at="2025-02-01", total=10.0),  # their first day (not in the last 365 days)
+                  Order(contact_id=who, ordered_at="2026-02-05", total=100.0)])
+    assert account_rows(crm, today=TODAY)[0]["revenue_12m"] == 110.0

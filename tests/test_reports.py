@@ -43,18 +43,38 @@ def test_dashboard_figures_on_a_small_crm(small):
     ctx = dashboard.context(small, {})
     t = ctx["totals"]
     assert ctx["as_of"] == "2025-06-10"
-    assert ctx["period"] == "2024-07 to 2025-06"
+    # the last 12 months: Jun 2024 - May 2025 in full, plus Jun 2025 up to the newest date, partial
+    assert ctx["period"].description == "Last 12 months: Jun 2024 – May 2025 in full, plus Jun 2025 so far (partial month, to 10 Jun 2025)"
     assert t["contacts"] == 2 and t["new_contacts_12"] == 2
     assert t["revenue_12"] == 150.0 and t["orders_12"] == 2 and t["avg_order"] == 75.0
     assert t["revenue_change"] == 400.0  # 150 vs 30
     assert t["pipeline_value"] == 1200.0
     assert t["pipeline_weighted"] == 1000 * 0.5 + 200 * 0.1
     assert t["consent_rate"] == 50.0 and t["win_rate"] is None
-    assert ctx["revenue_by_month"][-2:] == [("2025-05", 50.0), ("2025-06", 100.0)]
-    assert len(ctx["revenue_by_month"]) == 24 and ctx["revenue_by_month"][0] == ("2023-07", 0)
-    assert ctx["new_contacts"][-2:] == [("2025-05", 1), ("2025-06", 1)]
+    assert ctx["revenue_by_month"][-2:] == [("May 2025", 50.0), ("Jun 2025", 100.0)]
+    assert len(ctx["revenue_by_month"]) == 25 and ctx["revenue_by_month"][0] == ("Jun 2023", 0)
+    assert ctx["chart_period"].partial_label == "Jun 2025"
+    assert ctx["new_contacts"][-2:] == [("May 2025", 1), ("Jun 2025", 1)] and len(ctx["new_contacts"]) == 13
     assert ctx["revenue_by_channel"] == [("web", 100.0), ("store", 50.0)]
     assert [(r["name"], r["orders"], r["revenue"]) for r in ctx["top_customers"]] == [("Ada <script>alert(1)</script>", 2, 150.0)]
+
+
+def test_dashboard_compares_a_partial_month_with_the_same_days_a_year_earlier(small):
+    from crmcore import dashboard
+
+    small.add_many([Order(ordered_at="2024-06-05", total=20.0), Order(ordered_at="2024-06-20", total=1000.0)])
+    t = dashboard.context(small, {})["totals"]
+    # now: 1 Jun 2024 - 10 Jun 2025 = 150 + 20 (5 Jun 2024 is inside it) + 1000 (20 Jun 2024 too)
+    assert t["revenue_12"] == 1170.0
+    # a year earlier: 1 Jun 2023 - 10 Jun 2024 = 30 (1 May 2024) + 20 (5 Jun 2024); 20 Jun 2024 is past the 10th
+    assert t["revenue_change"] == round(100 * (1170 - 50) / 50, 1)
+
+
+def test_dashboard_page_states_its_period_and_draws_the_partial_month(small):
+    html = reports.render(small, "dashboard")
+    assert "Last 12 months: Jun 2024 – May 2025 in full, plus Jun 2025 so far (partial month, to 10 Jun 2025)" in html
+    assert "New contacts per month, Jun 2024 – 10 Jun 2025" in html
+    assert html.count("<g class='bar partial'>") == 1 and "Jun 2025 (partial)" in html
 
 
 def test_dashboard_owner_param_narrows_pipeline_and_win_rate(small):
@@ -266,3 +286,14 @@ def test_the_example_in_docs_reports_md_renders(make_crm, tmp_path, small):
     small.templates = str(user)
     html = reports.render(small, "dashboard")
     assert "ACME sales" in html and "Pipeline value by stage" in html and "proposal" in html
+
+
+def test_a_report_subtitle_leaves_out_command_line_hints():
+    from crmcore.registry import Report
+
+    def summary(text):
+        return Report("x", "x.html", text, None, "core").summary
+
+    assert summary("One product (--param sku=...): specs, sales trend") == "One product: specs, sales trend"
+    assert summary("Retention cohorts (--param by=month|quarter, as_of=DATE): heat grid") == "Retention cohorts: heat grid"
+    assert summary("Orders (not cancelled) per month") == "Orders (not cancelled) per month"

@@ -14,7 +14,8 @@ def test_scaffold_installs_with_pip_and_its_test_passes(run_cli, tmp_path):
     assert result.output.splitlines()[0] == f"Created {project}"
     assert sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()) == [
         "README.md", "crm_gift_cards/__init__.py", "crm_gift_cards/commands.py", "crm_gift_cards/report.py",
-        "crm_gift_cards/templates/gift_cards.html", "pyproject.toml", "tests/test_gift_cards_plugin.py"]
+        "crm_gift_cards/static/gift_cards.css", "crm_gift_cards/templates/gift_cards.html",
+        "crm_gift_cards/templates/web_gift_cards.html", "crm_gift_cards/web.py", "pyproject.toml", "tests/test_gift_cards_plugin.py"]
     pyproject = (project / "pyproject.toml").read_text()
     assert '[project.entry-points.crm]\ngift_cards = "crm_gift_cards"' in pyproject
     assert "crm_api_version = 1" in (project / "crm_gift_cards/__init__.py").read_text()
@@ -24,7 +25,7 @@ def test_scaffold_installs_with_pip_and_its_test_passes(run_cli, tmp_path):
 
     tests = run_pytest(python, project / "tests", cwd=project)
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "2 passed" in tests.stdout
+    assert "3 passed" in tests.stdout
 
     db = tmp_path / "shop.db"
     assert run_crm(python, ["init"], db).returncode == 0

@@ -363,6 +363,40 @@ class PostgresStore:
             (query, query, limit),
         )
 
+    def search_page(self, table, columns, words, limit, alias, where=("1 = 1", ()), after=None, skip=0, cap=200):
+        """One page of an interactive search: ``(rows, next_after, next_skip)``,
+        as ``SQLiteStore.search_page``: whole words first, prefixes (of
+        ``PREFIX_MIN`` letters or more) when at most ``cap`` rows hold the
+        whole words; at most ``cap`` matches ranked and paged by position,
+        more in id order, keyset-paged."""
+        from .sqlite import PREFIX_MIN
+
+        def tsquery(prefixed):
+            return " & ".join("'" + w.lower().replace("'", "''").replace("\\", "\\\\") + "'" + (":*" if prefixed and len(w) >= PREFIX_MIN else "")
+                              for w in words)
+
+        vector, name = _tsvector(columns), quote_name(table)
+
+        def count(query):
+            return self.query_value(f"SELECT count(*) FROM (SELECT 1 FROM {name} WHERE {vector} @@ to_tsquery('simple', ?) LIMIT ?) AS m",
+                                    (query, cap + 1))
+
+        exact, prefix = tsquery(False), tsquery(True)
+        if count(exact) > cap:
+            query, ranked = exact, False
+        elif prefix == exact:
+            query, ranked = exact, True
+        else:
+            query = prefix
+            ranked = count(prefix) <= cap
+        matched = f"SELECT {alias}.* FROM {name} {alias} WHERE {vector} @@ to_tsquery('simple', ?) AND {where[0]} "
+        if ranked:
+            rows = self.query(f"{matched}ORDER BY ts_rank({vector}, to_tsquery('simple', ?)) DESC, {alias}.id LIMIT ? OFFSET ?",
+                              (query, *where[1], query, limit + 1, skip))
+            return rows[:limit], None, (skip + limit if len(rows) > limit else None)
+        rows = self.query(f"{matched}AND {alias}.id > ? ORDER BY {alias}.id LIMIT ?", (query, *where[1], after or 0, limit + 1))
+        return rows[:limit], (rows[limit - 1]["id"] if len(rows) > limit else None), None
+
     # -- rows ---------------------------------------------------------------
     def get(self, table, id):
         row = self.execute(f"SELECT * FROM {quote_name(table)} WHERE id = ?", (id,)).fetchone()

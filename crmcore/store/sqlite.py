@@ -85,6 +85,11 @@ class SQLiteDialect:
         return "SELECT value FROM json_each(?)"
 
 
+#: A search word shorter than this matches whole words only: a shorter prefix
+#: (``"ki"*``) can start most words of a large table, and FTS5 merges them all.
+PREFIX_MIN = 3
+
+
 class SQLiteStore:
     kind = "sqlite"
     dialect = SQLiteDialect()
@@ -340,6 +345,41 @@ class SQLiteStore:
             f"WHERE {fts} MATCH ? ORDER BY rank LIMIT ?",
             (match, limit),
         )
+
+    def search_page(self, table, columns, words, limit, alias, where=("1 = 1", ()), after=None, skip=0, cap=200):
+        """One page of an interactive search, its work bounded however many rows match:
+        ``(rows, next_after, next_skip)``.
+
+        Whole words are tried first: FTS5 reads a word's rows lazily, but a
+        prefix (``"kim"*``) merges every row of every word it starts, so the
+        words are taken as prefixes (those of ``PREFIX_MIN`` letters or more) only when
+        at most ``cap`` rows hold them whole. At most ``cap`` matches: ranked
+        best first (bm25), paged by position (``skip``) within them. More:
+        in rowid order, keyset-paged (``after``), never counted or ranked.
+        ``where`` is ``(sql, params)`` over ``alias`` (the caller's access
+        filter); ``words`` are quoted, so user text is never FTS syntax."""
+        fts, name = quote_name(f"{table}_fts"), quote_name(table)
+        exact = " ".join(f'"{w}"' for w in words)
+        prefix = " ".join(f'"{w}"*' if len(w) >= PREFIX_MIN else f'"{w}"' for w in words)
+
+        def count(match):
+            return self.query_value(f"SELECT count(*) FROM (SELECT rowid FROM {fts} WHERE {fts} MATCH ? LIMIT ?) AS m", (match, cap + 1))
+
+        if count(exact) > cap:
+            match, ranked = exact, False
+        elif prefix == exact:
+            match, ranked = exact, True
+        else:
+            match = prefix
+            ranked = count(prefix) <= cap
+        joined = f"SELECT {alias}.* FROM {fts} JOIN {name} {alias} ON {alias}.rowid = {fts}.rowid WHERE {fts} MATCH ? AND "
+        if ranked:
+            rows = self.query(f"{joined}{where[0]} ORDER BY {fts}.rank, {fts}.rowid LIMIT ? OFFSET ?",
+                              (match, *where[1], limit + 1, skip))
+            return rows[:limit], None, (skip + limit if len(rows) > limit else None)
+        rows = self.query(f"{joined}{fts}.rowid > ? AND {where[0]} ORDER BY {fts}.rowid LIMIT ?",
+                          (match, after or 0, *where[1], limit + 1))
+        return rows[:limit], (rows[limit - 1]["id"] if len(rows) > limit else None), None
 
     @staticmethod
     def integrity_problem(exc):

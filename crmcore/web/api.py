@@ -72,7 +72,9 @@ def list_records(request, crm, user, body, table):
     limit, after = _paging(request)
     q = request.query_params.get("q", "").strip()[:200]
     if q and table == "contacts":
-        return _response({"items": access.search_contacts(crm, user, q, limit=limit), "next_after": None})
+        # the best `limit` when few contacts match; when many do, pages in id order (`after`), as on the search page
+        rows, next_after, _ = access.search_page(crm, user, q, after=after, limit=limit)
+        return _response({"items": rows, "next_after": next_after})
     rows, next_after = access.page(crm, user, table, after=after, limit=limit)
     return _response({"items": rows, "next_after": next_after})
 
@@ -224,7 +226,7 @@ def openapi_document():
         page = {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": ref}},
                                                  "next_after": {"type": ["integer", "null"]}}}
         listing = {"get": {"summary": f"{table} the token's user may see, by id", "operationId": f"list_{table}",
-                           "parameters": paging + ([{"name": "q", "in": "query", "description": "full-text search (one page of best matches)",
+                           "parameters": paging + ([{"name": "q", "in": "query", "description": "full-text search: the best matches when at most 200 match, else pages in id order (next_after)",
                                                      "schema": {"type": "string"}}] if table == "contacts" else []),
                            "responses": {"200": {"description": "One page", "content": {"application/json": {"schema": page}}},
                                          "400": err, "401": err, "403": err}}}

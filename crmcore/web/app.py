@@ -35,7 +35,7 @@ def known_permissions():
 
 
 def collect(crm):
-    """Routes, menu items and contact panels of the core and enabled plugins."""
+    """Routes, menu items, contact panels and static folders of the core and enabled plugins."""
     from . import editing, pages
 
     routes, menu, panels = list(pages.ROUTES) + list(editing.ROUTES), list(pages.MENU), []
@@ -71,10 +71,21 @@ def collect(crm):
         check(permission, f"contact panel {title}")
         panels.append(ContactPanel(title, template, context or (lambda crm, user, contact: {}), permission))
 
+    statics = {}
+
+    def register_static(directory):
+        plugin = crm.activation.registering_plugin("crm_register_static")
+        if not isinstance(directory, (str, os.PathLike)) or not os.path.isdir(directory):
+            raise CRMError(f"plugin {plugin}: static folder {directory!r} does not exist")
+        if plugin in statics:
+            raise CRMError(f"plugin {plugin}: registers a second static folder ({directory}); one folder per plugin")
+        statics[plugin] = os.path.abspath(directory)
+
     crm.emit("crm_register_routes", register=register_route)
     crm.emit("crm_register_menu_items", register=register_menu)
     crm.emit("crm_register_contact_panels", register=register_panel)
-    return routes, menu, panels, granted
+    crm.emit("crm_register_static", register=register_static)
+    return routes, menu, panels, granted, statics
 
 
 class QueryTimer:
@@ -113,11 +124,12 @@ class Web:
         self.crm, self.public_only, self.debug = crm, public_only, debug
         self.lock = threading.Lock()
         self.timer = QueryTimer(crm.store) if debug else None
-        self.routes, self.menu, self.panels, self.permissions = collect(crm)
+        self.routes, self.menu, self.panels, self.permissions, self.statics = collect(crm)
         search = ([crm.templates] if crm.templates else []) + list(crm.registry.template_dirs) + [TEMPLATES, core_template_dir()]
         self.env = ImmutableSandboxedEnvironment(loader=jinja2.FileSystemLoader(search), autoescape=True,
                                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.filters.update(formatting.FILTERS)
+        self.env.filters["money"] = formatting.money_in(crm.get_setting("base_currency") or "EUR")  # figures in the base currency
         self.env.globals.update(charts.TEMPLATE_GLOBALS)
         if not crm.get_setting("web.secret"):  # the first worker to start wins; the others read its secret
             with crm.store.transaction():
@@ -239,6 +251,10 @@ def create_app(crm, public_only=False, debug=False):
         from . import api
 
         routes.extend(api.routes())
+    # a plugin's files under /static/plugins/NAME/ (before the core's mount, which would answer 404 for them);
+    # StaticFiles refuses any path that leaves its folder, and SecurityHeaders treats all /static/ alike
+    for plugin, directory in sorted(web.statics.items()):
+        routes.append(Mount(f"/static/plugins/{plugin}", app=StaticFiles(directory=directory)))
     routes.append(Mount("/static", app=StaticFiles(directory=STATIC), name="static"))
 
     async def not_found(request, exc):

@@ -127,7 +127,8 @@ def users_set_role(email, role, territories):
 SETTINGS = {"base_url": "the CRM's public address; customers' links start with it",
             "backup.folder": "where `crm run-due` writes backups (the backup job runs once this is set)",
             "backup.keep": "how many of those backups to keep (default 7)",
-            "backup.every": "how often the backup job runs: 6h, 1d, 1w (default 1d)"}
+            "backup.every": "how often the backup job runs: 6h, 1d, 1w (default 1d)",
+            "base_currency": "the currency of every revenue figure (default EUR); orders are converted at their date's rate"}
 
 
 def _check_setting(key, value):
@@ -138,6 +139,10 @@ def _check_setting(key, value):
 
     if key == "base_url":
         return check_base_url(value)
+    if key == "base_currency":
+        from ..currency import check_code
+
+        return check_code(value, key)
     if key == "backup.folder":
         if not os.path.isdir(value):
             raise CRMError(f"backup.folder: {value} is not a folder")

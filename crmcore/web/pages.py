@@ -108,13 +108,15 @@ def contacts(request):
         where = contact_filter(crm, filters)
     except CRMError as exc:
         where, error = ("1 = 0", []), str(exc)
+    next_skip = None
     if q:
-        rows, next_after = access.search_contacts(crm, user, q), None
+        rows, next_after, next_skip = access.search_page(crm, user, q, after=_after(request), skip=request.query_params.get("skip"))
     else:
         rows, next_after = access.page(crm, user, "contacts", after=_after(request), where=where)
     return render(request, "web_contacts.html", {
-        "can_add": access.can(user, "contacts:write"), "rows": rows, "q": q, "next_after": next_after,
-        "paged": bool(request.query_params.get("after")), "filters": filters, "filter_error": error,
+        "can_add": access.can(user, "contacts:write"), "rows": rows, "q": q, "next_after": next_after, "next_skip": next_skip,
+        "request_after": bool(q and request.query_params.get("after")),
+        "paged": bool(request.query_params.get("after") or request.query_params.get("skip")), "filters": filters, "filter_error": error,
         "filter_query": urlencode(filters), "segments": _segment_names(crm)})
 
 
@@ -201,23 +203,58 @@ def deals(request):
     return render(request, "web_deals.html", {"columns": columns, "stages": crm.stages, "can_move": access.can(user, "deals:write")})
 
 
+def report_fields(crm, report, given):
+    """The form fields of a report's declared parameters: each with the value
+    from the address (as typed) or, when the address has none, the default."""
+    from ..reports import param_choices, param_default
+
+    out = []
+    for p in report.params or ():
+        value = next((given[n] for n in (p.name, *p.aliases) if given.get(n, "").strip()), "")
+        if not value:
+            value = param_default(crm, p)
+        choices = param_choices(crm, p) if p.choices is not None else []
+        if p.type == "choice" and value and value not in {v for v, _ in choices}:
+            choices = [(value, value)] + choices  # an id or a name typed by hand stays selected
+        out.append({"name": p.name, "label": p.label or p.name, "type": p.type, "value": value, "choices": choices,
+                    "required": p.required, "help": p.help, "min": p.min, "max": p.max})
+    return out
+
+
 def reports(request):
     crm = request.state.crm
-    rows = sorted(crm.registry.reports.values(), key=lambda r: r.name)
+    rows = [{"report": r, "fields": report_fields(crm, r, {})} for r in sorted(crm.registry.reports.values(), key=lambda r: r.name)]
     return render(request, "web_reports.html", {"reports": rows})
 
 
 def report(request):
+    """A report rendered live, under a bar with its parameters as a GET form
+    (the values stay in the address). A bad value shows the form again with
+    the one-line error, status 400; the values go through the same check as
+    ``crm report render --param`` (``crmcore.reports.check_params``)."""
+    import re
+
     from starlette.responses import HTMLResponse
 
     from ..reports import render as render_report
 
     crm = request.state.crm
     name = request.path_params["name"]
-    if name not in crm.registry.reports:
+    entry = crm.registry.reports.get(name)
+    if entry is None:
         raise access.NotFound(f"no report {name!r}")
     params = {k: v for k, v in request.query_params.items()}
-    html = render_report(crm, name, params)
+    fields = report_fields(crm, entry, params)
+    missing = [p for p in entry.params or () if p.required and not any(params.get(n, "").strip() for n in (p.name, *p.aliases))]
+    if missing and not params:  # the first visit of a report that needs a choice: ask for it
+        return render(request, "web_report.html", {"report": entry, "fields": fields, "error": None})
+    try:
+        html = render_report(crm, name, params)
+    except CRMError as exc:
+        return render(request, "web_report.html", {"report": entry, "fields": fields, "error": str(exc)}, status=400)
+    bar = request.app.state.web.env.get_template("web_report_bar.html").render(report=entry, fields=fields)
+    found = re.search(r"<body[^>]*>", html)
+    html = html[:found.end()] + bar + html[found.end():] if found else bar + html
     return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
 
 

@@ -50,9 +50,10 @@ def crm_register_template_dirs(register):
 @hookimpl
 def crm_register_reports(register):
     from .report import context
+    from .report_params import CAMPAIGN
 
     register("campaign", "campaign.html", "One campaign: delivery per subject variant, orders and revenue of the "
-             "recipients against the control group (--param campaign=NAME, --param days=30)", context)
+             "recipients against the control group (--param campaign=NAME, --param days=30)", context, params=CAMPAIGN)
 
 
 @hookimpl

@@ -9,6 +9,8 @@ uplift is their difference, so it is measured, not assumed.
 
 import datetime as dt
 
+from crmcore import require_rates
+
 from .campaigns import counts, get_campaign, variant_names
 
 STATUS_FIELDS = ["variant", "subject", "share", "queued", "sent", "failed", "bounced"]
@@ -41,7 +43,7 @@ def _group(crm, campaign_id, where, params, since, until):
     members = crm.store.query_value(f"SELECT count(*) FROM campaign_outbox o WHERE o.campaign_id = ? AND {where}",
                                     (campaign_id, *params))
     row = crm.store.query(
-        "SELECT count(DISTINCT r.contact_id) AS buyers, count(r.id) AS orders, coalesce(sum(r.total), 0) AS revenue "
+        "SELECT count(DISTINCT r.contact_id) AS buyers, count(r.id) AS orders, coalesce(sum(r.total * r.fx_rate), 0) AS revenue "
         "FROM campaign_outbox o JOIN orders r ON r.contact_id = o.contact_id "
         f"WHERE o.campaign_id = ? AND {where} AND r.ordered_at >= ? AND r.ordered_at < ?",
         (campaign_id, *params, since, until))[0]
@@ -55,6 +57,7 @@ def results(crm, ref, days=30):
     """Orders and revenue within ``days`` days of the send: all recipients,
     each variant, and the holdout; the uplift per recipient against it."""
     campaign = get_campaign(crm, ref)
+    require_rates(crm)  # revenue in the base currency
     if not campaign["started_at"]:
         return {"campaign": campaign["name"], "days": days, "since": None, "until": None, "groups": [],
                 "revenue_per_recipient": None, "revenue_per_holdout": None, "uplift_per_recipient": None,

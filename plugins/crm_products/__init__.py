@@ -57,16 +57,16 @@ def crm_register_template_dirs(register):
 
 @hookimpl
 def crm_register_reports(register):
-    from . import reports
+    from . import report_params, reports
 
     register("products", "products.html", "Catalogue, top sellers, revenue by category and month, margin and low stock",
-             reports.products_context)
+             reports.products_context, params=report_params.PRODUCTS)
     register("product", "product.html", "One product (--param sku=...): specs, sales trend, top customers, bought together",
-             reports.product_context)
+             reports.product_context, params=report_params.PRODUCT)
     from .supply_report import supply_context
 
     register("supply", "supply.html", "Stock value and days of cover per location, stock-out risk, excess stock, supplier reliability",
-             supply_context)
+             supply_context, params=report_params.SUPPLY)
 
 
 @hookimpl
@@ -90,7 +90,13 @@ def crm_register_segment_fields(register):
 def crm_records_saved(crm, table, records):
     """Selling moves stock: saved order lines get (or correct) their sale
     movements. An edited line or order makes the sales summaries be rebuilt
-    (new lines are added to them by the next report)."""
+    (new lines are added to them by the next report). A saved product gets
+    its cost's factor to the base currency."""
+    if table == "products":
+        from .analytics import convert_costs
+
+        convert_costs(crm, {r["currency"] for r in records})
+        return
     if table not in ("orders", "order_lines"):
         return
     from . import summary

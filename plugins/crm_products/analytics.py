@@ -6,7 +6,7 @@ a fixed table (``GROUPINGS``)."""
 
 import datetime as dt
 
-from crmcore import CRMError, normalize
+from crmcore import CRMError, StoreError, exchange_factor, normalize, require_rates
 
 from . import summary
 from .catalogue import find
@@ -55,6 +55,7 @@ def sales(crm, by="product", since=None, until=None, sku=None, contact_ids=None)
     a date range, a SKU or a set of contacts reads the lines."""
     if by not in GROUPINGS:
         raise CRMError(f"cannot group sales by {by!r} (choose from product, category, month, segment)")
+    costs_in_base(crm)  # revenue converted to the base currency; costs in it
     if not (since or until or sku) and contact_ids is None and summary.current(crm):
         return [_finish(r) for r in _summary_sales(crm, by)]
     if by in ("month", "total") and not (since or until or sku):
@@ -62,8 +63,8 @@ def sales(crm, by="product", since=None, until=None, sku=None, contact_ids=None)
     label, expr = GROUPINGS[by]
     where, params = _filters(since, until, sku)
     sql = (
-        f"SELECT {expr} AS {label}, sum(ol.quantity) AS units, sum(ol.quantity * ol.unit_price) AS revenue, "
-        "CASE WHEN count(p.cost) = count(*) THEN sum(ol.quantity * p.cost) END AS cost, "
+        f"SELECT {expr} AS {label}, sum(ol.quantity) AS units, sum(ol.quantity * ol.unit_price * o.fx_rate) AS revenue, "
+        "CASE WHEN count(p.cost * p.fx_rate) = count(*) THEN sum(ol.quantity * p.cost * p.fx_rate) END AS cost, "
         "count(DISTINCT ol.order_id) AS orders, count(DISTINCT o.contact_id) AS customers "
         # CROSS JOIN keeps order_lines the outer loop: each line looks up its
         # order by primary key, instead of each order searching its lines.
@@ -74,6 +75,39 @@ def sales(crm, by="product", since=None, until=None, sku=None, contact_ids=None)
         sql += " JOIN temp_contacts t ON t.id = o.contact_id"
     sql += where + f" GROUP BY 1 ORDER BY {'1' if by == 'month' else 'revenue DESC, 1'}"
     return [_finish(r) for r in _with_contacts(crm, contact_ids, sql, params)]
+
+
+def convert_costs(crm, currencies):
+    """Set ``products.fx_rate`` of the products priced in ``currencies`` (the
+    latest rate to the base currency; NULL without one), writing only what changed."""
+    with crm.store.transaction():
+        for currency in sorted(set(currencies)):
+            factor = exchange_factor(crm, currency)
+            if factor is None:
+                crm.store.execute("UPDATE products SET fx_rate = NULL WHERE currency = ? AND fx_rate IS NOT NULL", (currency,))
+            else:
+                crm.store.execute("UPDATE products SET fx_rate = ? WHERE currency = ? AND (fx_rate IS NULL OR fx_rate <> ?)",
+                                  (factor, currency, factor))
+
+
+def costs_in_base(crm):
+    """The base currency, once every order has its rate to it (``require_rates``)
+    and every product with a cost has its factor to it; else one line naming
+    the currencies. Sales convert per order (at the order's date); a catalogue
+    cost converts at the latest rate (``products.fx_rate``, brought up to date
+    here: one UPDATE per catalogue currency, writing only what changed)."""
+    base = require_rates(crm)
+    store = crm.store
+    try:
+        convert_costs(crm, [r[0] for r in store.execute("SELECT DISTINCT currency FROM products").fetchall()])
+    except StoreError:  # a database that refuses writes: the factors as they are
+        pass
+    other = [r["currency"] for r in store.query(
+        "SELECT DISTINCT currency FROM products WHERE cost IS NOT NULL AND fx_rate IS NULL ORDER BY currency")]
+    if other:
+        raise CRMError(f"products cost in {', '.join(other)}, which has no exchange rate to {base}: "
+                       "load rates with crm rates load FILE")
+    return base
 
 
 def _summary_sales(crm, by):
@@ -87,7 +121,7 @@ def _summary_sales(crm, by):
     store = crm.store
     rows = store.query(
         f"SELECT {expr} AS {label}, sum(d.units) AS units, sum(d.revenue) AS revenue, "
-        "CASE WHEN count(p.cost) = count(*) THEN sum(d.units * p.cost) END AS cost, sum(d.orders) AS orders "
+        "CASE WHEN count(p.cost * p.fx_rate) = count(*) THEN sum(d.units * p.cost * p.fx_rate) END AS cost, sum(d.orders) AS orders "
         "FROM product_sales_days d LEFT JOIN products p ON p.sku = d.sku "
         f"GROUP BY 1 ORDER BY {'1' if by == 'month' else 'revenue DESC, 1'}")
     if by == "product":
@@ -122,11 +156,11 @@ def _per_order_sales_sql(by, contact_ids):
     order counts once without count(DISTINCT)."""
     label, expr = GROUPINGS[by]
     return (
-        f"SELECT {expr} AS {label}, sum(x.units) AS units, sum(x.revenue) AS revenue, "
+        f"SELECT {expr} AS {label}, sum(x.units) AS units, sum(x.revenue * o.fx_rate) AS revenue, "
         "CASE WHEN sum(x.costed) = sum(x.lines) THEN sum(x.cost) END AS cost, "
         "count(*) AS orders, count(DISTINCT o.contact_id) AS customers "
-        "FROM (SELECT ol.order_id, count(*) AS lines, count(p.cost) AS costed, sum(ol.quantity) AS units, "
-        "      sum(ol.quantity * ol.unit_price) AS revenue, sum(ol.quantity * p.cost) AS cost "
+        "FROM (SELECT ol.order_id, count(*) AS lines, count(p.cost * p.fx_rate) AS costed, sum(ol.quantity) AS units, "
+        "      sum(ol.quantity * ol.unit_price) AS revenue, sum(ol.quantity * p.cost * p.fx_rate) AS cost "
         "      FROM order_lines ol INDEXED BY ix_order_lines_order_sku LEFT JOIN products p ON p.sku = ol.sku "
         "      GROUP BY ol.order_id) x "
         "CROSS JOIN orders o ON o.id = x.order_id "
@@ -307,7 +341,7 @@ def recent_sales(crm, sku, days=90, today=None):
     since = (today - dt.timedelta(days=days)).isoformat()
     months = sales(crm, by="month", since=since, sku=sku)
     total = crm.store.query(
-        "SELECT coalesce(sum(ol.quantity), 0) AS units, coalesce(sum(ol.quantity * ol.unit_price), 0) AS revenue, "
+        "SELECT coalesce(sum(ol.quantity), 0) AS units, coalesce(sum(ol.quantity * ol.unit_price * o.fx_rate), 0) AS revenue, "
         "count(DISTINCT o.id) AS orders, count(DISTINCT o.contact_id) AS customers "
         "FROM order_lines ol JOIN orders o ON o.id = ol.order_id WHERE ol.sku = ? AND o.ordered_at >= ?", (sku, since))[0]
     total["revenue"] = round(total["revenue"], 2)
@@ -315,9 +349,10 @@ def recent_sales(crm, sku, days=90, today=None):
 
 
 def top_customers(crm, sku, limit=10):
+    require_rates(crm)
     return crm.store.query(
         "SELECT c.id, trim(c.first_name || ' ' || c.last_name) AS name, c.email, sum(ol.quantity) AS units, "
-        "round(CAST(sum(ol.quantity * ol.unit_price) AS NUMERIC), 2) AS revenue, count(DISTINCT o.id) AS orders "
+        "round(CAST(sum(ol.quantity * ol.unit_price * o.fx_rate) AS NUMERIC), 2) AS revenue, count(DISTINCT o.id) AS orders "
         "FROM order_lines ol JOIN orders o ON o.id = ol.order_id JOIN contacts c ON c.id = o.contact_id "
         "WHERE ol.sku = ? GROUP BY c.id ORDER BY revenue DESC, c.id LIMIT ?", (sku, limit))
 

@@ -148,4 +148,17 @@ def m005_contact_links(store):
         link_contacts(store, table, "contact_id", "unlink")
 
 
-MIGRATIONS = [m001_products_tables, m002_order_lines_by_order, m003_sales_summaries, m004_supply, m005_contact_links]
+def m006_cost_in_base_currency(store):
+    """Each product's factor to the base currency at the latest rate
+    (``fx_rate``, kept by analytics.costs_in_base), so margins and stock value
+    add costs of products priced in different currencies."""
+    import json
+
+    if "fx_rate" not in store.columns("products"):
+        store.execute(f"ALTER TABLE products ADD COLUMN fx_rate {store.dialect.real}")
+    setting = store.query_value("SELECT value FROM _crm_settings WHERE key = 'base_currency'")
+    store.execute("UPDATE products SET fx_rate = 1 WHERE currency = ?", (json.loads(setting) if setting else "EUR",))
+
+
+MIGRATIONS = [m001_products_tables, m002_order_lines_by_order, m003_sales_summaries, m004_supply, m005_contact_links,
+              m006_cost_in_base_currency]

@@ -3,7 +3,8 @@ reports sum days instead of millions of lines.
 
 Five tables, all derived from ``order_lines`` joined with ``orders``:
 
-- ``product_sales_days``: per SKU and day, units, revenue, lines and orders
+- ``product_sales_days``: per SKU and day, units, revenue (in the base
+  currency: each line times its order's ``fx_rate``), lines and orders
   (an order has one date, so a SKU's orders add up over days exactly);
 - ``product_buyers``: per SKU and contact, the number of lines, so the
   customers of a product are a count of rows;
@@ -33,7 +34,9 @@ Keeping them true:
 - any other change (an edited line or order date, a single deleted line)
   marks the summaries invalid, and the next report rebuilds them;
 - each report checks that the summaries count as many lines as the table has
-  (lines with an order), and rebuilds when they do not.
+  (lines with an order), and rebuilds when they do not;
+- rates loaded or a new base currency (the core's setting ``fx.version``
+  moves on) make the next report rebuild them.
 
 A report on a database it cannot write (a read-only file, another process
 holding the write lock past the busy timeout) falls back to the order lines
@@ -43,6 +46,8 @@ from crmcore import StoreError
 
 from .stock import _chunks
 
+#: The core's count of conversions (``fx.version``) and the one the revenue was summed under.
+FX_VERSION, SUMMED_FX = "fx.version", "products.sales_fx_version"
 TABLES = ("product_sales_days", "product_buyers", "product_sales_orders", "product_pairs")
 CATEGORY_TABLES = ("product_sales_categories", "product_sales_skus")
 #: The category an order line counts under (also ``--by category``'s label).
@@ -53,7 +58,7 @@ CATEGORY_LABEL = "coalesce(nullif(p.category, ''), CASE WHEN p.id IS NULL THEN '
 #: order has that SKU.
 _ADD_DAYS = """
 INSERT INTO product_sales_days (sku, day, units, revenue, lines, orders)
-SELECT ol.sku, substr(o.ordered_at, 1, 10), sum(ol.quantity), sum(ol.quantity * ol.unit_price), count(*),
+SELECT ol.sku, substr(o.ordered_at, 1, 10), sum(ol.quantity), sum(ol.quantity * ol.unit_price * o.fx_rate), count(*),
        count(DISTINCT CASE WHEN NOT EXISTS (
            SELECT 1 FROM order_lines e WHERE e.order_id = ol.order_id AND e.sku = ol.sku AND e.id <= ?)
          THEN ol.order_id END)
@@ -229,13 +234,19 @@ def current(crm):
     store = crm.store
     try:
         through, valid = _state(store)
+        fx = crm.get_setting(FX_VERSION)
+        if valid and fx != crm.get_setting(SUMMED_FX):  # rates loaded or base currency changed since: revenue sums again
+            valid = False
         if valid:
             fold_in(crm)
             summed = store.query_value("SELECT coalesce(sum(lines), 0) FROM product_sales_days")
             # Lines without an order (the record allows them) are in no report.
             valid = summed == store.query_value("SELECT count(*) FROM order_lines WHERE order_id IS NOT NULL")
         if not valid:
-            rebuild(crm)
+            with store.transaction():
+                rebuild(crm)
+                if fx is not None:
+                    crm.set_setting(SUMMED_FX, fx)
         elif _categories_moved(store):
             _recount_categories(crm)
     except (StoreError, *store.sql_errors):
@@ -256,7 +267,7 @@ def subtract_orders(crm, order_ids):
     for chunk in _chunks(list(order_ids)):
         marks = ", ".join("?" * len(chunk))
         for sku, day, units, revenue, lines, orders in store.execute(
-                "SELECT ol.sku, substr(o.ordered_at, 1, 10), sum(ol.quantity), sum(ol.quantity * ol.unit_price), count(*), "
+                "SELECT ol.sku, substr(o.ordered_at, 1, 10), sum(ol.quantity), sum(ol.quantity * ol.unit_price * o.fx_rate), count(*), "
                 f"count(DISTINCT ol.order_id) FROM order_lines ol JOIN orders o ON o.id = ol.order_id "
                 f"WHERE o.id IN ({marks}) AND ol.id <= ? GROUP BY 1, 2", [*chunk, through]):
             old = days.get((sku, day), (0, 0, 0, 0))

@@ -78,11 +78,14 @@ def supply_context(crm, params):
     from .planning import demand, demand_stats, plan
     from .suppliers import sourcing
 
+    from .analytics import costs_in_base
+
+    costs_in_base(crm)  # stock value at cost: catalogue costs converted to the base currency
     as_of = _as_of(crm, params)
     window = _int_param(params, "window", 90)
     excess_days = _int_param(params, "excess_days", 90)
     series = demand(crm, as_of, window)
-    products = {r["id"]: r for r in crm.store.query("SELECT id, sku, name, cost FROM products")}
+    products = {r["id"]: r for r in crm.store.query("SELECT id, sku, name, cost * fx_rate AS cost FROM products")}
     stock = crm.store.query("SELECT product_id, location, sum(quantity) AS on_hand FROM stock_movements GROUP BY product_id, location")
     open_po = {}
     for r in crm.store.query(

@@ -47,17 +47,19 @@ def crm_register_template_dirs(register):
 
 @hookimpl
 def crm_register_reports(register):
-    from . import reports
+    from . import report_params, reports
 
-    register("segments", "segments.html", "Every segment side by side: customers, revenue, pipeline, targets", reports.segments_context)
+    register("segments", "segments.html", "Every segment side by side: customers, revenue, pipeline, targets", reports.segments_context,
+             params=report_params.SEGMENTS)
     register("segment", "segment.html", "One segment (--param name=NAME): size over time, movers, RFM mix, products, territories",
-             reports.segment_context)
-    register("rfm", "rfm.html", "RFM: the 5x5 recency/frequency grid and named-segment sizes", reports.rfm_context)
+             reports.segment_context, params=report_params.SEGMENT)
+    register("rfm", "rfm.html", "RFM: the 5x5 recency/frequency grid and named-segment sizes", reports.rfm_context, params=report_params.RFM)
 
     from . import analytics_reports
 
     register("cohorts", "cohorts.html", "Retention cohorts (--param by=month|quarter, metric=customers|revenue, segment=NAME, as_of=DATE): "
-             "heat grid, retention and churn per period, lifetime value", analytics_reports.cohorts_context)
+             "heat grid, retention and churn per period, lifetime value", analytics_reports.cohorts_context,
+             params=report_params.COHORTS)
 
 
 @hookimpl

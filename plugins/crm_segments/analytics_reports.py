@@ -2,9 +2,7 @@
 lifetime-value lines (the report pages need neither numpy nor scipy: they
 read the stored lifetime values)."""
 
-import datetime as dt
-
-from crmcore import CRMError
+from crmcore import CRMError, report_period
 
 from . import clv, cohorts
 
@@ -19,14 +17,9 @@ def _param(params, key, allowed, default):
     return value
 
 
-def _day(params):
-    value = params.get("as_of")
-    if not value:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CRMError(f"--param as_of={value!r}: use YYYY-MM-DD") from None
+def _day(crm, params):
+    """``--param as_of``, else the newest date in the data (as every report counts from)."""
+    return report_period(crm, params.get("as_of")).as_of
 
 
 def _shown(row):
@@ -42,7 +35,7 @@ def cohorts_context(crm, params):
     by = _param(params, "by", cohorts.BY, "month")
     metric = _param(params, "metric", cohorts.METRICS, "customers")
     segment = params.get("segment") or None
-    as_of = _day(params)
+    as_of = _day(crm, params)
     rows = cohorts.cohorts(crm, by, metric, segment, as_of)
     per_period = cohorts.periods(crm, by, segment, as_of, rows if metric == "customers" else None)
     grid = cohorts.grid(rows, metric, GRID_COHORTS)

@@ -41,7 +41,7 @@ extra ``clv``; everything here imports them lazily.
 import datetime as dt
 import math
 
-from crmcore import CRMError
+from crmcore import CRMError, require_rates
 
 CLV_FIELDS = ["email", "frequency", "recency_days", "age_days", "p_alive", "expected_purchases", "expected_order_value", "clv"]
 PARAM_NAMES = ("r", "alpha", "a", "b", "p", "q", "v")
@@ -64,11 +64,11 @@ def _libs():
 # One row per customer: purchase days, first and last day, what they spent in
 # all, and (one index lookup each) what they spent on the first day. The
 # grouping walks the covering index ix_segments_orders_rfm (contact_id,
-# ordered_at, total) in order; order dates are days (no time of day).
+# ordered_at, total, fx_rate) in order; spend is in the base currency; order dates are days (no time of day).
 SUMMARY_SQL = """
 SELECT f.contact_id, f.days - 1 AS x, {recency} AS t_x, {age} AS t,
-       f.spent - (SELECT sum(o.total) FROM orders o WHERE o.contact_id = f.contact_id AND o.ordered_at = f.first) AS repeat_spent
-FROM (SELECT contact_id, count(DISTINCT ordered_at) AS days, min(ordered_at) AS first, max(ordered_at) AS last, sum(total) AS spent
+       f.spent - (SELECT sum(o.total * o.fx_rate) FROM orders o WHERE o.contact_id = f.contact_id AND o.ordered_at = f.first) AS repeat_spent
+FROM (SELECT contact_id, count(DISTINCT ordered_at) AS days, min(ordered_at) AS first, max(ordered_at) AS last, sum(total * fx_rate) AS spent
       FROM orders WHERE contact_id IS NOT NULL AND ordered_at <= ? GROUP BY contact_id) AS f
 ORDER BY f.contact_id
 """
@@ -79,6 +79,7 @@ def summaries(crm, as_of):
     order up to ``as_of``; ``m`` is the mean spend of the repeat purchase
     days (0 without repeats)."""
     np, _, _ = _libs()
+    require_rates(crm)
     dialect = crm.store.dialect
     sql = SUMMARY_SQL.format(recency=dialect.days_between("f.last", "f.first"), age=dialect.days_between("?", "f.first"))
     cur = crm.store.execute(sql, (as_of.isoformat(), as_of.isoformat()))

@@ -32,7 +32,7 @@ a customer and dated up to the as-of date count.
 import datetime as dt
 import json
 
-from crmcore import CRMError
+from crmcore import CRMError, require_rates
 
 COHORT_FIELDS = ["cohort", "period", "customers", "active", "rate", "revenue", "partial"]
 PERIOD_FIELDS = ["period", "start", "retained", "retention_rate", "churn_rate", "new", "active", "revenue", "partial"]
@@ -50,7 +50,7 @@ INDEX_SQL = {
 
 COHORT_SQL = """
 WITH act AS (
-    SELECT o.contact_id, {index} AS p, sum(o.total) AS revenue
+    SELECT o.contact_id, {index} AS p, sum(o.total * o.fx_rate) AS revenue
     FROM orders o WHERE o.contact_id IS NOT NULL AND o.ordered_at <= ? {only}
     GROUP BY o.contact_id, {index}
 ), first AS (
@@ -110,6 +110,7 @@ def cohorts(crm, by="month", metric="customers", segment=None, as_of=None):
     cohort's first up to the as-of period is listed, with zeros where nobody
     bought."""
     _check(by, metric)
+    require_rates(crm)  # revenue in the base currency
     as_of = as_of or dt.date.today()
     only, params = _only(crm, segment)
     found = {}

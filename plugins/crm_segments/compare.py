@@ -15,16 +15,16 @@ up to the as-of date:
   ``crm_segment_metrics`` (the surveys plugin); empty without them
 - ``open_pipeline``, ``weighted_pipeline``: open deals (targets.pipeline)
 - ``win_rate``: won / (won + lost) deals closed up to the as-of date, 0-1
-- ``retention``: of the customers who ordered in the year before the last
-  (366-730 days before the as-of date), the share who ordered again in the
-  last 365 days, 0-1
+- ``retention``: of the customers who ordered in the 12 months before the
+  last 12 months, the share who ordered again in the last 12 months (the 12
+  full months before the as-of date's month, and that month so far), 0-1
 - ``clv``: the summed lifetime value stored by ``crm segments clv``, if run
 """
 
 import datetime as dt
 import json
 
-from crmcore import CRMError
+from crmcore import CRMError, periods, require_rates
 
 from . import rfm, targets, territories
 
@@ -75,19 +75,20 @@ def compare(crm, names, as_of=None, progress=None):
 
 
 def metrics(crm, kind, name, record, ids, as_of):
+    require_rates(crm)  # revenue and margin in the base currency
     store = crm.store
     ids_json = json.dumps(list(ids))
     values = store.dialect.json_values()
     day = as_of.isoformat()
     o = store.query(
-        "SELECT count(*) AS orders, coalesce(sum(total), 0) AS revenue, count(DISTINCT contact_id) AS customers "
+        "SELECT count(*) AS orders, coalesce(sum(total * fx_rate), 0) AS revenue, count(DISTINCT contact_id) AS customers "
         f"FROM orders WHERE contact_id IN ({values}) AND ordered_at <= ?", (ids_json, day))[0]
-    year_ago, two_years_ago = (as_of - dt.timedelta(days=365)).isoformat(), (as_of - dt.timedelta(days=730)).isoformat()
+    last = periods.last_12_months(as_of)  # the CRM's one "last 12 months", and the 12 months before it
     kept = store.query(
         "SELECT count(*) AS before, sum(CASE WHEN EXISTS (SELECT 1 FROM orders n WHERE n.contact_id = b.contact_id "
-        "AND n.ordered_at > ? AND n.ordered_at <= ?) THEN 1 ELSE 0 END) AS again "
-        f"FROM (SELECT DISTINCT contact_id FROM orders WHERE contact_id IN ({values}) AND ordered_at > ? AND ordered_at <= ?) b",
-        (year_ago, day, ids_json, two_years_ago, year_ago))[0]
+        "AND n.ordered_at >= ? AND n.ordered_at < ?) THEN 1 ELSE 0 END) AS again "
+        f"FROM (SELECT DISTINCT contact_id FROM orders WHERE contact_id IN ({values}) AND ordered_at >= ? AND ordered_at < ?) b",
+        (last.since, last.until, ids_json, last.previous().since, last.since))[0]
     closed = {r["status"]: r["deals"] for r in store.query(
         f"SELECT status, count(*) AS deals FROM deals WHERE contact_id IN ({values}) AND status IN ('won', 'lost') "
         "AND substr(closed_at, 1, 10) <= ? GROUP BY status", (ids_json, day))}
@@ -121,10 +122,11 @@ def _margin(crm, ids_json, day):
     """Line revenue minus catalogue cost, when the products plugin's table is
     there and every line's product has a cost; ``(None, None)`` otherwise."""
     store = crm.store
-    if not store.table_exists("products") or "cost" not in store.columns("products"):
+    if not store.table_exists("products") or "fx_rate" not in store.columns("products"):
         return None, None
     row = store.query(
-        "SELECT count(*) AS lines, count(p.cost) AS costed, sum(l.quantity * l.unit_price) AS revenue, sum(l.quantity * p.cost) AS cost "
+        "SELECT count(*) AS lines, count(p.cost * p.fx_rate) AS costed, sum(l.quantity * l.unit_price * o.fx_rate) AS revenue, "
+        "sum(l.quantity * p.cost * p.fx_rate) AS cost "
         "FROM order_lines l JOIN orders o ON o.id = l.order_id LEFT JOIN products p ON p.sku = l.sku "
         f"WHERE o.contact_id IN ({store.dialect.json_values()}) AND o.ordered_at <= ?", (ids_json, day))[0]
     if not row["lines"] or row["costed"] != row["lines"]:

@@ -8,7 +8,7 @@ fragment here is fixed text: user values are bound by the compiler.
 
 import datetime as dt
 
-from crmcore import Contact, field_kind, fields, normalize, quote_name
+from crmcore import Contact, field_kind, fields, normalize, quote_name, require_rates
 
 from .rules import TYPES, Field
 
@@ -20,8 +20,9 @@ _ORDERS = "FROM orders o WHERE o.contact_id = c.id"
 
 PURCHASE_FIELDS = [
     ("orders_count", f"SELECT count(*) {_ORDERS}", "number", "number of orders"),
-    ("total_spent", f"SELECT coalesce(sum(o.total), 0) {_ORDERS}", "number", "sum of order totals"),
-    ("average_order_value", f"SELECT avg(o.total) {_ORDERS}", "number", "average order total (empty without orders)"),
+    ("total_spent", f"SELECT coalesce(sum(o.total * o.fx_rate), 0) {_ORDERS}", "number", "sum of order totals (base currency)"),
+    ("average_order_value", f"SELECT avg(o.total * o.fx_rate) {_ORDERS}", "number",
+     "average order total in the base currency (empty without orders)"),
     ("first_order_date", f"SELECT min(o.ordered_at) {_ORDERS}", "date", "date of the first order"),
     ("last_order_date", f"SELECT max(o.ordered_at) {_ORDERS}", "date", "date of the latest order"),
 ]
@@ -67,7 +68,8 @@ def contact_fields(dialect=None):
 def build_fields(crm, today=None):
     """``{name: Field}`` for rules evaluated on ``today`` (a date, default now)."""
     today = (today or dt.date.today()).isoformat()
-    fields = {f.name: f for f in contact_fields(crm.store.dialect)}
+    fields = _MoneyChecked(crm)
+    fields.update({f.name: f for f in contact_fields(crm.store.dialect)})
     # Dates are ISO text: year and month-day by position.
     fields["age"] = Field(
         "age",
@@ -90,6 +92,33 @@ def build_fields(crm, today=None):
             continue
         fields[name] = Field(name, registered.sql, registered.type, registered.description)
     return fields
+
+
+#: Fields summing order amounts: a rule using one needs every order's rate to the base currency.
+MONEY_FIELDS = {"total_spent", "average_order_value", "company.revenue_12m"}
+
+
+class _MoneyChecked(dict):
+    """The fields of a rule; looking up a money field first checks that every
+    order has its rate to the base currency (``require_rates``), so a rule
+    never adds pounds to euros nor leaves orders out silently."""
+
+    def __init__(self, crm):
+        super().__init__()
+        self._crm, self._checked = crm, False
+
+    def _check(self, name):
+        if name in MONEY_FIELDS and not self._checked:
+            require_rates(self._crm)
+            self._checked = True
+
+    def __getitem__(self, name):
+        self._check(name)
+        return super().__getitem__(name)
+
+    def get(self, name, default=None):
+        self._check(name)
+        return super().get(name, default)
 
 
 def describe(crm):

@@ -84,4 +84,14 @@ def m004_contact_links(store):
         link_contacts(store, table, "contact_id", "delete")
 
 
-MIGRATIONS = [m001_segment_tables, m002_purchase_indexes, m003_lifetime_value, m004_contact_links]
+def m005_covering_index_with_rates(store):
+    """RFM, lifetime value and the purchase fields sum ``total * fx_rate`` (each
+    order in the base currency, core migration m008): the covering index
+    carries the factor too, so they still read no table row."""
+    if "fx_rate" not in store.columns("orders"):  # whichever of the two steps runs first adds it
+        store.execute(f"ALTER TABLE orders ADD COLUMN fx_rate {store.dialect.real}")
+    store.execute("DROP INDEX IF EXISTS ix_segments_orders_rfm")
+    store.execute("CREATE INDEX ix_segments_orders_rfm ON orders (contact_id, ordered_at, total, fx_rate)")
+
+
+MIGRATIONS = [m001_segment_tables, m002_purchase_indexes, m003_lifetime_value, m004_contact_links, m005_covering_index_with_rates]

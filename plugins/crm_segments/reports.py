@@ -1,9 +1,8 @@
 """Context builders of the segments, segment and rfm reports and the dashboard section."""
 
-import datetime as dt
 import json
 
-from crmcore import CRMError
+from crmcore import CRMError, report_period, require_rates
 
 from . import rfm, targets, territories
 from .segments import list_segments, refreshes, require_segment
@@ -12,9 +11,10 @@ from .segments import list_segments, refreshes, require_segment
 def segment_metrics(crm, segment, ids, total_contacts, as_of=None):
     """The same metrics for every segment (plus any a plugin adds through
     ``crm_segment_metrics``)."""
+    require_rates(crm)  # revenue in the base currency
     ids_json = json.dumps(ids)
     orders = crm.store.query(
-        "SELECT count(*) AS orders, coalesce(sum(total), 0) AS revenue, count(DISTINCT contact_id) AS buyers "
+        "SELECT count(*) AS orders, coalesce(sum(total * fx_rate), 0) AS revenue, count(DISTINCT contact_id) AS buyers "
         f"FROM orders WHERE contact_id IN ({crm.store.dialect.json_values()})", (ids_json,))[0]
     pipe = targets.pipeline(crm, ids, as_of=as_of)
     target = targets.attainment(crm, "segment", segment["name"], as_of)
@@ -50,7 +50,7 @@ COMPARED = [
 
 
 def segments_context(crm, params):
-    as_of = _as_of(params)
+    as_of = _as_of(crm, params)
     total = crm.store.count("contacts")
     rows = []
     for segment in list_segments(crm):
@@ -78,13 +78,13 @@ def segment_context(crm, params):
     if not name:
         raise CRMError("the segment report needs --param name=SEGMENT")
     segment = require_segment(crm, name)
-    as_of = _as_of(params)
+    as_of = _as_of(crm, params)
     ids = crm.segment_contact_ids(name)
     ids_json = json.dumps(ids)
     history = refreshes(crm, name)
     rfm_mix = [r for r in rfm.summary(crm, ids) if r["customers"]]
     top_products = crm.store.query(
-        "SELECT l.sku, max(l.description) AS description, sum(l.quantity) AS units, round(CAST(sum(l.quantity * l.unit_price) AS NUMERIC), 2) AS revenue, "
+        "SELECT l.sku, max(l.description) AS description, sum(l.quantity) AS units, round(CAST(sum(l.quantity * l.unit_price * o.fx_rate) AS NUMERIC), 2) AS revenue, "
         "count(DISTINCT o.contact_id) AS customers FROM order_lines l JOIN orders o ON o.id = l.order_id "
         f"WHERE o.contact_id IN ({crm.store.dialect.json_values()}) GROUP BY l.sku ORDER BY revenue DESC, l.sku LIMIT 10", (ids_json,))
     where = territories.territory_of(crm)
@@ -100,6 +100,7 @@ def segment_context(crm, params):
         "GROUP BY country ORDER BY customers DESC, country", (ids_json,))
     metrics = segment_metrics(crm, segment, ids, crm.store.count("contacts"), as_of)
     return {
+        "as_of": as_of.isoformat(),
         "segment": segment,
         "metrics": metrics,
         "size_over_time": [(r["at"][:16].replace("T", " "), r["size"]) for r in history],
@@ -154,11 +155,6 @@ def _dashboard_analytics(crm):
     return {"retention": retention, "retention_chart": chart, "clv": clv_summary(crm)}
 
 
-def _as_of(params):
-    value = params.get("as_of")
-    if not value:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CRMError(f"--param as_of={value!r}: use YYYY-MM-DD") from None
+def _as_of(crm, params):
+    """``--param as_of``, else the newest date in the data (as every report counts from)."""
+    return report_period(crm, params.get("as_of")).as_of

@@ -4,7 +4,7 @@ For every customer with orders up to the as-of date:
 
 - recency   = days from the latest order to the as-of date (fewer is better)
 - frequency = number of orders
-- monetary  = sum of order totals
+- monetary  = sum of order totals, in the base currency (each at its date's rate)
 
 Each is scored by quintile of rank among all customers:
 ``score = 1 + floor(5 * (rank - 1) / n)``, where ``rank`` is the position
@@ -29,7 +29,7 @@ It can be replaced per database (``crm segments rfm-table --load FILE``).
 
 import datetime as dt
 
-from crmcore import CRMError
+from crmcore import CRMError, require_rates
 
 #: (name, r_min, r_max, fm_min, fm_max); first match wins.
 DEFAULT_TABLE = [
@@ -100,7 +100,7 @@ def _case(table):
 
 AGGREGATE_SQL = """
 CREATE TEMP TABLE _rfm_agg AS
-SELECT contact_id, max(ordered_at) AS last_order, count(*) AS frequency, sum(total) AS monetary
+SELECT contact_id, max(ordered_at) AS last_order, count(*) AS frequency, sum(total * fx_rate) AS monetary
 FROM orders WHERE contact_id IS NOT NULL AND ordered_at <= ? GROUP BY contact_id
 """
 
@@ -145,6 +145,7 @@ def score(crm, as_of=None, progress=None):
     one INSERT then scores and names everyone. The old scores are replaced in
     the same transaction. ``progress(1)`` is called after each of ``STEPS``
     steps. Returns the number of customers scored."""
+    require_rates(crm)  # monetary in the base currency, or one line naming the currencies without a rate
     as_of = (as_of or dt.date.today()).isoformat()
     case, case_params = _case(named_table(crm))
     store = crm.store

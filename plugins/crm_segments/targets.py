@@ -15,7 +15,7 @@ A period is a year (``2026``), a quarter (``2026-Q2``) or a month
 import datetime as dt
 
 
-from crmcore import build, CRMError, FieldError
+from crmcore import build, CRMError, FieldError, require_rates
 
 from . import territories
 from .periods import Period, parse_period  # noqa: F401  (part of this module's interface)
@@ -63,9 +63,10 @@ def actuals(crm, ids, start, end):
     """Revenue and units of ``ids`` ordered between ``start`` and ``end`` (inclusive)."""
     import json
 
+    require_rates(crm)  # revenue in the base currency
     ids_json = json.dumps(list(ids))
     revenue = crm.store.query_value(
-        f"SELECT coalesce(sum(o.total), 0) FROM orders o WHERE o.contact_id IN ({crm.store.dialect.json_values()}) "
+        f"SELECT coalesce(sum(o.total * o.fx_rate), 0) FROM orders o WHERE o.contact_id IN ({crm.store.dialect.json_values()}) "
         "AND o.ordered_at BETWEEN ? AND ?", (ids_json, start.isoformat(), end.isoformat()))
     units = crm.store.query_value(
         "SELECT coalesce(sum(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id "
@@ -135,11 +136,13 @@ def pipeline(crm, ids, period=None, as_of=None):
 
     as_of = as_of or dt.date.today()
     p = period or current_period("quarter", as_of)
+    require_rates(crm, "deals")  # deal values in the base currency
     ids_json = json.dumps(list(ids))
     probability = dict(crm.stages)
     found = {r["stage"]: r for r in crm.store.query(
-        "SELECT stage, count(*) AS deals, coalesce(sum(amount), 0) AS amount, "
-        "sum(amount * probability) AS own_weighted, sum(CASE WHEN probability IS NULL THEN amount ELSE 0 END) AS stage_amount "
+        "SELECT stage, count(*) AS deals, coalesce(sum(amount * fx_rate), 0) AS amount, "
+        "sum(amount * fx_rate * probability) AS own_weighted, "
+        "sum(CASE WHEN probability IS NULL THEN amount * fx_rate ELSE 0 END) AS stage_amount "
         f"FROM deals WHERE status = 'open' AND contact_id IN ({crm.store.dialect.json_values()}) GROUP BY stage", (ids_json,))}
     stages = []
     for name, prob in crm.stages:
@@ -149,7 +152,7 @@ def pipeline(crm, ids, period=None, as_of=None):
         weighted = (r["own_weighted"] or 0.0) / 100 + (r["stage_amount"] or 0.0) * probability.get(name, 0) / 100
         stages.append({"stage": name, "probability": prob, "deals": r["deals"], "amount": round(r["amount"], 2), "weighted": round(weighted, 2)})
     closed = {r.pop("status"): r for r in crm.store.query(
-        "SELECT status, count(*) AS deals, coalesce(sum(amount), 0) AS amount FROM deals WHERE status IN ('won', 'lost') "
+        "SELECT status, count(*) AS deals, coalesce(sum(amount * fx_rate), 0) AS amount FROM deals WHERE status IN ('won', 'lost') "
         f"AND contact_id IN ({crm.store.dialect.json_values()}) AND closed_at BETWEEN ? AND ? GROUP BY status",
         (ids_json, p.start.isoformat(), p.end.isoformat()))}
     return {"period": p.label, "stages": stages,

@@ -8,7 +8,7 @@ owner the contact's owner; when territories overlap the most specific one
 """
 
 
-from crmcore import build, Contact, CRMError, decode_row, FieldError, normalize
+from crmcore import build, Contact, CRMError, decode_row, FieldError, normalize, require_rates
 
 from .records import Territory
 
@@ -90,13 +90,14 @@ def contact_ids(crm, name):
 def list_with_counts(crm):
     """Territories by name, each with the contacts it owns (most specific
     wins) and their revenue (every order)."""
+    require_rates(crm)  # revenue in the base currency
     ordered = all_territories(crm)
     out = []
     for t in sorted(ordered, key=lambda t: t["name"]):
         sql, params = own_condition(crm, t, ordered)
         t["contacts"] = crm.store.query_value(f"SELECT count(*) FROM contacts c WHERE {sql}", params)
         t["revenue"] = round(float(crm.store.query_value(
-            f"SELECT coalesce(sum(o.total), 0) FROM orders o JOIN contacts c ON c.id = o.contact_id WHERE {sql}", params)), 2)
+            f"SELECT coalesce(sum(o.total * o.fx_rate), 0) FROM orders o JOIN contacts c ON c.id = o.contact_id WHERE {sql}", params)), 2)
         out.append(t)
     return out
 

@@ -51,7 +51,7 @@ def crm_register_reports(register):
     from .report import context
 
     register("service", "service.html", "Service desk: backlog, response and resolution times, SLA attainment, CSAT, "
-             "top tags and products", context)
+             "top tags and products", context, params=[])
 
 
 @hookimpl
@@ -81,6 +81,12 @@ def crm_register_routes(register):
 
     for path, endpoint, permission, methods in ROUTES:
         register(path, endpoint, permission, methods=methods)
+
+
+@hookimpl
+def crm_register_static(register):
+    """``static/service.css`` at ``/static/plugins/service/service.css``."""
+    register(os.path.join(os.path.dirname(__file__), "static"))
 
 
 @hookimpl

@@ -141,6 +141,14 @@ def overdue(crm, at):
     return crm.store.query_value("SELECT count(*) FROM service_cases WHERE breach_at < ?", (at,)) if at else 0
 
 
+def _partial_week(crm, weeks):
+    """The chart label of the last week when the newest solve is before its Sunday (the week is still running)."""
+    newest = crm.store.query_value("SELECT max(solved_at) FROM service_cases WHERE solved_at IS NOT NULL AND resolution_seconds IS NOT NULL")
+    if not weeks or not newest or dt.date.fromisoformat(newest[:10]).weekday() == 6:
+        return None
+    return weeks[-1]["week"][5:]
+
+
 def context(crm, params):
     newest = newest_activity(crm)
     by_priority = times(crm, "priority")
@@ -159,7 +167,9 @@ def context(crm, params):
         "by_priority": by_priority,
         "by_assignee": times(crm, "assignee"),
         "weeks": weeks,
-        "attainment_chart": [(w["week"][5:], w["attainment"] or 0) for w in weeks],
+        # a week without a solved case has no attainment: left out of the chart, not drawn as 0%
+        "attainment_chart": [(w["week"][5:], w["attainment"]) for w in weeks if w["solved"]],
+        "week_partial": _partial_week(crm, weeks),
         "attainment": round(100.0 * met / solved, 1) if solved else None,
         "csat": csat(crm),
         "tag_chart": [(t["tag"], t["cases"]) for t in top_tags(crm)],

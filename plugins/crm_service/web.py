@@ -356,14 +356,6 @@ def assign_post(request):
     return _redirect(f"/service/cases/{case['id']}")
 
 
-def stylesheet(request):
-    """``/service/service.css``: the pages' own styles (the CSP allows stylesheets of this site only)."""
-    from starlette.responses import Response
-
-    with open(os.path.join(os.path.dirname(__file__), "static", "service.css"), encoding="utf-8") as f:
-        return Response(f.read(), media_type="text/css", headers={"Cache-Control": "private, max-age=3600"})
-
-
 def contact_panel(crm, user, contact):
     """The contact page's "Cases" panel: their latest cases with links."""
     rows, more = contact_cases(crm, contact["id"])
@@ -371,7 +363,6 @@ def contact_panel(crm, user, contact):
 
 
 ROUTES = [
-    ("/service/service.css", stylesheet, "login", ("GET",)),
     ("/service", queue_page, "contacts:read", ("GET",)),
     ("/service/cases/{id:int}", case_page, "contacts:read", ("GET",)),
     ("/service/cases/{id:int}/reply", reply_post, WORK, ("POST",)),

@@ -48,9 +48,10 @@ def crm_register_template_dirs(register):
 @hookimpl
 def crm_register_reports(register):
     from .report import context
+    from .report_params import SURVEY
 
     register("survey", "survey.html", "One survey: scores with margins of error, distributions, trend, segments, products, "
-             "detractor comments and follow-ups (--param survey=NAME)", context)
+             "detractor comments and follow-ups (--param survey=NAME, min_answers=30)", context, params=SURVEY)
 
 
 @hookimpl

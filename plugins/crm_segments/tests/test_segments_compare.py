@@ -26,9 +26,9 @@ def crm(make_crm):
         Contact(email="di@example.com", country="US"),
     ])
     orders = crm.add_many([
-        Order(contact_id=ada, ordered_at="2023-09-01", total=100),   # the year before the last
-        Order(contact_id=ada, ordered_at="2025-01-10", total=300),   # ... and again in the last 365 days
-        Order(contact_id=bo, ordered_at="2024-03-01", total=50),     # the year before the last, not again
+        Order(contact_id=ada, ordered_at="2023-09-01", total=100),   # the 12 months before the last 12 (Jul 2023 - Jun 2024)
+        Order(contact_id=ada, ordered_at="2025-01-10", total=300),   # ... and again in the last 12 months (Jul 2024 - Jun 2025)
+        Order(contact_id=bo, ordered_at="2024-03-01", total=50),     # the 12 months before the last 12, not again
         Order(contact_id=cy, ordered_at="2025-05-05", total=200),
         Order(contact_id=cy, ordered_at="2025-07-01", total=999),    # after the as-of date
     ])

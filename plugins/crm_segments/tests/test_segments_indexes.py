@@ -51,7 +51,7 @@ def test_the_benchmarked_rule_searches_indexes_on_analyzed_shop_data(make_crm):
     with crm.store.transaction():
         crm.store.executemany("INSERT INTO contacts (id, email, country, consent, tags, custom) VALUES (?, ?, ?, 0, '[]', '{}')",
                               [(i, f"c{i}@example.com", countries[i % 10]) for i in range(1, 1001)])
-        crm.store.executemany("INSERT INTO orders (contact_id, ordered_at, currency, total) VALUES (?, ?, 'EUR', ?)",
+        crm.store.executemany("INSERT INTO orders (contact_id, ordered_at, currency, total, fx_rate) VALUES (?, ?, 'EUR', ?, 1)",
                               [(1 + i % 1000, f"2024-{1 + i % 12:02d}-01", float(i % 251)) for i in range(5000)])
     crm.store.execute("ANALYZE")
     rule = 'country == "DE" and total_spent > 500'
