@@ -9,7 +9,7 @@ taken out of the helper's ``<figure>`` so the file stands alone.
 import re
 
 #: Short labels: the helper clips long ones.
-LABELS = {"import": "import", "reimport": "re-import", "rfm": "RFM", "refresh": "rule refresh", "dashboard": "dashboard",
+LABELS = {"import": "import", "reimport": "re-import", "rfm": "RFM", "rfm_sql": "RFM statement", "refresh": "rule refresh", "dashboard": "dashboard",
           "contact": "contact page", "search": "search"}
 
 

@@ -49,7 +49,7 @@ def test_the_plot_is_one_bar_per_measured_step(tmp_path):
     growth_chart.write_svg(str(path), SIZES, MEASURED, bench_growth.WORKLOADS)
     svg = ET.parse(path).getroot()
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
-    assert len(svg.findall("{http://www.w3.org/2000/svg}rect")) == 3
+    assert len(list(svg.iter("{http://www.w3.org/2000/svg}rect"))) == 3
 
 
 def test_a_saved_run_plots_the_same_bars():
