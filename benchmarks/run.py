@@ -1,6 +1,7 @@
 """Run every benchmark and print one line per workload: ours, baseline, ratio.
 
     python benchmarks/run.py [--scale tiny|small|full] [--json] [--only NAME]
+    python benchmarks/run.py --scale growth          # how cost grows: 100,000 to 10,000,000 contacts
     python benchmarks/run.py --json > OLD.json       # save a run
     python benchmarks/run.py --compare OLD.json      # run again, compare ratios
     python benchmarks/run.py --compare OLD.json --against NEW.json   # two saved runs
@@ -12,7 +13,9 @@ Each runs in its own process so one cannot warm caches for another. ``full``
 uses the issue's sizes (1,000,000 contacts, 5,000,000 orders); ``small``
 takes about a minute; ``tiny`` takes seconds and only checks that nothing
 crashes (the test suite runs it; it is never a timed test). The scales run
-the same code with different sizes.
+the same code with different sizes. ``growth`` runs only ``bench_growth.py``
+at 100,000, 1,000,000 and 10,000,000 contacts (its progress on stderr; each
+row is one workload's 10x step, the ratio its growth factor).
 
 ``--compare OLD.json`` prints, for each workload in both runs, its ratio
 then and now and the change, and exits 1 when a ratio got more than 25%
@@ -34,7 +37,7 @@ from common import SCALES, line
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", choices=SCALES, default="small")
+    parser.add_argument("--scale", choices=(*SCALES, "growth"), default="small")
     parser.add_argument("--json", action="store_true", help="print all results as one JSON document")
     parser.add_argument("--only", help="run only bench_NAME.py")
     parser.add_argument("--compare", metavar="OLD.json", help="compare the ratios with a run saved by --json")
@@ -48,6 +51,8 @@ def main():
         sys.exit(compare(old, load_run(args.against, "--against"), args.tolerance))
     here = os.path.dirname(os.path.abspath(__file__))
     scripts = sorted(glob.glob(os.path.join(here, "bench_*.py")))
+    if args.scale == "growth":  # the other scripts have no growth scale
+        scripts = [s for s in scripts if os.path.basename(s) == "bench_growth.py"]
     if args.only:
         known = [os.path.basename(s)[6:-3] for s in scripts]
         scripts = [s for s in scripts if os.path.basename(s) == f"bench_{args.only}.py"]
@@ -55,11 +60,13 @@ def main():
             sys.exit(f"--only: no benchmark named {args.only!r} (known: {', '.join(known)})")
     results, failures = [], []
     for script in scripts:
-        proc = subprocess.run([sys.executable, script, "--scale", args.scale, "--json"], capture_output=True, text=True)
+        # A growth run takes half an hour: its progress goes straight to stderr.
+        proc = subprocess.run([sys.executable, script, "--scale", args.scale, "--json"], stdout=subprocess.PIPE,
+                              stderr=None if args.scale == "growth" else subprocess.PIPE, text=True)
         name = os.path.basename(script)
         if proc.returncode != 0:
             failures.append(name)
-            print(f"{name}: FAILED\n{proc.stderr.strip()}", file=sys.stderr)
+            print(f"{name}: FAILED\n{(proc.stderr or '').strip()}", file=sys.stderr)
             continue
         for r in json.loads(proc.stdout.strip().splitlines()[-1]):
             r["script"] = name

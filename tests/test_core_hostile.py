@@ -289,7 +289,9 @@ def test_a_billion_laughs_segments_file_is_refused_at_once(make_crm, write_file)
     started = time.monotonic()
     with pytest.raises(CRMError, match="more than 10,000 conditions"):
         load(crm, write_file("laughs.yaml", "\n".join(lines) + "\n"))
-    assert time.monotonic() - started < 5
+    # expanded, level 9 is 10**9 conditions (hours); refused early it is milliseconds. The bound is
+    # generous so that a loaded shared machine cannot fail it (it failed at 5 s under load).
+    assert time.monotonic() - started < 60
 
 
 def test_a_segment_on_a_disabled_plugins_field_does_not_block_the_others(make_crm):

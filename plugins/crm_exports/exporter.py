@@ -199,8 +199,8 @@ def export(crm, fmt, path, segment=None, everyone=False, include_unconsented=Fal
         missing = _requirement(found.writer)[1]
 
         def write(out):
-            return customer_match.write_audience(crm.store.iter_tuples(sql, params), out.buffer, check,
-                                                 include_unconsented, missing, excluded, included, excluded_ids, update)
+            return customer_match.write_audience_split(crm.store, sql, params, total, out.buffer, check, include_unconsented,
+                                                       missing, excluded, included, excluded_ids, update, next_to=tmp)
     else:
         total, rows = candidate_rows(crm, segment, everyone, _columns(found.writer))
         update = progress(total) if progress else None

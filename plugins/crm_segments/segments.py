@@ -288,26 +288,34 @@ def _apply(crm, segment, at):
 
 def _apply_first(crm, segment, at, sql, params):
     """The first refresh of a segment without members: everyone the rule
-    selects enters and nobody leaves, so the history rows come straight from
-    the rule's SELECT (no temporary table, no comparison with the members)."""
+    selects enters and nobody leaves. The members come straight from the
+    rule's SELECT (no temporary table, no comparison with members that do not
+    exist yet) and the history rows from the members just written: a scan of
+    the segment's primary-key range, the rule run once, so both agree."""
     store = crm.store
     sid = segment["id"]
     refresh_id = store.insert("segment_refreshes", {"segment_id": sid, "at": at, "size": 0, "entered": 0, "left": 0})
     entered = store.execute(
-        "INSERT INTO segment_history (segment_id, refresh_id, contact_id, change, at) "
-        f"SELECT ?, ?, n.id, 'entered', ? FROM ({sql}) AS n ORDER BY n.id", (sid, refresh_id, at, *params)).rowcount
-    return _finish(crm, segment, at, refresh_id, entered, entered, 0)
+        f"INSERT INTO segment_members (segment_id, contact_id, since) SELECT ?, n.id, ? FROM ({sql}) AS n ORDER BY n.id",
+        (sid, at, *params)).rowcount
+    if entered:
+        store.execute(
+            "INSERT INTO segment_history (segment_id, refresh_id, contact_id, change, at) "
+            "SELECT segment_id, ?, contact_id, 'entered', ? FROM segment_members WHERE segment_id = ? ORDER BY contact_id",
+            (refresh_id, at, sid))
+    return _finish(crm, segment, at, refresh_id, entered, entered, 0, members_written=True)
 
 
-def _finish(crm, segment, at, refresh_id, size, entered, left):
-    """Membership follows this refresh's history rows; the refresh row gets its
-    counts; listeners of ``crm_segment_membership_changed`` hear of it."""
+def _finish(crm, segment, at, refresh_id, size, entered, left, members_written=False):
+    """Membership follows this refresh's history rows (unless
+    ``members_written``: a first refresh wrote them already); the refresh row
+    gets its counts; listeners of ``crm_segment_membership_changed`` hear of it."""
     store = crm.store
     sid = segment["id"]
     changed = "SELECT contact_id FROM segment_history WHERE segment_id = ? AND refresh_id = ? AND change = ?"
     if left:
         store.execute(f"DELETE FROM segment_members WHERE segment_id = ? AND contact_id IN ({changed})", (sid, sid, refresh_id, "left"))
-    if entered:
+    if entered and not members_written:
         store.execute(f"INSERT INTO segment_members (segment_id, contact_id, since) SELECT ?, contact_id, ? FROM ({changed}) AS ch",
                       (sid, at, sid, refresh_id, "entered"))
     store.execute('UPDATE segment_refreshes SET size = ?, entered = ?, "left" = ? WHERE id = ?', (size, entered, left, refresh_id))

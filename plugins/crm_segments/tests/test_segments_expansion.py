@@ -33,7 +33,9 @@ def test_billion_laughs_file_is_refused_in_one_line_and_fast(crm, write_file, le
     started = time.monotonic()
     with pytest.raises(CRMError) as err:
         load(crm, path)
-    assert time.monotonic() - started < 5
+    # expanded, level 9 is 10**9 conditions (hours); refused early it is milliseconds. The bound is
+    # generous so that a loaded shared machine cannot fail it (it failed at 5 s under load).
+    assert time.monotonic() - started < 60
     message = str(err.value)
     assert "\n" not in message and "segment 6 (l5)" in message and "more than 10,000 conditions" in message
     assert crm.store.count("segments") == 0  # all or nothing
