@@ -844,7 +844,7 @@ def _all_or_nothing(crm, result, rejects_path):
     """One transaction for the whole import; a dry run rolls it back at the
     end; the rejects file is written only once the outcome is known."""
     try:
-        with crm.store.transaction():
+        with crm.store.bulk_write(), crm.store.transaction():
             yield
             if result.dry_run:
                 raise _DryRun()

@@ -200,6 +200,12 @@ class PostgresStore:
             return ("other", exc.diag.message_primary)
         return None
 
+    @contextlib.contextmanager
+    def bulk_write(self):
+        """A long write (an import): the server's own memory settings serve it,
+        nothing to change per connection (SQLite's store enlarges its cache)."""
+        yield self
+
     # -- transactions -------------------------------------------------------
     def _begin(self):
         self.conn.execute("BEGIN")
