@@ -375,7 +375,7 @@ class PostgresStore:
         ``PREFIX_MIN`` letters or more) when at most ``cap`` rows hold the
         whole words; at most ``cap`` matches ranked and paged by position,
         more in id order, keyset-paged."""
-        from .sqlite import PREFIX_MIN
+        from .sqlite import PREFIX_MIN, search_plan
 
         def tsquery(prefixed):
             return " & ".join("'" + w.lower().replace("'", "''").replace("\\", "\\\\") + "'" + (":*" if prefixed and len(w) >= PREFIX_MIN else "")
@@ -387,14 +387,7 @@ class PostgresStore:
             return self.query_value(f"SELECT count(*) FROM (SELECT 1 FROM {name} WHERE {vector} @@ to_tsquery('simple', ?) LIMIT ?) AS m",
                                     (query, cap + 1))
 
-        exact, prefix = tsquery(False), tsquery(True)
-        if count(exact) > cap:
-            query, ranked = exact, False
-        elif prefix == exact:
-            query, ranked = exact, True
-        else:
-            query = prefix
-            ranked = count(prefix) <= cap
+        query, ranked = search_plan(count, tsquery(False), tsquery(True), cap)
         matched = f"SELECT {alias}.* FROM {name} {alias} WHERE {vector} @@ to_tsquery('simple', ?) AND {where[0]} "
         if ranked:
             rows = self.query(f"{matched}ORDER BY ts_rank({vector}, to_tsquery('simple', ?)) DESC, {alias}.id LIMIT ? OFFSET ?",

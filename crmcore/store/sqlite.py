@@ -90,6 +90,18 @@ class SQLiteDialect:
 PREFIX_MIN = 3
 
 
+def search_plan(count, exact, prefix, cap):
+    """``(query, ranked)`` for a bounded search, the same on both stores:
+    whole words, unranked and paged by id, when more than ``cap`` rows hold
+    them; else the prefix query, ranked only when at most ``cap`` rows match
+    it. ``count(query)`` counts matches up to ``cap + 1``."""
+    if count(exact) > cap:
+        return exact, False
+    if prefix == exact:
+        return exact, True
+    return prefix, count(prefix) <= cap
+
+
 #: The page cache of a long write (``bulk_write``), in KiB: 256 MiB.
 BULK_CACHE_KIB = 256 * 1024
 
@@ -385,13 +397,7 @@ class SQLiteStore:
         def count(match):
             return self.query_value(f"SELECT count(*) FROM (SELECT rowid FROM {fts} WHERE {fts} MATCH ? LIMIT ?) AS m", (match, cap + 1))
 
-        if count(exact) > cap:
-            match, ranked = exact, False
-        elif prefix == exact:
-            match, ranked = exact, True
-        else:
-            match = prefix
-            ranked = count(prefix) <= cap
+        match, ranked = search_plan(count, exact, prefix, cap)
         joined = f"SELECT {alias}.* FROM {fts} JOIN {name} {alias} ON {alias}.rowid = {fts}.rowid WHERE {fts} MATCH ? AND "
         if ranked:
             rows = self.query(f"{joined}{where[0]} ORDER BY {fts}.rank, {fts}.rowid LIMIT ? OFFSET ?",
