@@ -511,29 +511,24 @@ def compile_rule(text, fields, segments=None, dialect=None):
     return Compiler(fields, segments, dialect).compile(parse(text))
 
 
-def referenced_fields(text):
-    """Field names a rule tests (not those of segments it refers to)."""
-    names, stack = [], [parse(text)]
+def _leaves(text):
+    """The conditions and segment references of a rule, every level down."""
+    stack = [parse(text)]
     while stack:
         node = stack.pop()
         if isinstance(node, Bool):
             stack.extend(node.items)
         elif isinstance(node, Not):
             stack.append(node.item)
-        elif isinstance(node, Condition):
-            names.append(node.field)
-    return names
+        else:
+            yield node
+
+
+def referenced_fields(text):
+    """Field names a rule tests (not those of segments it refers to)."""
+    return [node.field for node in _leaves(text) if isinstance(node, Condition)]
 
 
 def referenced_segments(text):
     """Names used in ``segment("...")`` of a rule (for dependency order)."""
-    names, stack = [], [parse(text)]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Bool):
-            stack.extend(node.items)
-        elif isinstance(node, Not):
-            stack.append(node.item)
-        elif isinstance(node, SegmentRef):
-            names.append(node.name)
-    return names
+    return [node.name for node in _leaves(text) if isinstance(node, SegmentRef)]
