@@ -36,6 +36,7 @@ def context(crm, params):
     chart = periods.months_to(period.as_of, 24)  # the revenue chart: two years
     previous = period.previous()
     contacts = store.count("contacts")
+    consented = v("SELECT count(*) FROM contacts WHERE consent = 1")
 
     # per month, and per month split at the report's day of the month, so that a partial month
     # is compared with the same days of its month a year earlier
@@ -102,8 +103,8 @@ def context(crm, params):
             "lost": lost,
             "win_rate": 100 * won / (won + lost) if won + lost else None,
             "won_amount": closed.get("won", {}).get("amount", 0),
-            "consented": v("SELECT count(*) FROM contacts WHERE consent = 1"),
-            "consent_rate": 100 * v("SELECT count(*) FROM contacts WHERE consent = 1") / contacts if contacts else None,
+            "consented": consented,
+            "consent_rate": 100 * consented / contacts if contacts else None,
         },
         "new_contacts": new_contacts,
         "pipeline": pipeline_rows,
