@@ -162,6 +162,10 @@ def phone(value, country_code=None):
     value = text(value)
     if not value.startswith("+") and not value.startswith("00") and not country_code:
         return value
+    if country_code and _NATIONAL_FORM.fullmatch(value):
+        found = _phone_national(value, country_code)
+        if found is not None:
+            return found
     import phonenumbers
 
     try:
@@ -171,6 +175,69 @@ def phone(value, country_code=None):
     if not phonenumbers.is_possible_number(number):
         raise ValueError(f"invalid phone number {value!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+#: A number as it is written inside one country: ASCII digits and the usual
+#: separators, nothing else (no "+", letters, extension, "/" or ";").
+_NATIONAL_FORM = re.compile(r"[0-9 ().-]{1,250}")
+_SEPARATORS = str.maketrans("", "", " ().-")
+
+
+@functools.lru_cache(maxsize=None)
+def _phone_region(code):
+    """What ``_phone_national`` needs of a region, once: the phonenumbers
+    helpers, its metadata, international prefix and calling code (``None``
+    where the library has no such region or lacks a helper)."""
+    try:
+        import phonenumbers
+        from phonenumbers import phonenumberutil as pu
+
+        helpers = (pu._parse_prefix_as_idd, pu._maybe_strip_national_prefix_carrier_code, pu._test_number_length,
+                   pu._set_italian_leading_zeros_for_phone_number, pu.ValidationResult, phonenumbers.PhoneNumber,
+                   phonenumbers.is_possible_number, phonenumbers.format_number, phonenumbers.PhoneNumberFormat.E164)
+        if code not in pu.SUPPORTED_REGIONS:  # as parse checks it (case and all)
+            return None
+        metadata = pu.PhoneMetadata.metadata_for_region(code.upper(), None)
+    except (ImportError, AttributeError, TypeError):
+        return None
+    if metadata is None or metadata.country_code is None:
+        return None
+    import re as re_module
+
+    idd = re_module.compile(metadata.international_prefix if metadata.international_prefix is not None else "NonMatch")
+    return helpers, metadata, idd, str(metadata.country_code)
+
+
+def _phone_national(value, country_code):
+    """``phone(value, country_code)`` for a number in national form (digits
+    and separators only), without phonenumbers' parsing of free text: for
+    such a value ``phonenumbers.parse`` reduces to its digits, and this runs
+    the same library steps on them (national prefix, lengths, E.164).
+    ``None`` where the library must decide: an international prefix, a
+    number starting with the calling code, an impossible number (the
+    library then raises as ever), fewer than three digits.
+    ``tests/test_phone_national.py`` compares both ways on every region."""
+    digits = value.translate(_SEPARATORS)
+    if len(digits) < 3:
+        return None
+    region = _phone_region(country_code)
+    if region is None:
+        return None
+    (as_idd, strip_prefix, test_length, leading_zeros, result, PhoneNumber, is_possible, format_number, e164), \
+        metadata, idd, calling = region
+    if digits.startswith(calling) or as_idd(idd, digits)[0]:
+        return None
+    national = digits
+    _, stripped, _ = strip_prefix(digits, metadata)
+    if test_length(stripped, metadata) not in (result.TOO_SHORT, result.IS_POSSIBLE_LOCAL_ONLY, result.INVALID_LENGTH):
+        national = stripped
+    if not 2 <= len(national) <= 17:
+        return None
+    number = PhoneNumber(country_code=metadata.country_code, national_number=int(national))
+    leading_zeros(national, number)
+    if not is_possible(number):
+        return None
+    return format_number(number, e164)
 
 
 def date(value):

@@ -1,0 +1,82 @@
+"""``normalize.phone`` answers numbers written in national form (digits and
+separators) without phonenumbers' free-text parsing (``_phone_national``).
+It must give exactly what the library path gives: the same E.164 number or
+the same error, for every region phonenumbers knows, on generated numbers
+of every length plus hostile ones."""
+
+import random
+
+import phonenumbers
+import pytest
+
+from crmcore import normalize
+
+
+def library(value, country):
+    """``normalize.phone`` with the national-form shortcut off."""
+    saved = normalize._phone_national
+    normalize._phone_national = lambda value, country: None
+    try:
+        return outcome(value, country)
+    finally:
+        normalize._phone_national = saved
+
+
+def outcome(value, country):
+    try:
+        return normalize.phone(value, country)
+    except ValueError as exc:
+        return ("error", str(exc))
+
+
+def national_values(region, rng):
+    """Numbers of ``region`` as people write them at home, and near misses."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    calling = str(meta.country_code) if meta else "1"
+    prefix = (meta.national_prefix or "") if meta else ""
+    values = []
+    for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE,
+                 phonenumbers.PhoneNumberType.TOLL_FREE):
+        example = phonenumbers.example_number_for_type(region, kind)
+        if example is None:
+            continue
+        national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+        nsn = phonenumbers.national_significant_number(example)
+        values += [national, nsn, prefix + nsn, nsn[:-1], nsn + "1", nsn + "12", prefix + nsn[:-2], "0" + nsn, "00" + nsn,
+                   calling + nsn, "0" + calling + nsn, national.replace(" ", "-"), f"({nsn[:3]}) {nsn[3:]}", nsn[:3] + "." + nsn[3:]]
+    for _ in range(25):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 19)))
+        values.append("".join(c + rng.choice(["", "", " ", "-", ".", "(", ")"]) for c in digits))
+    return values
+
+
+HOSTILE = ["12", "1 2", "123", "(12)", "--123--", "0", "00", "000", "0000000", " 030 1234567 ", "030  1234567", "030\t1234567",
+           "030 1234567 ext. 12", "030 1234567#", "030/1234567", "+49 30 1234567", "0049 30 1234567", "030 123456789012345678",
+           "9" * 250, "9" * 251, "1-800-FLOWERS", "٠٣٠ ١٢٣٤٥٦٧", "０３０ １２３４５６７", "030;ext=5", "tel:030", "....", "()", ""]
+
+
+def test_national_form_gives_what_the_library_gives_in_every_region():
+    rng = random.Random(23)
+    answered = compared = 0
+    regions = sorted(phonenumbers.SUPPORTED_REGIONS) + ["de", "XX", "AQ"]
+    for region in regions:
+        values = national_values(region, rng) if region.isupper() and region in phonenumbers.SUPPORTED_REGIONS else []
+        for value in values + HOSTILE:
+            expected = library(value, region)
+            assert outcome(value, region) == expected, (value, region)
+            compared += 1
+            answered += normalize._NATIONAL_FORM.fullmatch(normalize.text(value)) is not None and \
+                normalize._phone_national(normalize.text(value), region) is not None
+    assert compared > 15000 and answered > 5000  # the shortcut is taken, and checked, often
+
+
+@pytest.mark.parametrize(("value", "country", "e164"), [
+    ("030 1234567", "DE", "+49301234567"),
+    ("(212) 555-0101", "US", "+12125550101"),
+    ("020 7946 0000", "GB", "+442079460000"),
+    ("06 12345678", "IT", "+390612345678"),  # Italy keeps its leading zero
+    ("01 42 68 53 00", "FR", "+33142685300"),
+])
+def test_hand_checked_numbers(value, country, e164):
+    assert normalize._phone_national(value, country) == e164
+    assert normalize.phone(value, country) == e164
