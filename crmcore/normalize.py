@@ -75,10 +75,30 @@ def email(value):
     lower-case, and an internationalised domain in Unicode (``xn--`` labels
     decoded), so ``user@bücher.de`` and ``user@xn--bcher-kva.de`` are one
     address for storage, de-duplication and the suppression list."""
-    if type(value) is str:
-        found = _AHEAD["email"].get(value)
-        if found is not None:
-            return found
+    if type(value) is not str:
+        return _email(value)
+    last = _last_email
+    if value is last[0]:
+        return last[1]
+    found = _AHEAD["email"].get(value)
+    if found is None:
+        found = _email(value)
+    _remember_email(value, found)
+    return found
+
+
+#: The last string ``email`` answered and its answer: an importer checks a
+#: row's address for the suppression list and again building the row, the
+#: same string object both times. Replaced whole, so threads see a pair.
+_last_email = (object(), None)
+
+
+def _remember_email(value, found):
+    global _last_email
+    _last_email = (value, found)
+
+
+def _email(value):
     value = str(value).strip()
     if _SIMPLE_EMAIL.fullmatch(value) and ".." not in value and not value.startswith("."):
         local, _, domain = value.rpartition("@")

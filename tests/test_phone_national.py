@@ -80,3 +80,14 @@ def test_national_form_gives_what_the_library_gives_in_every_region():
 def test_hand_checked_numbers(value, country, e164):
     assert normalize._phone_national(value, country) == e164
     assert normalize.phone(value, country) == e164
+
+
+def test_the_last_address_is_answered_again_only_for_that_string():
+    first = "".join(["Ada", "@Example.COM"])
+    assert normalize.email(first) == "ada@example.com"
+    assert normalize.email(first) == "ada@example.com"  # the same string object: the remembered answer
+    for _ in range(2):  # an invalid address raises every time: errors are not remembered
+        with pytest.raises(ValueError, match="invalid e-mail address"):
+            normalize.email("not-an-address")
+    assert normalize.email("zoë@XN--bcher-kva.de") == "zoë@bücher.de"
+    assert normalize.email(" bob@example.com ") == "bob@example.com"
