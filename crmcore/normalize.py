@@ -10,6 +10,7 @@ import functools
 import json
 import re
 import time
+import unicodedata
 
 _SPACES = re.compile(r"\s+")
 
@@ -116,11 +117,65 @@ def _email_checked(value):
     100 us an address (an invalid one raises each time: errors are not kept)."""
     from email_validator import EmailNotValidError, validate_email
 
+    found = _email_international(value)
+    if found is not None:
+        return _unicode_domain(found.lower())
     try:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(f"invalid e-mail address {value!r}: {exc}") from None
     return _unicode_domain(result.normalized.lower())
+
+
+#: The local part of an address that ``_email_international`` may take:
+#: letters of the Latin alphabets (with accents) among plain ASCII ones; no
+#: quotes, angle brackets, @-signs or combining marks.
+_LATIN_LOCAL = re.compile(r"[A-Za-z0-9._%+'\-\u00c0-\u024f]+")
+_SIMPLE_DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+def _email_international(value):
+    """``validate_email(value).normalized`` for the common international
+    address, ``müller@example.com``: an accented local part and a plain ASCII
+    domain. The same library steps in the same order (``validate_email``:
+    the split is trivial here, the local part checked by its own function,
+    the domain's result remembered, since an import meets the same few
+    domains again and again). ``None`` where ``validate_email`` must decide,
+    which then raises as ever. ``tests/test_normalize_shortcuts.py`` compares
+    both ways."""
+    local, at, domain = value.partition("@")
+    if not at or local.isascii() or len(value.encode()) > 200 or not _LATIN_LOCAL.fullmatch(local) \
+            or not _SIMPLE_DOMAIN.fullmatch(domain) or not unicodedata.is_normalized("NFC", local):
+        return None
+    try:
+        import email_validator
+        from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
+        from email_validator.syntax import validate_email_local_part
+
+        info = validate_email_local_part(local, allow_smtputf8=email_validator.ALLOW_SMTPUTF8,
+                                         allow_empty_local=email_validator.ALLOW_EMPTY_LOCAL,
+                                         quoted_local_part=False, strict=email_validator.STRICT)
+        local_part, ascii_local_part = info["local_part"], info["ascii_local_part"]
+        if ascii_local_part is not None and ascii_local_part.lower() in CASE_INSENSITIVE_MAILBOX_NAMES \
+                and local_part is not None:
+            local_part = local_part.lower()
+        name, ascii_name = _email_domain(domain, email_validator.TEST_ENVIRONMENT, email_validator.GLOBALLY_DELIVERABLE)
+    except Exception:  # noqa: BLE001 - validate_email decides, and words the error
+        return None
+    normalized = local_part + "@" + name
+    for address in (value, normalized, (ascii_local_part or local_part or "") + "@" + ascii_name):
+        if len(address.encode()) > 254:  # validate_email_length's limit
+            return None
+    return normalized
+
+
+@functools.lru_cache(maxsize=1024)
+def _email_domain(domain, test_environment, globally_deliverable):
+    """``validate_email_domain_name``'s domain and ASCII domain (errors are not kept)."""
+    from email_validator.syntax import validate_email_domain_name
+
+    info = validate_email_domain_name(domain, test_environment=test_environment, globally_deliverable=globally_deliverable)
+    return info["domain"], info["ascii_domain"]
 
 
 def _unicode_domain(address):
@@ -236,7 +291,7 @@ def _phone_national(value, country_code):
     ``None`` where the library must decide: an international prefix, a
     number starting with the calling code, an impossible number (the
     library then raises as ever), fewer than three digits.
-    ``tests/test_phone_national.py`` compares both ways on every region."""
+    ``tests/test_normalize_shortcuts.py`` compares both ways on every region."""
     digits = value.translate(_SEPARATORS)
     if len(digits) < 3:
         return None

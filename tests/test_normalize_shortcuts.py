@@ -1,8 +1,10 @@
-"""``normalize.phone`` answers numbers written in national form (digits and
-separators) without phonenumbers' free-text parsing (``_phone_national``).
-It must give exactly what the library path gives: the same E.164 number or
-the same error, for every region phonenumbers knows, on generated numbers
-of every length plus hostile ones."""
+"""The shortcuts of ``normalize`` for the common forms must give exactly what
+the libraries give: ``phone`` for numbers written in national form (digits
+and separators) without phonenumbers' free-text parsing
+(``_phone_national``), and ``email`` for an accented local part with a
+plain domain (``_email_international``) -- the same value or the same
+error, on generated values of every region, length and alphabet plus
+hostile ones."""
 
 import random
 
@@ -91,3 +93,41 @@ def test_the_last_address_is_answered_again_only_for_that_string():
             normalize.email("not-an-address")
     assert normalize.email("zoë@XN--bcher-kva.de") == "zoë@bücher.de"
     assert normalize.email(" bob@example.com ") == "bob@example.com"
+
+
+def checked(value, international=True):
+    """``normalize._email_checked`` (uncached) with or without its shortcut for international addresses."""
+    saved = normalize._email_international
+    if not international:
+        normalize._email_international = lambda value: None
+    try:
+        return normalize._email_checked.__wrapped__(value)
+    except ValueError as exc:
+        return ("error", str(exc))
+    finally:
+        normalize._email_international = saved
+
+
+LATIN = "äöüßéèêëàâçñøåæœÿıİĳŁłŒŠšŽžÀÉÖÜ×÷ǅǈȀɏ"
+DOMAINS = ["example.com", "Example.COM", "gmail.com", "bücher-shop.de", "xn--bcher-kva.de", "-bad.com", "bad-.com", "a.b",
+           "example.test", "host.local", "x.invalid", "x.onion", "in-addr.arpa", "localhost", "example.123", "a" * 64 + ".com",
+           ("abcdefghij" * 6 + ".") * 4 + "com", "sub.example.co.uk", "EXAMPLE.Com"]
+
+
+def test_international_addresses_give_what_email_validator_gives():
+    rng = random.Random(7)
+    answered = 0
+    values = []
+    for _ in range(3000):
+        chars = "abcXYZ09._%+'-" + LATIN
+        local = "".join(rng.choice(chars) for _ in range(rng.choice([1, 2, 5, 12, 40, 63, 64, 65, 70])))
+        values.append(local + "@" + rng.choice(DOMAINS))
+    values += ["müller@example.com", "Müller@Example.COM", ".müller@example.com", "müller.@example.com", "mü..ller@example.com",
+               "POSTMASTER@example.com", "mü\u0308ller@example.com", "mu\u0308ller@example.com", "müller@@example.com",
+               '"müller"@example.com', "Müller <m@example.com>", "müller@[127.0.0.1]", "müller @example.com", "ü" * 64 + "@a.com",
+               "ü" * 100 + "@example.com", "Ωhm\u2126@example.com", "ǅ@example.com"]
+    for value in values:
+        expected = checked(value, international=False)
+        assert checked(value) == expected, value
+        answered += normalize._email_international(value) is not None
+    assert answered > 500  # the shortcut is taken, and checked, often
