@@ -561,11 +561,11 @@ class _ColumnRows:
         return row
 
 
-def _contact_after(values, defaults):
+def _contact_after(values, defaults, opt_text=None):
     """``Contact.__attrs_post_init__`` on converted values: the phone number
-    in E.164 for the row's country, and consent stamped when it has no date."""
-    from .entities import opt_text
-
+    in E.164 for the row's country, and consent stamped when it has no date
+    (``opt_text``: the phone field's converter, which attrs runs on the
+    assignment)."""
     phone = values.get("phone", defaults["phone"])
     if phone:
         values["phone"] = opt_text(normalize.phone(phone, values.get("country", defaults["country"])))
@@ -575,9 +575,11 @@ def _contact_after(values, defaults):
 
 def _column_rows(cls):
     """A ``_ColumnRows`` for ``cls``, or ``None`` where rows need the record itself."""
-    from .entities import Contact
+    import functools
 
-    return _ColumnRows(cls, _contact_after) if cls is Contact else None
+    from .entities import Contact, opt_text
+
+    return _ColumnRows(cls, functools.partial(_contact_after, opt_text=opt_text)) if cls is Contact else None
 
 
 # -- the keyed importer ---------------------------------------------------------

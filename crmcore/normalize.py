@@ -24,6 +24,8 @@ def text(value):
         return ""
     if type(value) is not str:
         value = str(value)
+    if value.isalnum():  # one word: no white space, no NUL
+        return value
     if "\x00" in value:
         raise ValueError("contains a NUL byte")
     if _NEEDS_COLLAPSE.search(value):

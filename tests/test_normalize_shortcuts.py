@@ -131,3 +131,23 @@ def test_international_addresses_give_what_email_validator_gives():
         assert checked(value) == expected, value
         answered += normalize._email_international(value) is not None
     assert answered > 500  # the shortcut is taken, and checked, often
+
+
+def test_text_of_one_word_is_the_word_itself():
+    """``text`` returns an alphanumeric value as it is: the same as trimming
+    and collapsing white space would give (no white space or NUL is alphanumeric)."""
+    def rule(value):
+        if "\x00" in value:
+            return "NUL"
+        return normalize._SPACES.sub(" ", value).strip() if normalize._NEEDS_COLLAPSE.search(value) else value.strip()
+
+    def got(value):
+        try:
+            return normalize.text(value)
+        except ValueError:
+            return "NUL"
+
+    chars = [chr(c) for c in range(0x3100)] + [chr(c) for c in range(0x3100, 0x110000) if chr(c).isspace()]
+    for ch in chars:
+        for value in (ch, "a" + ch, ch + "b" + ch, "Zoë" + ch + ch + "1"):
+            assert got(value) == rule(value), hex(ord(ch))
