@@ -700,7 +700,11 @@ def import_records(crm, path, table, key, *, fmt=None, mapping=None, on_conflict
                 # Only the columns the file has are updated: an empty cell keeps the stored value unless
                 # --empty clear; custom attributes are merged into the stored ones, and with --empty clear
                 # an empty one goes. (In field order, as schema.to_row gives them.)
-                present = {f for f, v in data.items() if f in table_columns and (clear or not _blank(v))}
+                if clear:
+                    present = {f for f in data if f in table_columns}
+                else:  # not _blank(v), written out: this runs for every updated row
+                    present = {f for f, v in data.items() if f in table_columns
+                               and v is not None and (not isinstance(v, str) or v.strip())}
                 if blank_custom:
                     present.add("custom")
                 update = {name: v for name, v in row.items() if name in present}
