@@ -527,7 +527,9 @@ class _ColumnRows:
         self.after = after
         self.converters = {a.name: a.converter for a in attrs.fields(cls)}
         encoders, self.decoders = schema._codec(cls)
-        self.encoders = {name: enc for name, enc in encoders if enc is not None}
+        json_fields = {name for name, _, is_json in self.decoders if is_json}
+        self.encoders = {name: _json_or_empty(enc) if name in json_fields else enc
+                         for name, enc in encoders if enc is not None}
         defaults = cls()
         self.defaults = {name: getattr(defaults, name) for name in self.converters}
         self.template = schema.to_row(defaults)
@@ -559,6 +561,21 @@ class _ColumnRows:
             if name in row:
                 row[name] = values[name] if is_json and name in values else decode(row[name])
         return row
+
+
+def _json_or_empty(encode):
+    """A JSON column's encoder that writes an empty list or dict without the
+    encoder (most rows have no tags and no custom attributes)."""
+
+    def encode_column(value):
+        if not value:
+            if type(value) is list:
+                return "[]"
+            if type(value) is dict:
+                return "{}"
+        return encode(value)
+
+    return encode_column
 
 
 def _contact_after(values, defaults, opt_text=None):

@@ -419,7 +419,7 @@ def boolean(value):
 
 def tags(value):
     """A sorted list of distinct tags from a list or a comma/semicolon string."""
-    if value is None:
+    if value is None or value == "":
         return []
     if isinstance(value, str):
         stripped = value.strip()
@@ -427,7 +427,7 @@ def tags(value):
             value = json.loads(stripped)
         else:
             value = re.split(r"[,;|]", value)
-    return sorted({text(t) for t in value if text(t)})
+    return sorted({t for t in map(text, value) if t})
 
 
 def json_object(value):
