@@ -166,7 +166,7 @@ def _read_csv(path, progress):
             except csv.Error as exc:
                 raise CRMError(f"{path}: row {row_number + 1}: malformed CSV ({exc})") from None
             row_number += 1
-            if not any(c.strip() for c in cells):
+            if not "".join(cells).strip():  # a row of empty cells (any cell with text shows in the join)
                 continue
             if len(cells) > len(header):
                 raise CRMError(f"{path}: row {row_number}: {len(cells)} columns but the header has {len(header)}")
