@@ -533,6 +533,8 @@ class _ColumnRows:
         defaults = cls()
         self.defaults = {name: getattr(defaults, name) for name in self.converters}
         self.template = schema.to_row(defaults)
+        self.empty = {name: type(value) for name, value in self.defaults.items()
+                      if type(value) in (list, dict) and not value}
 
     def row(self, data):
         """``(row, values)``: the stored row (every column, ``id`` included,
@@ -556,10 +558,17 @@ class _ColumnRows:
 
     def saved(self, row, values):
         """What ``schema.decode_saved`` makes of the stored row: lists and
-        dicts are the converted values (defaults decoded from the row)."""
+        dicts are the converted values, a new empty one where the field was
+        left at an empty default (others decoded from the row)."""
         for name, decode, is_json in self.decoders:
             if name in row:
-                row[name] = values[name] if is_json and name in values else decode(row[name])
+                if not is_json:
+                    row[name] = decode(row[name])
+                elif name in values:
+                    row[name] = values[name]
+                else:
+                    empty = self.empty.get(name)
+                    row[name] = empty() if empty is not None else decode(row[name])
         return row
 
 
