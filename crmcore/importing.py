@@ -1015,8 +1015,18 @@ ORDER_REFS_IN_MEMORY = 100_000
 #: Customers' e-mail addresses kept with their contact id (looked up again once forgotten).
 ORDER_CUSTOMERS_IN_MEMORY = 100_000
 
+#: Distinct cells whose conversion an orders import remembers (per kind: lines, order heads, e-mail addresses).
+ORDER_MEMO = 50_000
+
 _LINE_FIELDS = ("sku", "description", "quantity", "unit_price")
 _HEAD_FIELDS = ("ref", "ordered_at", "channel", "currency", "total")
+_ABSENT = object()  # a cell the file does not have (the record's default applies)
+
+
+def _remember(memo, key, value):
+    if len(memo) >= ORDER_MEMO:
+        memo.clear()
+    memo[key] = value
 
 
 def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_run=False, rejects_path=None, progress=None,
@@ -1064,7 +1074,7 @@ def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_
                     raise CRMError(f"{path}: row 1: unknown column {unknown[0]!r} (fields: {', '.join(ORDER_FIELDS)}); use --map")
                 if "email" not in header_map.values() and "contact_id" not in header_map.values():
                     raise CRMError(f"{path}: no email or contact_id column to find the customer; use --map")
-            if set(raw) - set(header_map):
+            if not header_map.keys() >= raw.keys():
                 reject(number, "row", "column not in the header row", raw)
                 continue
             try:
@@ -1156,17 +1166,16 @@ class _OrderWriter:
         self.existing_rejects = []  # (row, ref): reported after every row is read, as when all orders were written at the end
         self.written = []  # [first id, last id] runs of the orders written, for the records-saved hook
         self.wants_records = bool(crm.hook_impls("crm_records_saved"))
+        self.lines, self.heads, self.emails = {}, {}, {}  # what the per-row conversions gave for the same cells
 
     # -- reading ----------------------------------------------------------------
     def collect(self, pending):
         """Check a batch of rows and add them to the orders gathered."""
-        from .entities import Order, OrderLine
-
         if not pending:
             return
         # First the values looked up in the database, for the whole batch at once:
         # customers by e-mail, and refs of orders written in an earlier batch.
-        window, handled = self.window, self.refs.memory
+        window, handled, known = self.window, self.refs.memory, self.emails
         refs, emails, wanted, unknown = [], [], set(), set()
         for _, data, _ in pending:
             try:
@@ -1180,11 +1189,17 @@ class _OrderWriter:
             if value in (None, ""):
                 emails.append(None)
                 continue
-            try:
-                emails.append(normalize.email(value))
-                wanted.add(emails[-1])
-            except ValueError as exc:
-                emails.append(FieldError("email", str(exc)))
+            email = known.get(value) if type(value) is str else None
+            if email is None:
+                try:
+                    email = normalize.email(value)
+                except ValueError as exc:
+                    emails.append(FieldError("email", str(exc)))
+                    continue
+                if type(value) is str:
+                    _remember(known, value, email)
+            emails.append(email)
+            wanted.add(email)
         self._resolve_customers(wanted)
         spilled = self.refs.fetch(unknown) if unknown else {}
         customers, reject = self.customers, self.reject
@@ -1212,19 +1227,14 @@ class _OrderWriter:
                         raise FieldError("email", f"no contact with e-mail {email!r} (import the contacts first)")
                 elif contact_id is None and entry is None:
                     raise FieldError("email", "missing: an order line needs the customer's email or contact_id")
-                line = schema.build(OrderLine, {k: data[k] for k in _LINE_FIELDS if k in data})
+                line = self._line(data)
                 if entry is None:
-                    head = {k: data[k] for k in _HEAD_FIELDS if k in data and data[k] not in (None, "")}
-                    head["contact_id"] = contact_id
-                    order = schema.build(Order, head)
+                    head, total_given = self._head(data, ref, contact_id)
             except FieldError as exc:
                 reject(number, exc.field, exc.reason, raw)
                 continue
-            line = (line.sku, line.description, line.quantity, line.unit_price)
             if entry is None:
-                row = schema.to_row(order)
-                row.pop("id", None)
-                window[ref or f"\x00row{number}"] = _Order(row, [line], number, "total" in head, order.contact_id)
+                window[ref or f"\x00row{number}"] = _Order(head, [line], number, total_given, contact_id)
                 continue
             if contact_id is not None and entry.contact_id != contact_id:
                 reject(number, "email", f"order {ref!r} already belongs to another customer (row {entry.row})", raw)
@@ -1235,6 +1245,47 @@ class _OrderWriter:
         self.window_rows += len(pending)
         if self.window_rows >= ORDER_FLUSH_ROWS:
             self.flush()
+
+    def _line(self, data):
+        """``(sku, description, quantity, unit_price)`` of a row, as an
+        ``OrderLine`` built from it has them. Lines of the same text cells are
+        built once (the record's converters are pure)."""
+        get = data.get
+        key = sku, description, quantity, price = (get("sku", _ABSENT), get("description", _ABSENT), get("quantity", _ABSENT),
+                                                   get("unit_price", _ABSENT))
+        # Only text cells (a CSV's): 1, 1.0 and True are equal keys but not equal cells.
+        cacheable = ((type(quantity) is str or quantity is _ABSENT) and (type(price) is str or price is _ABSENT)
+                     and (type(sku) is str or sku is _ABSENT) and (type(description) is str or description is _ABSENT))
+        line = self.lines.get(key) if cacheable else None
+        if line is None:
+            from .entities import OrderLine
+
+            rec = schema.build(OrderLine, {k: v for k, v in zip(_LINE_FIELDS, key) if v is not _ABSENT})
+            line = (rec.sku, rec.description, rec.quantity, rec.unit_price)
+            if cacheable:
+                _remember(self.lines, key, line)
+        return line
+
+    def _head(self, data, ref, contact_id):
+        """The stored row of the order a row starts, without ``id``, and
+        whether the file gave its total. What the ``Order`` record makes of
+        the date, channel, currency and total is worked out once per distinct
+        cells: only ``ref`` (normalised already) and ``contact_id`` differ."""
+        head = {k: data[k] for k in _HEAD_FIELDS if k in data and data[k] not in (None, "")}
+        key = tuple((k, v) for k, v in head.items() if k != "ref")
+        cacheable = all(type(v) is str for _, v in key)
+        template = self.heads.get(key) if cacheable else None
+        if template is None:
+            from .entities import Order
+
+            head["contact_id"] = contact_id
+            template = schema.to_row(schema.build(Order, head))
+            template.pop("id", None)
+            if cacheable:
+                _remember(self.heads, key, template)
+        row = template.copy()
+        row["ref"], row["contact_id"] = ref, contact_id
+        return row, "total" in head
 
     def _resolve_customers(self, emails):
         cache = self.customers
