@@ -228,3 +228,24 @@ def test_plugins_hear_of_each_order_once_with_its_final_total_and_of_each_line_o
     assert sorted(line["id"] for line in lines) == [r["id"] for r in crm.store.query("SELECT id FROM order_lines ORDER BY id")]
     assert {(line["order_id"], line["sku"]) for line in lines} == {
         (r["order_id"], r["sku"]) for r in crm.store.query("SELECT order_id, sku FROM order_lines")}
+
+
+def test_every_bound_at_its_smallest_gives_the_same_orders(shop, write_file, monkeypatch):
+    """Customers, converted cells and refs forgotten after one each: looked up again, same result."""
+    for name, value in (("ORDER_FLUSH_ROWS", 1), ("ORDER_REFS_IN_MEMORY", 0), ("ORDER_CUSTOMERS_IN_MEMORY", 1), ("ORDER_MEMO", 1)):
+        monkeypatch.setattr(importing, name, value)
+    result = import_orders(shop, write_file("o.csv", ORDERS + ORDERS.split("\n", 1)[1].replace("SO-", "XO-")))
+    assert (result.created, result.rejected) == (10, [])
+    found = stored_orders(shop)
+    assert {k: v for k, v in found.items() if k is None or k.startswith("SO-")} == EXPECTED
+    assert found["XO-1"] == EXPECTED["SO-1"] and found["XO-2"] == EXPECTED["SO-2"]
+
+
+def test_a_json_cell_is_converted_by_its_type_not_by_an_equal_text_or_number(shop, write_file, tmp_path):
+    """1 and True are equal as dictionary keys: a quantity of true is still no number."""
+    lines = ['{"ref": "J-1", "ordered_at": "2024-01-05", "email": "ada@example.com", "sku": "A", "quantity": 1, "unit_price": 2}',
+             '{"ref": "J-2", "ordered_at": "2024-01-05", "email": "ada@example.com", "sku": "A", "quantity": true, "unit_price": 2}',
+             '{"ref": "J-3", "ordered_at": "2024-01-05", "email": "ada@example.com", "sku": "A", "quantity": "1", "unit_price": "2"}']
+    result = import_orders(shop, write_file("o.jsonl", "\n".join(lines) + "\n"), rejects_path=str(tmp_path / "rejects.csv"))
+    assert [(r.row, r.field, r.reason) for r in result.rejected] == [(2, "quantity", "not a number: True")]  # JSON Lines: the first record is row 1
+    assert {r["ref"]: r["total"] for r in shop.store.query("SELECT ref, total FROM orders")} == {"J-1": 2.0, "J-3": 2.0}
