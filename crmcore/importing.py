@@ -1289,11 +1289,12 @@ class _OrderWriter:
 
     def _resolve_customers(self, emails):
         cache = self.customers
-        emails = [e for e in emails if e not in cache]
-        if len(cache) + len(emails) > ORDER_CUSTOMERS_IN_MEMORY:
-            cache.clear()
-        for i in range(0, len(emails), 500):
-            chunk = emails[i:i + 500]
+        missing = [e for e in emails if e not in cache]
+        if len(cache) + len(missing) > ORDER_CUSTOMERS_IN_MEMORY:
+            cache.clear()  # and the batch's addresses looked up again, those it knew included
+            missing = list(emails)
+        for i in range(0, len(missing), 500):
+            chunk = missing[i:i + 500]
             for email, contact_id in self.store.execute(
                     f"SELECT email, id FROM contacts WHERE email IN ({', '.join('?' * len(chunk))})", chunk):
                 cache[email] = contact_id

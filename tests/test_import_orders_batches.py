@@ -249,3 +249,15 @@ def test_a_json_cell_is_converted_by_its_type_not_by_an_equal_text_or_number(sho
     result = import_orders(shop, write_file("o.jsonl", "\n".join(lines) + "\n"), rejects_path=str(tmp_path / "rejects.csv"))
     assert [(r.row, r.field, r.reason) for r in result.rejected] == [(2, "quantity", "not a number: True")]  # JSON Lines: the first record is row 1
     assert {r["ref"]: r["total"] for r in shop.store.query("SELECT ref, total FROM orders")} == {"J-1": 2.0, "J-3": 2.0}
+
+
+def test_customers_forgotten_for_room_are_looked_up_again(shop, write_file, monkeypatch):
+    """Two customers kept, two rows checked together: the second pair (one known, one new) overflows."""
+    monkeypatch.setattr(importing, "ORDER_FLUSH_ROWS", 2)
+    monkeypatch.setattr(importing, "ORDER_CUSTOMERS_IN_MEMORY", 2)
+    path = write_file("o.csv", "ref,ordered_at,email,sku,quantity,unit_price\n"
+                               "A-1,2024-01-05,ada@example.com,A,1,1\nA-2,2024-01-05,alan@example.com,A,1,2\n"
+                               "A-3,2024-01-05,ada@example.com,A,1,3\nA-4,2024-01-05,grace@example.com,A,1,4\n")
+    assert import_orders(shop, path).created == 4
+    assert {k: v[1] for k, v in stored_orders(shop).items()} == {
+        "A-1": "ada@example.com", "A-2": "alan@example.com", "A-3": "ada@example.com", "A-4": "grace@example.com"}
