@@ -1058,6 +1058,7 @@ def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_
     reject = _rejecter(result, rejects_path)
     # Rows checked together (customers looked up in one query); never more than a flush.
     per_batch = max(1, min(BATCH_SIZE, ORDER_FLUSH_ROWS))
+    explicit = mapping or {}
 
     with _all_or_nothing(crm, result, rejects_path):
         orders = _OrderWriter(crm, on_conflict, result, reject)
@@ -1078,7 +1079,7 @@ def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_
                 reject(number, "row", "column not in the header row", raw)
                 continue
             try:
-                data, _ = _split_row(raw, header_map, ORDER_FIELDS, aliases, mapping or {}, path, False)
+                data, _ = _split_row(raw, header_map, ORDER_FIELDS, aliases, explicit, path, False)
                 if row_dates is not None:
                     row_dates.apply(data, {})
                 if transform is not None:
