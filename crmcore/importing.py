@@ -517,7 +517,7 @@ class _ColumnRows:
     ``__attrs_post_init__`` done by hand, and only the given columns encoded.
     About half the per-row cost of an attrs instance plus ``schema.to_row``.
 
-    Only for the classes in ``_AFTER`` (whose post-init is written out there).
+    Only for ``Contact``, whose post-init ``_contact_after`` writes out.
     ``row`` returns ``None`` whenever anything fails: the caller then builds
     the record the general way, which raises the same error it always did,
     so rejects keep their field and reason (``tests/test_import_columns.py``
