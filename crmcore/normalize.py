@@ -129,6 +129,13 @@ def _email_checked(value):
     return _unicode_domain(result.normalized.lower())
 
 
+#: The shortcuts below run the libraries' own internal steps, whose names
+#: and meaning a major release may change: they are taken only with the
+#: major versions ``tests/test_normalize_shortcuts.py`` compares them with
+#: (any other version goes through ``validate_email`` / ``parse`` as ever).
+_EMAIL_VALIDATOR_TESTED = ("2.",)
+_PHONENUMBERS_TESTED = ("8.", "9.")
+
 #: The local part of an address that ``_email_international`` may take:
 #: letters of the Latin alphabets (with accents) among plain ASCII ones; no
 #: quotes, angle brackets, @-signs or combining marks.
@@ -151,6 +158,9 @@ def _email_international(value):
         return None
     try:
         import email_validator
+
+        if not email_validator.__version__.startswith(_EMAIL_VALIDATOR_TESTED):
+            return None
         from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
         from email_validator.syntax import validate_email_local_part
 
@@ -268,6 +278,9 @@ def _phone_region(code):
     try:
         import phonenumbers
         from phonenumbers import phonenumberutil as pu
+
+        if not phonenumbers.__version__.startswith(_PHONENUMBERS_TESTED):
+            return None
 
         helpers = (pu._parse_prefix_as_idd, pu._maybe_strip_national_prefix_carrier_code, pu._test_number_length,
                    pu._set_italian_leading_zeros_for_phone_number, pu.ValidationResult, phonenumbers.PhoneNumber,

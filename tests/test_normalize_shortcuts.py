@@ -151,3 +151,21 @@ def test_text_of_one_word_is_the_word_itself():
     for ch in chars:
         for value in (ch, "a" + ch, ch + "b" + ch, "Zoë" + ch + ch + "1"):
             assert got(value) == rule(value), hex(ord(ch))
+
+
+def test_a_library_major_version_the_shortcuts_were_not_compared_with_takes_the_library_path(monkeypatch):
+    import email_validator
+
+    normalize._phone_region.cache_clear()
+    monkeypatch.setattr(phonenumbers, "__version__", "10.0.0")
+    monkeypatch.setattr(email_validator, "__version__", "3.0.0")
+    try:
+        assert normalize._phone_national("030 1234567", "DE") is None
+        assert normalize.phone("030 1234567", "DE") == "+49301234567"
+        assert normalize._email_international("müller@example.com") is None
+        assert normalize.email("Müller@Example.com") == "müller@example.com"
+    finally:
+        normalize._phone_region.cache_clear()
+    monkeypatch.undo()
+    assert normalize._phone_national("030 1234567", "DE") == "+49301234567"
+    assert normalize._email_international("müller@example.com") == "müller@example.com"
