@@ -587,25 +587,27 @@ def _json_or_empty(encode):
     return encode_column
 
 
-def _contact_after(values, defaults, opt_text=None):
-    """``Contact.__attrs_post_init__`` on converted values: the phone number
-    in E.164 for the row's country, and consent stamped when it has no date
-    (``opt_text``: the phone field's converter, which attrs runs on the
-    assignment)."""
-    phone = values.get("phone", defaults["phone"])
+def _contact_after(values, defaults, opt_text=None, derived=None):
+    """``Contact.__attrs_post_init__`` on converted values (``derived``:
+    ``entities.contact_derived``, the rule both follow; ``opt_text``: the
+    phone field's converter, which attrs runs on the assignment)."""
+    get = values.get
+    phone = get("phone", defaults["phone"])
+    consent_at = get("consent_at", defaults["consent_at"])
+    new_phone, new_consent_at = derived(phone, get("country", defaults["country"]), get("consent", defaults["consent"]), consent_at)
     if phone:
-        values["phone"] = opt_text(normalize.phone(phone, values.get("country", defaults["country"])))
-    if values.get("consent", defaults["consent"]) and not values.get("consent_at", defaults["consent_at"]):
-        values["consent_at"] = normalize.now()
+        values["phone"] = opt_text(new_phone)
+    if new_consent_at is not consent_at:
+        values["consent_at"] = new_consent_at
 
 
 def _column_rows(cls):
     """A ``_ColumnRows`` for ``cls``, or ``None`` where rows need the record itself."""
     import functools
 
-    from .entities import Contact, opt_text
+    from .entities import Contact, contact_derived, opt_text
 
-    return _ColumnRows(cls, functools.partial(_contact_after, opt_text=opt_text)) if cls is Contact else None
+    return _ColumnRows(cls, functools.partial(_contact_after, opt_text=opt_text, derived=contact_derived)) if cls is Contact else None
 
 
 # -- the keyed importer ---------------------------------------------------------
