@@ -25,6 +25,9 @@ Workloads at each size, on one fresh database per size, as a user runs them:
               (``/contacts?q=user123``), median;
   re-import   the same file again, every row an update (last: it is left
               out, and said so, when it would not end within the budget).
+As a reference for the import, the fastest raw sqlite3 load (bench_import's:
+rows first, the full-text index of the new rowids, secondary indexes after)
+of the same contacts in stored form, generated: how SQLite's own share grows.
 The import and the re-import are also given in CPU seconds (this process and
 the check-ahead workers): a growth factor of wall times from a shared machine
 whose load changed between the sizes says more about the other programs than
@@ -84,9 +87,59 @@ WORKLOADS = (
     ("contact", "web contact page", "<= 2x per 10x (flat)", True),
     ("search", "web contacts search, one person", "<= 2x per 10x (flat)", True),
     ("reimport", "contact re-import (all updates)", "<= 11x per 10x (linear)", False),
+    ("raw", "reference: the fastest raw sqlite3 load of such rows", "reference (how SQLite's own work grows)", False),
     ("import_cpu", "contact import, CPU time", "<= 11x per 10x (linear)", False),
     ("reimport_cpu", "contact re-import, CPU time", "<= 11x per 10x (linear)", False),
+    ("raw_cpu", "reference: the fastest raw load, CPU time", "reference (how SQLite's own work grows)", False),
 )
+
+
+def stored_rows(n):
+    """The contacts of ``write_csv`` in stored form (every column, as our
+    import stores them; timestamps fixed), generated, never held in memory."""
+    from crmcore import schema
+    from crmcore.entities import Contact
+
+    template = schema.to_row(Contact())
+    template.pop("id")
+    cols = list(template)
+    stamp = "2026-01-01T00:00:00+00:00"
+    for i in range(n):
+        c = i % 6
+        row = dict(template, email=f"user{i}.{LAST[i % 8].lower()}@example.com", first_name=FIRST[i % 10],
+                   last_name=LAST[(i // 10) % 8], city=CITIES[c], country=COUNTRIES[c], postal_code=str(10000 + i % 89999),
+                   tags='["vip"]' if i % 7 == 0 else "[]", consent=1 if i % 3 else 0,
+                   consent_at=stamp if i % 3 else None, created_at=stamp, updated_at=stamp)
+        yield tuple(row[c] for c in cols)
+
+
+def raw_reference(n, folder, rounds):
+    """``(wall, cpu)`` best seconds of the fastest raw sqlite3 load
+    (bench_import's: rows first, the full-text index of the new rowids,
+    secondary indexes after, one transaction) of ``n`` such rows into an
+    empty CRM database: how SQLite's own share of an import grows."""
+    from bench_import import raw_load
+
+    from crmcore import schema
+    from crmcore.app import CRM
+    from crmcore.entities import Contact
+
+    template = schema.to_row(Contact())
+    template.pop("id")
+    best = (float("inf"), float("inf"))
+    path = os.path.join(folder, f"raw-{n}.db")
+    for _ in range(rounds):
+        _remove(path)
+        crm = CRM(path, plugins=plugins())
+        crm.migrate()
+        try:
+            wall, cpu, _ = cpu_timed(lambda: raw_load(crm, list(template), stored_rows(n), fts="range", indexes_after=True))
+            assert crm.store.count("contacts") == n
+        finally:
+            crm.close()
+            _remove(path)
+        best = (min(best[0], wall), min(best[1], cpu))
+    return best
 
 
 def cpu_timed(fn):
@@ -138,6 +191,9 @@ def measure_size(n, folder, rounds, page_rounds, deadline, orders_cap, say, impo
         if time.monotonic() > deadline:
             raise OutOfTime(times, what)
 
+    check("raw load")
+    times["raw"], times["raw_cpu"] = raw_reference(n, folder, rounds if n < 10_000_000 else 1)
+    say(f"{n:,}: the fastest raw load {times['raw']:.2f} s ({times['raw_cpu']:.2f} s CPU)")
     csv_path = os.path.join(folder, f"contacts-{n}.csv")
     write_csv(csv_path, n)
     say(f"{n:,}: CSV written")
