@@ -74,3 +74,4 @@ def test_no_orders_scores_no_one(make_crm):
     crm.add_many([Contact(email="quiet@example.com")])
     assert rfm.score(crm, AS_OF) == 0
     assert rfm.rows(crm) == []
+
