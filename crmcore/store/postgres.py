@@ -458,14 +458,29 @@ class PostgresStore:
 
     def rows_where_in(self, table, column, values, columns="*"):
         """Rows (dicts of ``columns``, a list of names or ``"*"``) of ``table``
-        whose ``column`` holds one of ``values``, however many: one query with
-        ``= ANY(array)``, the same text whatever the count (``IN`` lists of 500
-        were a statement, and a plan, per 500 values)."""
-        values = list(values)
+        whose ``column`` (``id`` or another indexed key) holds one of
+        ``values``, however many, in one statement (``IN`` lists of 500 were a
+        statement, and a plan, per 500 values).
+
+        Ids: ``id = ANY(array)``, which the planner answers from the primary
+        key. Any other key: one index look-up per value, forced by a lateral
+        join; given ``email = ANY(array)`` of 2,000 addresses the planner read
+        the whole table instead, at 100,000 contacts twice the time of the
+        lists of 500 (medians of 12: lateral 16 ms, lists 18, ``ANY`` 35)."""
+        values = list(dict.fromkeys(values))
         if not values:
             return []
-        select = columns if columns == "*" else ", ".join(map(quote_name, columns))
-        return self.query(f"SELECT {select} FROM {quote_name(table)} WHERE {quote_name(column)} = ANY(?)", (values,))
+        names = "*" if columns == "*" else ", ".join(map(quote_name, columns))
+        if column == "id":
+            return self.query(f"SELECT {names} FROM {quote_name(table)} WHERE id = ANY(?)", (values,))
+        # The array is bound as the column's own type: psycopg cannot tell unnest() what a list of str is.
+        sqltype = self.query_value("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = CAST(? AS regclass) "
+                                   "AND attname = ? AND NOT attisdropped", (quote_name(table), column))
+        if sqltype is None:
+            raise StoreError(f"no column {column!r} in table {table!r}")
+        return self.query(
+            f"SELECT t.* FROM unnest(CAST(? AS {sqltype}[])) AS k(value) CROSS JOIN LATERAL "
+            f"(SELECT {names} FROM {quote_name(table)} WHERE {quote_name(column)} = k.value OFFSET 0) AS t", (values,))
 
     def references(self, table):
         """Tables that ``table`` refers to by foreign key."""
