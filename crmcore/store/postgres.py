@@ -414,8 +414,8 @@ class PostgresStore:
             return []
         assert self._depth > 0, "insert_many needs a transaction"
         keys = [k for k in rows[0] if k != "id"]
-        # The sequence is looked up once (in FROM), not once per id: that
-        # lookup was 0.4 s of a 100,000-contact import's 1.3 s of COPY.
+        # The sequence is looked up once (in FROM), not once per id: per id
+        # it cost 0.4-0.65 s per 100,000 ids, now 0.05-0.13 s.
         ids = [r[0] for r in self.execute(
             "SELECT nextval(s.seq) FROM (SELECT CAST(pg_get_serial_sequence(?, 'id') AS regclass) AS seq OFFSET 0) AS s, "
             "generate_series(1, ?)", (quote_name(table), len(rows)))]

@@ -174,8 +174,8 @@ def score(crm, as_of=None, progress=None):
     customer; the quintile cut points come from three sorts of those values
     (in the server on PostgreSQL, in Python on SQLite, whichever is faster
     there); one INSERT then scores and names everyone. The old scores are
-    replaced in the same transaction. ``progress(1)`` is called after each of ``STEPS``
-    steps. Returns the number of customers scored."""
+    replaced in the same transaction. ``progress(1)`` is called after each of
+    ``STEPS`` steps. Returns the number of customers scored."""
     require_rates(crm)  # monetary in the base currency, or one line naming the currencies without a rate
     as_of = (as_of or dt.date.today()).isoformat()
     case, case_params = _case(named_table(crm))
