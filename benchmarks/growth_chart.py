@@ -10,7 +10,7 @@ import re
 
 #: Short labels: the helper clips long ones.
 LABELS = {"import": "import", "reimport": "re-import", "rfm": "RFM", "rfm_sql": "RFM statement", "refresh": "rule refresh", "dashboard": "dashboard",
-          "contact": "contact page", "search": "search"}
+          "contact": "contact page", "search": "search", "import_cpu": "import (CPU)", "reimport_cpu": "re-import (CPU)"}
 
 
 def growth_bars(sizes, measured, workloads):

@@ -986,6 +986,30 @@ def import_contacts(crm, path, **options):
 
 ORDER_FIELDS = ("ref", "ordered_at", "email", "contact_id", "channel", "currency", "total", "sku", "description", "quantity", "unit_price")
 
+#: Rows of an orders file gathered before the orders among them are written.
+#: The lines of one order may be anywhere in the file: a line of an order
+#: written before is added to it then (and its total summed again), so memory
+#: stays flat however long the file.
+ORDER_FLUSH_ROWS = 50_000
+#: Refs of the orders this import has written (or skipped) kept in memory;
+#: those after them go to a temporary table.
+ORDER_REFS_IN_MEMORY = 100_000
+#: Customers' e-mail addresses kept with their contact id (looked up again once forgotten).
+ORDER_CUSTOMERS_IN_MEMORY = 100_000
+
+#: Distinct cells whose conversion an orders import remembers (per kind: lines, order heads, e-mail addresses).
+ORDER_MEMO = 50_000
+
+_LINE_FIELDS = ("sku", "description", "quantity", "unit_price")
+_HEAD_FIELDS = ("ref", "ordered_at", "channel", "currency", "total")
+_ABSENT = object()  # a cell the file does not have (the record's default applies)
+
+
+def _remember(memo, key, value):
+    if len(memo) >= ORDER_MEMO:
+        memo.clear()
+    memo[key] = value
+
 
 def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_run=False, rejects_path=None, progress=None,
                   profile=None, date_format=None, sheet=None):
@@ -998,8 +1022,14 @@ def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_
     The order's date, customer, channel, currency and total come from its
     first row; later rows of an order may leave them blank (as Shopify's
     export does). ``profile``, ``date_format`` and ``sheet`` as for
-    ``import_records``."""
-    from .entities import Order, OrderLine
+    ``import_records``.
+
+    The orders are written every ``ORDER_FLUSH_ROWS`` rows, all in the one
+    transaction of the import; a later line of an order already written is
+    added to it and its total summed again. Plugins hear of the lines as they
+    are written and of each order once, with its final total, at the end
+    (``crm_records_saved``)."""
+    from .entities import Order
 
     if on_conflict not in ON_CONFLICT:
         raise CRMError(f"--on-conflict must be one of {', '.join(ON_CONFLICT)}")
@@ -1007,12 +1037,13 @@ def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_
     aliases = crm.registry.import_aliases.get("orders", {})
     result = ImportResult(path=path, dry_run=dry_run)
     header_map = row_dates = transform = None
-    orders = {}  # ref -> dict(order=Order fields, lines=[...], row=first row number)
-    contacts_by_email = {}
-
     reject = _rejecter(result, rejects_path)
+    # Rows checked together (customers looked up in one query); never more than a flush.
+    per_batch = max(1, min(BATCH_SIZE, ORDER_FLUSH_ROWS))
+    explicit = mapping or {}
 
     with _all_or_nothing(crm, result, rejects_path):
+        orders = _OrderWriter(crm, on_conflict, result, reject)
         pending = []
         for number, raw in read_rows(path, fmt, progress, sheet):
             if header_map is None:
@@ -1026,11 +1057,11 @@ def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_
                     raise CRMError(f"{path}: row 1: unknown column {unknown[0]!r} (fields: {', '.join(ORDER_FIELDS)}); use --map")
                 if "email" not in header_map.values() and "contact_id" not in header_map.values():
                     raise CRMError(f"{path}: no email or contact_id column to find the customer; use --map")
-            if set(raw) - set(header_map):
+            if not header_map.keys() >= raw.keys():
                 reject(number, "row", "column not in the header row", raw)
                 continue
             try:
-                data, _ = _split_row(raw, header_map, ORDER_FIELDS, aliases, mapping or {}, path, False)
+                data, _ = _split_row(raw, header_map, ORDER_FIELDS, aliases, explicit, path, False)
                 if row_dates is not None:
                     row_dates.apply(data, {})
                 if transform is not None:
@@ -1039,119 +1070,327 @@ def import_orders(crm, path, *, fmt=None, mapping=None, on_conflict="skip", dry_
                 reject(number, exc.field, exc.reason, raw)
                 continue
             pending.append((number, data, raw))
-            if len(pending) >= BATCH_SIZE:
-                _resolve_contacts(crm, pending, contacts_by_email)
-                for item in pending:
-                    _collect_order_row(item, orders, contacts_by_email, reject, Order, OrderLine)
+            if len(pending) >= per_batch:
+                orders.collect(pending)
                 pending.clear()
-        _resolve_contacts(crm, pending, contacts_by_email)
-        for item in pending:
-            _collect_order_row(item, orders, contacts_by_email, reject, Order, OrderLine)
-        _write_orders(crm, orders, on_conflict, result, reject)
+        orders.collect(pending)
+        orders.finish()
         convert_orders(crm)  # the new orders' factors to the base currency, one pass per currency and day
     return result
 
 
-def _resolve_contacts(crm, pending, cache):
-    emails = set()
-    for _, data, _ in pending:
-        try:
-            if data.get("email"):
-                emails.add(normalize.email(data["email"]))
-        except ValueError:
-            pass
-    emails -= set(cache)
-    emails = list(emails)
-    for i in range(0, len(emails), 500):
-        chunk = emails[i:i + 500]
-        for row in crm.store.execute(f"SELECT email, id FROM contacts WHERE email IN ({', '.join('?' * len(chunk))})", chunk):
-            cache[row[0]] = row[1]
+class _Order:
+    """An order gathered from the file and not written yet: a new one
+    (``head`` its row), or more lines of one written (or skipped) before
+    (``late``; ``order_id`` None when those lines are dropped)."""
+
+    __slots__ = ("contact_id", "head", "late", "lines", "order_id", "row", "total_given")
+
+    def __init__(self, head, lines, row, total_given, contact_id, late=False, order_id=None):
+        self.head, self.lines, self.row, self.total_given = head, lines, row, total_given
+        self.contact_id, self.late, self.order_id = contact_id, late, order_id
 
 
-def _collect_order_row(item, orders, contacts_by_email, reject, Order, OrderLine):
-    number, data, raw = item
-    try:
-        try:
-            ref = normalize.text(data.get("ref")) or None
-            contact_id = data.get("contact_id")
-            contact_id = None if contact_id in (None, "") else normalize.integer(contact_id)
-        except ValueError as exc:
-            raise FieldError("ref" if "NUL" in str(exc) else "contact_id", str(exc)) from None
-        entry = orders.get(ref) if ref else None
-        if data.get("email") not in (None, ""):
-            try:
-                email = normalize.email(data["email"])
-            except ValueError as exc:
-                raise FieldError("email", str(exc)) from None
-            contact_id = contacts_by_email.get(email)
-            if contact_id is None:
-                raise FieldError("email", f"no contact with e-mail {email!r} (import the contacts first)")
-        elif contact_id is None and entry is None:
-            raise FieldError("email", "missing: an order line needs the customer's email or contact_id")
-        line = schema.build(OrderLine, {k: data[k] for k in ("sku", "description", "quantity", "unit_price") if k in data})
-        if entry is None:
-            head = {k: data[k] for k in ("ref", "ordered_at", "channel", "currency", "total") if k in data and data[k] not in (None, "")}
-            head["contact_id"] = contact_id
-            order = schema.build(Order, head)
-    except FieldError as exc:
-        reject(number, exc.field, exc.reason, raw)
-        return
-    if entry is None:
-        orders[ref or f"\x00row{number}"] = {"order": order, "lines": [line], "row": number, "total_given": "total" in head}
-    else:
-        if contact_id is not None and entry["order"].contact_id != contact_id:
-            reject(number, "email", f"order {ref!r} already belongs to another customer (row {entry['row']})", raw)
+class _OrderRefs:
+    """The refs this import has handled: ``ref -> (order id or None when
+    skipped or rejected, contact id, first row, total given)``; in memory up
+    to ``ORDER_REFS_IN_MEMORY``, then in a temporary table (inside the
+    import's transaction: a rolled-back import takes it with it)."""
+
+    TABLE = "_crm_import_order_refs"
+
+    def __init__(self, store):
+        self.store, self.memory, self.spilled = store, {}, False
+
+    def add_many(self, items):
+        room = ORDER_REFS_IN_MEMORY - len(self.memory)
+        for ref, info in items[:max(room, 0)]:
+            self.memory[ref] = info
+        rest = items[max(room, 0):]
+        if not rest:
             return
-        entry["lines"].append(line)
+        if not self.spilled:
+            self.store.execute(f"CREATE TEMP TABLE IF NOT EXISTS {self.TABLE} (ref TEXT PRIMARY KEY, order_id BIGINT, "
+                               "contact_id BIGINT, row_number INTEGER, total_given INTEGER)")
+            self.store.execute(f"DELETE FROM {self.TABLE}")
+            self.spilled = True
+        self.store.executemany(f"INSERT INTO {self.TABLE} (ref, order_id, contact_id, row_number, total_given) VALUES (?, ?, ?, ?, ?)",
+                               [(ref, oid, cid, row, int(given)) for ref, (oid, cid, row, given) in rest])
+
+    def fetch(self, refs):
+        """``{ref: info}`` of those of ``refs`` in the temporary table."""
+        found = {}
+        if not self.spilled:
+            return found
+        refs = list(refs)
+        for i in range(0, len(refs), 500):
+            chunk = refs[i:i + 500]
+            for ref, oid, cid, row, given in self.store.execute(
+                    f"SELECT ref, order_id, contact_id, row_number, total_given FROM {self.TABLE} "
+                    f"WHERE ref IN ({', '.join('?' * len(chunk))})", chunk):
+                found[ref] = (oid, cid, row, bool(given))
+        return found
+
+    def drop(self):
+        if self.spilled:
+            self.store.execute(f"DROP TABLE {self.TABLE}")
+            self.spilled = False
 
 
-def _write_orders(crm, orders, on_conflict, result, reject):
-    from .entities import Order
+class _OrderWriter:
+    """Gathers the rows of an orders file into orders and writes them every
+    ``ORDER_FLUSH_ROWS`` rows."""
 
-    refs = [r for r in orders if not r.startswith("\x00")]
-    existing = _existing_ids(crm.store, "orders", "ref", refs)
-    stamp = normalize.now()
-    items = list(orders.items())
-    for i in range(0, len(items), BATCH_SIZE):
-        order_rows, line_groups = [], []
-        replaced = []
-        for ref, entry in items[i:i + BATCH_SIZE]:
-            order = entry["order"]
-            if ref in existing:
-                if on_conflict == "skip":
-                    result.skipped += 1
+    def __init__(self, crm, on_conflict, result, reject):
+        self.crm, self.store, self.on_conflict, self.result, self.reject = crm, crm.store, on_conflict, result, reject
+        self.window, self.window_rows = {}, 0
+        self.refs = _OrderRefs(crm.store)
+        self.customers = {}  # e-mail -> contact id
+        self.existing_rejects = []  # (row, ref): reported after every row is read, as when all orders were written at the end
+        self.written = []  # [first id, last id] runs of the orders written, for the records-saved hook
+        self.wants_records = bool(crm.hook_impls("crm_records_saved"))
+        self.lines, self.heads, self.emails = {}, {}, {}  # what the per-row conversions gave for the same cells
+
+    # -- reading ----------------------------------------------------------------
+    def collect(self, pending):
+        """Check a batch of rows and add them to the orders gathered."""
+        if not pending:
+            return
+        # First the values looked up in the database, for the whole batch at once:
+        # customers by e-mail, and refs of orders written in an earlier batch.
+        window, handled, known = self.window, self.refs.memory, self.emails
+        refs, emails, wanted, unknown = [], [], set(), set()
+        for _, data, _ in pending:
+            try:
+                ref = normalize.text(data.get("ref")) or None
+                if ref and ref not in window and ref not in handled:
+                    unknown.add(ref)
+            except ValueError as exc:
+                ref = exc
+            refs.append(ref)
+            value = data.get("email")
+            if value in (None, ""):
+                emails.append(None)
+                continue
+            email = known.get(value) if type(value) is str else None
+            if email is None:
+                try:
+                    email = normalize.email(value)
+                except ValueError as exc:
+                    emails.append(FieldError("email", str(exc)))
                     continue
-                if on_conflict == "error":
-                    reject(entry["row"], "ref", f"order {ref!r} already exists", {})
+                if type(value) is str:
+                    _remember(known, value, email)
+            emails.append(email)
+            wanted.add(email)
+        self._resolve_customers(wanted)
+        spilled = self.refs.fetch(unknown) if unknown else {}
+        customers, reject = self.customers, self.reject
+        for (number, data, raw), ref, email in zip(pending, refs, emails):
+            try:
+                try:
+                    if type(ref) is ValueError:
+                        raise ref
+                    contact_id = data.get("contact_id")
+                    contact_id = None if contact_id in (None, "") else normalize.integer(contact_id)
+                except ValueError as exc:
+                    raise FieldError("ref" if "NUL" in str(exc) else "contact_id", str(exc)) from None
+                entry = None
+                if ref:
+                    entry = window.get(ref)
+                    if entry is None:
+                        info = handled.get(ref) or spilled.get(ref)
+                        if info is not None:
+                            entry = _Order(None, [], info[2], info[3], info[1], late=True, order_id=info[0])
+                if email is not None:
+                    if type(email) is FieldError:
+                        raise email
+                    contact_id = customers.get(email)
+                    if contact_id is None:
+                        raise FieldError("email", f"no contact with e-mail {email!r} (import the contacts first)")
+                elif contact_id is None and entry is None:
+                    raise FieldError("email", "missing: an order line needs the customer's email or contact_id")
+                line = self._line(data)
+                if entry is None:
+                    head, total_given = self._head(data, ref, contact_id)
+            except FieldError as exc:
+                reject(number, exc.field, exc.reason, raw)
+                continue
+            if entry is None:
+                window[ref or f"\x00row{number}"] = _Order(head, [line], number, total_given, contact_id)
+                continue
+            if contact_id is not None and entry.contact_id != contact_id:
+                reject(number, "email", f"order {ref!r} already belongs to another customer (row {entry.row})", raw)
+                continue
+            if entry.late and ref not in window:
+                window[ref] = entry
+            entry.lines.append(line)
+        self.window_rows += len(pending)
+        if self.window_rows >= ORDER_FLUSH_ROWS:
+            self.flush()
+
+    def _line(self, data):
+        """``(sku, description, quantity, unit_price)`` of a row, as an
+        ``OrderLine`` built from it has them. Lines of the same text cells are
+        built once (the record's converters are pure)."""
+        get = data.get
+        key = sku, description, quantity, price = (get("sku", _ABSENT), get("description", _ABSENT), get("quantity", _ABSENT),
+                                                   get("unit_price", _ABSENT))
+        # Only text cells (a CSV's): 1, 1.0 and True are equal keys but not equal cells.
+        cacheable = ((type(quantity) is str or quantity is _ABSENT) and (type(price) is str or price is _ABSENT)
+                     and (type(sku) is str or sku is _ABSENT) and (type(description) is str or description is _ABSENT))
+        line = self.lines.get(key) if cacheable else None
+        if line is None:
+            from .entities import OrderLine
+
+            rec = schema.build(OrderLine, {k: v for k, v in zip(_LINE_FIELDS, key) if v is not _ABSENT})
+            line = (rec.sku, rec.description, rec.quantity, rec.unit_price)
+            if cacheable:
+                _remember(self.lines, key, line)
+        return line
+
+    def _head(self, data, ref, contact_id):
+        """The stored row of the order a row starts, without ``id``, and
+        whether the file gave its total. What the ``Order`` record makes of
+        the date, channel, currency and total is worked out once per distinct
+        cells: only ``ref`` (normalised already) and ``contact_id`` differ."""
+        head = {k: data[k] for k in _HEAD_FIELDS if k in data and data[k] not in (None, "")}
+        key = tuple((k, v) for k, v in head.items() if k != "ref")
+        cacheable = all(type(v) is str for _, v in key)
+        template = self.heads.get(key) if cacheable else None
+        if template is None:
+            from .entities import Order
+
+            head["contact_id"] = contact_id
+            template = schema.to_row(schema.build(Order, head))
+            template.pop("id", None)
+            if cacheable:
+                _remember(self.heads, key, template)
+        row = template.copy()
+        row["ref"], row["contact_id"] = ref, contact_id
+        return row, "total" in head
+
+    def _resolve_customers(self, emails):
+        cache = self.customers
+        missing = [e for e in emails if e not in cache]
+        if len(cache) + len(missing) > ORDER_CUSTOMERS_IN_MEMORY:
+            cache.clear()  # and the batch's addresses looked up again, those it knew included
+            missing = list(emails)
+        for i in range(0, len(missing), 500):
+            chunk = missing[i:i + 500]
+            for email, contact_id in self.store.execute(
+                    f"SELECT email, id FROM contacts WHERE email IN ({', '.join('?' * len(chunk))})", chunk):
+                cache[email] = contact_id
+
+    # -- writing ----------------------------------------------------------------
+    def flush(self):
+        """Write the orders gathered, and the lines of orders written before."""
+        window, self.window, self.window_rows = self.window, {}, 0
+        if not window:
+            return
+        new, late = [], []
+        for key, entry in window.items():
+            if not entry.late:
+                new.append((key, entry))
+            elif entry.order_id is not None:
+                late.append(entry)
+        stamp = normalize.now()
+        handled = []
+        existing = _existing_ids(self.store, "orders", "ref", [k for k, _ in new if not k.startswith("\x00")])
+        for i in range(0, len(new), BATCH_SIZE):
+            self._write_new(new[i:i + BATCH_SIZE], existing, stamp, handled)
+        if late:
+            self._write_late(late)
+        self.refs.add_many(handled)
+
+    def _write_new(self, chunk, existing, stamp, handled):
+        crm, store, result = self.crm, self.store, self.result
+        order_rows, groups, replaced = [], [], []
+        for key, entry in chunk:
+            real = not key.startswith("\x00")
+            if real and key in existing:
+                if self.on_conflict != "update":
+                    if self.on_conflict == "skip":
+                        result.skipped += 1
+                    else:
+                        self.existing_rejects.append((entry.row, key))
+                    handled.append((key, (None, entry.contact_id, entry.row, entry.total_given)))
                     continue
-                replaced.append(existing[ref])
-            row = schema.to_row(order)
-            row.pop("id", None)
-            if not entry["total_given"]:
-                row["total"] = round(sum(l.quantity * l.unit_price for l in entry["lines"]), 2)
+                replaced.append(existing[key])
+            row = entry.head
+            if not entry.total_given:
+                row["total"] = round(sum(q * p for _, _, q, p in entry.lines), 2)
             row["created_at"] = row["updated_at"] = stamp
             order_rows.append(row)
-            line_groups.append(entry["lines"])
+            groups.append((key if real else None, entry))
         if replaced:
             crm.emit("crm_records_deleted", crm=crm, table="orders", ids=replaced)
             for oid in replaced:
-                crm.store.execute("DELETE FROM order_lines WHERE order_id = ?", (oid,))
-            crm.store.delete_many("orders", replaced)
+                store.execute("DELETE FROM order_lines WHERE order_id = ?", (oid,))
+            store.delete_many("orders", replaced)
             result.updated += len(replaced)
-        ids = crm.store.insert_many("orders", order_rows)
+        if not order_rows:
+            return
+        ids = store.insert_many("orders", order_rows)
         result.created += len(order_rows) - len(replaced)
+        self._remember_ids(ids)
         line_rows = []
-        for oid, lines in zip(ids, line_groups):
-            for line in lines:
-                lrow = schema.to_row(line)
-                lrow.pop("id", None)
-                lrow["order_id"] = oid
-                line_rows.append(lrow)
-        line_ids = crm.store.insert_many("order_lines", line_rows)
-        for oid, row in zip(ids, order_rows):
-            row["id"] = oid
-        for lid, row in zip(line_ids, line_rows):
-            row["id"] = lid
-        if order_rows:
-            crm.emit("crm_records_saved", crm=crm, table="orders", records=[schema.decode_row(Order, r) for r in order_rows])
-            crm.emit("crm_records_saved", crm=crm, table="order_lines", records=line_rows)
+        for oid, (ref, entry) in zip(ids, groups):
+            if ref is not None:
+                handled.append((ref, (oid, entry.contact_id, entry.row, entry.total_given)))
+            for sku, description, quantity, unit_price in entry.lines:
+                line_rows.append({"order_id": oid, "sku": sku, "description": description, "quantity": quantity,
+                                  "unit_price": unit_price})
+        self._insert_lines(line_rows)
+
+    def _write_late(self, late):
+        """More lines of orders written before: added, and the totals the file
+        did not give summed again over all of each order's lines."""
+        line_rows = [{"order_id": entry.order_id, "sku": sku, "description": description, "quantity": quantity,
+                      "unit_price": unit_price}
+                     for entry in late for sku, description, quantity, unit_price in entry.lines]
+        self._insert_lines(line_rows)
+        summed = [entry.order_id for entry in late if not entry.total_given]
+        totals = {}
+        for i in range(0, len(summed), 500):
+            chunk = summed[i:i + 500]
+            for oid, quantity, unit_price in self.store.execute(
+                    f"SELECT order_id, quantity, unit_price FROM order_lines WHERE order_id IN ({', '.join('?' * len(chunk))}) "
+                    "ORDER BY id", chunk):
+                totals.setdefault(oid, []).append(quantity * unit_price)  # in file order, added as on the first write
+        if totals:
+            self.store.executemany("UPDATE orders SET total = ? WHERE id = ?",
+                                   [(round(sum(parts), 2), oid) for oid, parts in totals.items()])
+
+    def _insert_lines(self, line_rows):
+        line_ids = self.store.insert_many("order_lines", line_rows)
+        if self.wants_records and line_rows:
+            for lid, row in zip(line_ids, line_rows):
+                row["id"] = lid
+            self.crm.emit("crm_records_saved", crm=self.crm, table="order_lines", records=line_rows)
+
+    def _remember_ids(self, ids):
+        runs = self.written
+        for oid in ids:
+            if runs and runs[-1][1] == oid - 1:
+                runs[-1][1] = oid
+            else:
+                runs.append([oid, oid])
+
+    def finish(self):
+        """Write what is left; report the existing orders ``on_conflict="error"``
+        refused; tell plugins of each order written, with its final total."""
+        from .entities import Order
+
+        self.flush()
+        for number, ref in self.existing_rejects:
+            self.reject(number, "ref", f"order {ref!r} already exists", {})
+        self.refs.drop()
+        if not self.wants_records:
+            return
+        columns = ", ".join(schema_quote(c) for c in schema.field_names(Order))
+        for first, last in self.written:
+            for start in range(first, last + 1, BATCH_SIZE):
+                rows = self.store.query(f"SELECT {columns} FROM orders WHERE id BETWEEN ? AND ? ORDER BY id",
+                                        (start, min(start + BATCH_SIZE - 1, last)))
+                self.crm.emit("crm_records_saved", crm=self.crm, table="orders", records=[schema.decode_row(Order, r) for r in rows])
