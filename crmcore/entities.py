@@ -19,6 +19,21 @@ opt_number = n.optional(n.number)
 opt_int = n.optional(n.integer)
 
 
+def contact_derived(phone, country, consent, consent_at):
+    """``(phone, consent_at)``: what a contact derives from its other values,
+    the phone number in E.164 for its country and consent stamped now when
+    it has no date. The record and the importer's column-by-column rows
+    (``importing._ColumnRows``) both follow this one rule."""
+    if phone:
+        try:
+            phone = n.phone(phone, country)
+        except ValueError as exc:
+            raise FieldError("phone", str(exc)) from None
+    if consent and not consent_at:
+        consent_at = n.now()
+    return phone, consent_at
+
+
 @record("contacts")
 @define(kw_only=True)
 class Contact:
@@ -49,15 +64,13 @@ class Contact:
     updated_at: str | None = column(converter=opt_time)
 
     def __attrs_post_init__(self):
+        phone, consent_at = contact_derived(self.phone, self.country, self.consent, self.consent_at)
         if self.phone:
-            try:
-                self.phone = n.phone(self.phone, self.country)
-            except ValueError as exc:
-                raise FieldError("phone", str(exc)) from None
-        if self.consent and not self.consent_at:
+            self.phone = phone
+        if consent_at is not self.consent_at:
             # Already in stored form: skip the field's converter, which would
             # parse it again for every consenting row of an import.
-            object.__setattr__(self, "consent_at", n.now())
+            object.__setattr__(self, "consent_at", consent_at)
 
     @property
     def name(self):

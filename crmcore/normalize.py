@@ -10,6 +10,7 @@ import functools
 import json
 import re
 import time
+import unicodedata
 
 _SPACES = re.compile(r"\s+")
 
@@ -23,6 +24,8 @@ def text(value):
         return ""
     if type(value) is not str:
         value = str(value)
+    if value.isalnum():  # one word: no white space, no NUL
+        return value
     if "\x00" in value:
         raise ValueError("contains a NUL byte")
     if _NEEDS_COLLAPSE.search(value):
@@ -75,10 +78,30 @@ def email(value):
     lower-case, and an internationalised domain in Unicode (``xn--`` labels
     decoded), so ``user@bücher.de`` and ``user@xn--bcher-kva.de`` are one
     address for storage, de-duplication and the suppression list."""
-    if type(value) is str:
-        found = _AHEAD["email"].get(value)
-        if found is not None:
-            return found
+    if type(value) is not str:
+        return _email(value)
+    last = _last_email
+    if value is last[0]:
+        return last[1]
+    found = _AHEAD["email"].get(value)
+    if found is None:
+        found = _email(value)
+    _remember_email(value, found)
+    return found
+
+
+#: The last string ``email`` answered and its answer: an importer checks a
+#: row's address for the suppression list and again building the row, the
+#: same string object both times. Replaced whole, so threads see a pair.
+_last_email = (object(), None)
+
+
+def _remember_email(value, found):
+    global _last_email
+    _last_email = (value, found)
+
+
+def _email(value):
     value = str(value).strip()
     if _SIMPLE_EMAIL.fullmatch(value) and ".." not in value and not value.startswith("."):
         local, _, domain = value.rpartition("@")
@@ -96,11 +119,75 @@ def _email_checked(value):
     100 us an address (an invalid one raises each time: errors are not kept)."""
     from email_validator import EmailNotValidError, validate_email
 
+    found = _email_international(value)
+    if found is not None:
+        return _unicode_domain(found.lower())
     try:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(f"invalid e-mail address {value!r}: {exc}") from None
     return _unicode_domain(result.normalized.lower())
+
+
+#: The shortcuts below run the libraries' own internal steps, whose names
+#: and meaning a major release may change: they are taken only with the
+#: major versions ``tests/test_normalize_shortcuts.py`` compares them with
+#: (any other version goes through ``validate_email`` / ``parse`` as ever).
+_EMAIL_VALIDATOR_TESTED = ("2.",)
+_PHONENUMBERS_TESTED = ("8.", "9.")
+
+#: The local part of an address that ``_email_international`` may take:
+#: letters of the Latin alphabets (with accents) among plain ASCII ones; no
+#: quotes, angle brackets, @-signs or combining marks.
+_LATIN_LOCAL = re.compile(r"[A-Za-z0-9._%+'\-\u00c0-\u024f]+")
+_SIMPLE_DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+def _email_international(value):
+    """``validate_email(value).normalized`` for the common international
+    address, ``müller@example.com``: an accented local part and a plain ASCII
+    domain. The same library steps in the same order (``validate_email``:
+    the split is trivial here, the local part checked by its own function,
+    the domain's result remembered, since an import meets the same few
+    domains again and again). ``None`` where ``validate_email`` must decide,
+    which then raises as ever. ``tests/test_normalize_shortcuts.py`` compares
+    both ways."""
+    local, at, domain = value.partition("@")
+    if not at or local.isascii() or len(value.encode()) > 200 or not _LATIN_LOCAL.fullmatch(local) \
+            or not _SIMPLE_DOMAIN.fullmatch(domain) or not unicodedata.is_normalized("NFC", local):
+        return None
+    try:
+        import email_validator
+
+        if not email_validator.__version__.startswith(_EMAIL_VALIDATOR_TESTED):
+            return None
+        from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
+        from email_validator.syntax import validate_email_local_part
+
+        info = validate_email_local_part(local, allow_smtputf8=email_validator.ALLOW_SMTPUTF8,
+                                         allow_empty_local=email_validator.ALLOW_EMPTY_LOCAL,
+                                         quoted_local_part=False, strict=email_validator.STRICT)
+        local_part, ascii_local_part = info["local_part"], info["ascii_local_part"]
+        if ascii_local_part is not None and ascii_local_part.lower() in CASE_INSENSITIVE_MAILBOX_NAMES \
+                and local_part is not None:
+            local_part = local_part.lower()
+        name, ascii_name = _email_domain(domain, email_validator.TEST_ENVIRONMENT, email_validator.GLOBALLY_DELIVERABLE)
+    except Exception:  # noqa: BLE001 - validate_email decides, and words the error
+        return None
+    normalized = local_part + "@" + name
+    for address in (value, normalized, (ascii_local_part or local_part or "") + "@" + ascii_name):
+        if len(address.encode()) > 254:  # validate_email_length's limit
+            return None
+    return normalized
+
+
+@functools.lru_cache(maxsize=1024)
+def _email_domain(domain, test_environment, globally_deliverable):
+    """``validate_email_domain_name``'s domain and ASCII domain (errors are not kept)."""
+    from email_validator.syntax import validate_email_domain_name
+
+    info = validate_email_domain_name(domain, test_environment=test_environment, globally_deliverable=globally_deliverable)
+    return info["domain"], info["ascii_domain"]
 
 
 def _unicode_domain(address):
@@ -162,6 +249,10 @@ def phone(value, country_code=None):
     value = text(value)
     if not value.startswith("+") and not value.startswith("00") and not country_code:
         return value
+    if country_code and _NATIONAL_FORM.fullmatch(value):
+        found = _phone_national(value, country_code)
+        if found is not None:
+            return found
     import phonenumbers
 
     try:
@@ -171,6 +262,72 @@ def phone(value, country_code=None):
     if not phonenumbers.is_possible_number(number):
         raise ValueError(f"invalid phone number {value!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+#: A number as it is written inside one country: ASCII digits and the usual
+#: separators, nothing else (no "+", letters, extension, "/" or ";").
+_NATIONAL_FORM = re.compile(r"[0-9 ().-]{1,250}")
+_SEPARATORS = str.maketrans("", "", " ().-")
+
+
+@functools.lru_cache(maxsize=None)
+def _phone_region(code):
+    """What ``_phone_national`` needs of a region, once: the phonenumbers
+    helpers, its metadata, international prefix and calling code (``None``
+    where the library has no such region or lacks a helper)."""
+    try:
+        import phonenumbers
+        from phonenumbers import phonenumberutil as pu
+
+        if not phonenumbers.__version__.startswith(_PHONENUMBERS_TESTED):
+            return None
+
+        helpers = (pu._parse_prefix_as_idd, pu._maybe_strip_national_prefix_carrier_code, pu._test_number_length,
+                   pu._set_italian_leading_zeros_for_phone_number, pu.ValidationResult, phonenumbers.PhoneNumber,
+                   phonenumbers.is_possible_number, phonenumbers.format_number, phonenumbers.PhoneNumberFormat.E164)
+        if code not in pu.SUPPORTED_REGIONS:  # as parse checks it (case and all)
+            return None
+        metadata = pu.PhoneMetadata.metadata_for_region(code.upper(), None)
+    except (ImportError, AttributeError, TypeError):
+        return None
+    if metadata is None or metadata.country_code is None:
+        return None
+    import re as re_module
+
+    idd = re_module.compile(metadata.international_prefix if metadata.international_prefix is not None else "NonMatch")
+    return helpers, metadata, idd, str(metadata.country_code)
+
+
+def _phone_national(value, country_code):
+    """``phone(value, country_code)`` for a number in national form (digits
+    and separators only), without phonenumbers' parsing of free text: for
+    such a value ``phonenumbers.parse`` reduces to its digits, and this runs
+    the same library steps on them (national prefix, lengths, E.164).
+    ``None`` where the library must decide: an international prefix, a
+    number starting with the calling code, an impossible number (the
+    library then raises as ever), fewer than three digits.
+    ``tests/test_normalize_shortcuts.py`` compares both ways on every region."""
+    digits = value.translate(_SEPARATORS)
+    if len(digits) < 3:
+        return None
+    region = _phone_region(country_code)
+    if region is None:
+        return None
+    (as_idd, strip_prefix, test_length, leading_zeros, result, PhoneNumber, is_possible, format_number, e164), \
+        metadata, idd, calling = region
+    if digits.startswith(calling) or as_idd(idd, digits)[0]:
+        return None
+    national = digits
+    _, stripped, _ = strip_prefix(digits, metadata)
+    if test_length(stripped, metadata) not in (result.TOO_SHORT, result.IS_POSSIBLE_LOCAL_ONLY, result.INVALID_LENGTH):
+        national = stripped
+    if not 2 <= len(national) <= 17:
+        return None
+    number = PhoneNumber(country_code=metadata.country_code, national_number=int(national))
+    leading_zeros(national, number)
+    if not is_possible(number):
+        return None
+    return format_number(number, e164)
 
 
 def date(value):
@@ -275,7 +432,7 @@ def boolean(value):
 
 def tags(value):
     """A sorted list of distinct tags from a list or a comma/semicolon string."""
-    if value is None:
+    if value is None or value == "":
         return []
     if isinstance(value, str):
         stripped = value.strip()
@@ -283,7 +440,7 @@ def tags(value):
             value = json.loads(stripped)
         else:
             value = re.split(r"[,;|]", value)
-    return sorted({text(t) for t in value if text(t)})
+    return sorted({t for t in map(text, value) if t})
 
 
 def json_object(value):
