@@ -973,15 +973,8 @@ def _same_keys(rows):
 
 
 def _existing_ids(store, table, key, values):
-    found = {}
-    values = [v for v in values if v is not None]
-    col = schema_quote(key)
-    for i in range(0, len(values), 500):
-        chunk = values[i:i + 500]
-        sql = f"SELECT id, {col} FROM {schema_quote(table)} WHERE {col} IN ({', '.join('?' * len(chunk))})"
-        for row in store.execute(sql, chunk):
-            found[row[1]] = row[0]
-    return found
+    rows = store.rows_where_in(table, key, [v for v in values if v is not None], ["id", key])
+    return {row[key]: row["id"] for row in rows}
 
 
 def _merge_custom(store, table, updates):
@@ -992,10 +985,8 @@ def _merge_custom(store, table, updates):
         return 0
     ids = [u["id"] for u, _ in updates]
     stored, cleared = {}, 0
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        for r in store.query(f"SELECT id, custom FROM {schema_quote(table)} WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
-            stored[r["id"]] = normalize.json_object(r["custom"])
+    for r in store.rows_where_in(table, "id", ids, ["id", "custom"]):
+        stored[r["id"]] = normalize.json_object(r["custom"])
     for update, blank in updates:
         merged = {**stored.get(update["id"], {}), **normalize.json_object(update["custom"])}
         for name in blank:
@@ -1019,12 +1010,7 @@ def _audit_updates(crm, table, updates):
     columns = [c for c in updates[0] if c not in ("id", "updated_at")]
     if not columns:
         return 0
-    select = ", ".join(schema_quote(c) for c in ["id", *columns])
-    old = {}
-    for i in range(0, len(updates), 500):
-        chunk = [u["id"] for u in updates[i:i + 500]]
-        for r in crm.store.query(f"SELECT {select} FROM {schema_quote(table)} WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
-            old[r["id"]] = r
+    old = {r["id"]: r for r in crm.store.rows_where_in(table, "id", [u["id"] for u in updates], ["id", *columns])}
     changed, cleared = [], 0
     for u in updates:
         before = old[u["id"]]
@@ -1038,11 +1024,7 @@ def _audit_updates(crm, table, updates):
 
 
 def _fetch(store, cls, table, ids):
-    rows = []
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        rows.extend(store.query(f"SELECT * FROM {schema_quote(table)} WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
-    return [schema.decode_row(cls, r) for r in rows]
+    return [schema.decode_row(cls, r) for r in store.rows_where_in(table, "id", ids)]
 
 
 def schema_quote(name):

@@ -114,8 +114,13 @@ class Dialect:
 
     @staticmethod
     def days_between(later, earlier):
-        """Whole days from the ISO date or timestamp ``earlier`` to ``later`` (truncated)."""
-        return (f"CAST(trunc(EXTRACT(EPOCH FROM (CAST({later} AS TIMESTAMP) - CAST({earlier} AS TIMESTAMP))) / 86400) "
+        """Whole days from the ISO date or timestamp ``earlier`` to ``later`` (truncated).
+
+        ``date_part`` gives the seconds as a float, ``EXTRACT`` as a NUMERIC,
+        slower to divide (RFM computes this for every customer). The float
+        holds whole seconds exactly (below 2**53), so the day count is the
+        same; only a span of centuries with fractions of a second could round."""
+        return (f"CAST(trunc(date_part('epoch', CAST({later} AS TIMESTAMP) - CAST({earlier} AS TIMESTAMP)) / 86400) "
                 "AS INTEGER)")
 
     @staticmethod
@@ -409,8 +414,11 @@ class PostgresStore:
             return []
         assert self._depth > 0, "insert_many needs a transaction"
         keys = [k for k in rows[0] if k != "id"]
+        # The sequence is looked up once (in FROM), not once per id: per id
+        # it cost 0.4-0.65 s per 100,000 ids, now 0.05-0.13 s.
         ids = [r[0] for r in self.execute(
-            "SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)", (quote_name(table), len(rows)))]
+            "SELECT nextval(s.seq) FROM (SELECT CAST(pg_get_serial_sequence(?, 'id') AS regclass) AS seq OFFSET 0) AS s, "
+            "generate_series(1, ?)", (quote_name(table), len(rows)))]
         columns = ", ".join(map(quote_name, ["id", *keys]))
         try:
             with self.conn.cursor() as cur, cur.copy(f"COPY {quote_name(table)} ({columns}) FROM STDIN") as copy:
@@ -447,6 +455,32 @@ class PostgresStore:
 
     def delete_many(self, table, ids):
         self.execute(f"DELETE FROM {quote_name(table)} WHERE id = ANY(?)", (list(ids),))
+
+    def rows_where_in(self, table, column, values, columns="*"):
+        """Rows (dicts of ``columns``, a list of names or ``"*"``) of ``table``
+        whose ``column`` (``id`` or another indexed key) holds one of
+        ``values``, however many, in one statement (``IN`` lists of 500 were a
+        statement, and a plan, per 500 values).
+
+        Ids: ``id = ANY(array)``, which the planner answers from the primary
+        key. Any other key: one index look-up per value, forced by a lateral
+        join; given ``email = ANY(array)`` of 2,000 addresses the planner read
+        the whole table instead, at 100,000 contacts twice the time of the
+        lists of 500 (medians of 12: lateral 16 ms, lists 18, ``ANY`` 35)."""
+        values = list(dict.fromkeys(values))
+        if not values:
+            return []
+        names = "*" if columns == "*" else ", ".join(map(quote_name, columns))
+        if column == "id":
+            return self.query(f"SELECT {names} FROM {quote_name(table)} WHERE id = ANY(?)", (values,))
+        # The array is bound as the column's own type: psycopg cannot tell unnest() what a list of str is.
+        sqltype = self.query_value("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = CAST(? AS regclass) "
+                                   "AND attname = ? AND NOT attisdropped", (quote_name(table), column))
+        if sqltype is None:
+            raise StoreError(f"no column {column!r} in table {table!r}")
+        return self.query(
+            f"SELECT t.* FROM unnest(CAST(? AS {sqltype}[])) AS k(value) CROSS JOIN LATERAL "
+            f"(SELECT {names} FROM {quote_name(table)} WHERE {quote_name(column)} = k.value OFFSET 0) AS t", (values,))
 
     def references(self, table):
         """Tables that ``table`` refers to by foreign key."""

@@ -357,6 +357,17 @@ class SQLiteStore:
     def delete_many(self, table, ids):
         self.executemany(f"DELETE FROM {quote_name(table)} WHERE id = ?", ((i,) for i in ids))
 
+    def rows_where_in(self, table, column, values, columns="*"):
+        """Rows (dicts of ``columns``, a list of names or ``"*"``) of ``table``
+        whose ``column`` holds one of ``values``, however many: ``IN`` lists of 500."""
+        values = list(values)
+        select = columns if columns == "*" else ", ".join(map(quote_name, columns))
+        rows = []
+        for i in range(0, len(values), 500):
+            chunk = values[i:i + 500]
+            rows.extend(self.query(f"SELECT {select} FROM {quote_name(table)} WHERE {quote_name(column)} IN ({', '.join('?' * len(chunk))})", chunk))
+        return rows
+
     # -- pieces that differ between the stores --------------------------------
     def ensure_table(self, spec):
         """Create the table of a ``TableSpec`` or record class or add its missing columns."""

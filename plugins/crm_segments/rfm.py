@@ -129,8 +129,38 @@ def cut_points(values):
     values; so ``score >= k`` exactly when ``below >= ceil((k - 1) * n / 5)``,
     i.e. when the value exceeds the sorted value just before that position."""
     ordered = sorted(values)
-    n = len(ordered)
-    return [ordered[-(-(k - 1) * n // 5) - 1] for k in range(2, 6)]
+    return [ordered[p - 1] for p in _positions(len(ordered))]
+
+
+def _positions(n):
+    """The 1-based positions, in ascending order of ``n`` values, of the four cut points."""
+    return [-(-(k - 1) * n // 5) for k in range(2, 6)]
+
+
+# PostgreSQL finds the cut points in the server, one sort per measure, instead
+# of sending every customer's values to Python. ``percentile_disc(p)`` takes
+# the value at position ceil(p * n); each p is bound as (position - 0.5) / n,
+# so rounding in the product can never move it to the next position.
+SERVER_CUTS_SQL = """
+SELECT percentile_disc(CAST(? AS DOUBLE PRECISION[])) WITHIN GROUP (ORDER BY last_order),
+       percentile_disc(CAST(? AS DOUBLE PRECISION[])) WITHIN GROUP (ORDER BY frequency),
+       percentile_disc(CAST(? AS DOUBLE PRECISION[])) WITHIN GROUP (ORDER BY monetary)
+FROM _rfm_agg
+"""
+
+
+def _all_cut_points(store, n, step):
+    """The twelve cut points (recency, frequency, monetary) of the ``n`` rows of ``_rfm_agg``."""
+    if store.kind == "postgres":  # ordered-set aggregates; SQLite has none, and sorting in Python is faster there than its window functions
+        fractions = [(p - 0.5) / n for p in _positions(n)]
+        row = store.execute(SERVER_CUTS_SQL, (fractions, fractions, fractions)).fetchone()
+        step(len(MEASURES))
+        return [value for cuts in row for value in cuts]
+    cuts = []
+    for measure in MEASURES:
+        cuts.extend(cut_points([r[0] for r in store.execute(f"SELECT {measure} FROM _rfm_agg")]))
+        step(1)
+    return cuts
 
 
 #: Steps of ``score`` reported to its ``progress`` callback.
@@ -141,10 +171,11 @@ def score(crm, as_of=None, progress=None):
     """Recompute the scores of every customer as of ``as_of`` (a date; today).
 
     One scan of the covering index ``ix_segments_orders_rfm`` aggregates each
-    customer; the quintile cut points come from three sorts of those values;
-    one INSERT then scores and names everyone. The old scores are replaced in
-    the same transaction. ``progress(1)`` is called after each of ``STEPS``
-    steps. Returns the number of customers scored."""
+    customer; the quintile cut points come from three sorts of those values
+    (in the server on PostgreSQL, in Python on SQLite, whichever is faster
+    there); one INSERT then scores and names everyone. The old scores are
+    replaced in the same transaction. ``progress(1)`` is called after each of
+    ``STEPS`` steps. Returns the number of customers scored."""
     require_rates(crm)  # monetary in the base currency, or one line naming the currencies without a rate
     as_of = (as_of or dt.date.today()).isoformat()
     case, case_params = _case(named_table(crm))
@@ -156,14 +187,12 @@ def score(crm, as_of=None, progress=None):
         step(1)
         n = store.query_value("SELECT count(*) FROM _rfm_agg")
         store.execute("DELETE FROM segment_rfm")
-        cuts = []
-        for measure in MEASURES:
-            if n:
-                cuts.extend(cut_points([r[0] for r in store.execute(f"SELECT {measure} FROM _rfm_agg")]))
-            step(1)
         if n:
+            cuts = _all_cut_points(store, n, step)
             days = store.dialect.days_between("?", "last_order")
             store.execute(SCORE_SQL.format(case=case, days=days), [*cuts, as_of, as_of, *case_params])
+        else:
+            step(len(MEASURES))
         store.execute("DROP TABLE _rfm_agg")
         step(1)
         return n
