@@ -26,7 +26,6 @@ Every line that matches a substitution gets all of them, in table order.
 """
 
 import contextlib
-import os
 import pathlib
 import re
 import shlex
