@@ -38,3 +38,10 @@ def test_rows_where_in_takes_any_number_of_values(crm):
     whole = crm.store.rows_where_in("contacts", "id", ids[495:505])
     assert sorted(r["first_name"] for r in whole) == sorted(f"R{i}" for i in range(495, 505))
     assert crm.store.rows_where_in("contacts", "id", [], ["id"]) == []
+
+
+def test_rows_where_in_gives_each_row_once_however_often_its_value_is_asked(crm):
+    ids = crm.add_many([Contact(email=f"d{i}@example.com") for i in range(3)])
+    asked = ["d0@example.com"] * 600 + ["d1@example.com"] + ["d0@example.com"]  # the same value on both sides of a list of 500
+    found = crm.store.rows_where_in("contacts", "email", asked, ["id"])
+    assert sorted(r["id"] for r in found) == [ids[0], ids[1]]

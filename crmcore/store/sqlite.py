@@ -359,8 +359,9 @@ class SQLiteStore:
 
     def rows_where_in(self, table, column, values, columns="*"):
         """Rows (dicts of ``columns``, a list of names or ``"*"``) of ``table``
-        whose ``column`` holds one of ``values``, however many: ``IN`` lists of 500."""
-        values = list(values)
+        whose ``column`` holds one of ``values``, however many: ``IN`` lists of 500
+        (each row once, as on PostgreSQL, however often its value is given)."""
+        values = list(dict.fromkeys(values))
         select = columns if columns == "*" else ", ".join(map(quote_name, columns))
         rows = []
         for i in range(0, len(values), 500):
