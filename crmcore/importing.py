@@ -1233,13 +1233,8 @@ class _OrderRefs:
         found = {}
         if not self.spilled:
             return found
-        refs = list(refs)
-        for i in range(0, len(refs), 500):
-            chunk = refs[i:i + 500]
-            for ref, oid, cid, row, given in self.store.execute(
-                    f"SELECT ref, order_id, contact_id, row_number, total_given FROM {self.TABLE} "
-                    f"WHERE ref IN ({', '.join('?' * len(chunk))})", chunk):
-                found[ref] = (oid, cid, row, bool(given))
+        for r in self.store.rows_where_in(self.TABLE, "ref", refs, ["ref", "order_id", "contact_id", "row_number", "total_given"]):
+            found[r["ref"]] = (r["order_id"], r["contact_id"], r["row_number"], bool(r["total_given"]))
         return found
 
     def drop(self):
@@ -1387,11 +1382,8 @@ class _OrderWriter:
         if len(cache) + len(missing) > ORDER_CUSTOMERS_IN_MEMORY:
             cache.clear()  # and the batch's addresses looked up again, those it knew included
             missing = list(emails)
-        for i in range(0, len(missing), 500):
-            chunk = missing[i:i + 500]
-            for email, contact_id in self.store.execute(
-                    f"SELECT email, id FROM contacts WHERE email IN ({', '.join('?' * len(chunk))})", chunk):
-                cache[email] = contact_id
+        for r in self.store.rows_where_in("contacts", "email", missing, ["email", "id"]):
+            cache[r["email"]] = r["id"]
 
     # -- writing ----------------------------------------------------------------
     def flush(self):
@@ -1463,12 +1455,9 @@ class _OrderWriter:
         self._insert_lines(line_rows)
         summed = [entry.order_id for entry in late if not entry.total_given]
         totals = {}
-        for i in range(0, len(summed), 500):
-            chunk = summed[i:i + 500]
-            for oid, quantity, unit_price in self.store.execute(
-                    f"SELECT order_id, quantity, unit_price FROM order_lines WHERE order_id IN ({', '.join('?' * len(chunk))}) "
-                    "ORDER BY id", chunk):
-                totals.setdefault(oid, []).append(quantity * unit_price)  # in file order, added as on the first write
+        lines = self.store.rows_where_in("order_lines", "order_id", summed, ["id", "order_id", "quantity", "unit_price"])
+        for r in sorted(lines, key=lambda r: r["id"]):  # in file order, added as on the first write
+            totals.setdefault(r["order_id"], []).append(r["quantity"] * r["unit_price"])
         if totals:
             self.store.executemany("UPDATE orders SET total = ? WHERE id = ?",
                                    [(round(sum(parts), 2), oid) for oid, parts in totals.items()])
