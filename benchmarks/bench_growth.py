@@ -94,14 +94,20 @@ WORKLOADS = (
 )
 
 
-def stored_rows(n):
-    """The contacts of ``write_csv`` in stored form (every column, as our
-    import stores them; timestamps fixed), generated, never held in memory."""
+def stored_template():
+    """A contact's stored row at its defaults, without ``id``: the columns of ``stored_rows``."""
     from crmcore import schema
     from crmcore.entities import Contact
 
     template = schema.to_row(Contact())
     template.pop("id")
+    return template
+
+
+def stored_rows(n):
+    """The contacts of ``write_csv`` in stored form (every column, as our
+    import stores them; timestamps fixed), generated, never held in memory."""
+    template = stored_template()
     cols = list(template)
     stamp = "2026-01-01T00:00:00+00:00"
     for i in range(n):
@@ -120,12 +126,9 @@ def raw_reference(n, folder, rounds):
     empty CRM database: how SQLite's own share of an import grows."""
     from bench_import import raw_load
 
-    from crmcore import schema
     from crmcore.app import CRM
-    from crmcore.entities import Contact
 
-    template = schema.to_row(Contact())
-    template.pop("id")
+    columns = list(stored_template())
     best = (float("inf"), float("inf"))
     path = os.path.join(folder, f"raw-{n}.db")
     for _ in range(rounds):
@@ -133,7 +136,7 @@ def raw_reference(n, folder, rounds):
         crm = CRM(path, plugins=plugins())
         crm.migrate()
         try:
-            wall, cpu, _ = cpu_timed(lambda: raw_load(crm, list(template), stored_rows(n), fts="range", indexes_after=True))
+            wall, cpu, _ = cpu_timed(lambda: raw_load(crm, columns, stored_rows(n), fts="range", indexes_after=True))
             assert crm.store.count("contacts") == n
         finally:
             crm.close()
